@@ -1,0 +1,43 @@
+# Every target uses the virtualenv in .venv, created and filled on first use.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+PYTEST_ARGS ?=
+
+.PHONY: install demo test lint migrations-check schema schema-check bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	mkdir -p var
+	CAVRA_DEMO=1 $(BIN)/python manage.py migrate --noinput
+	CAVRA_DEMO=1 $(BIN)/python manage.py cavra_demo
+	@echo "CAVRA Portal demo on http://127.0.0.1:8000 — sign in as e.g. tenant_admin@acme.test, password: cavra-demo"
+	CAVRA_DEMO=1 $(BIN)/python manage.py runserver 127.0.0.1:8000
+
+test: install
+	scripts/test-env.sh $(BIN)/pytest -n 2 $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+migrations-check: install
+	CAVRA_DEMO=1 $(BIN)/python manage.py makemigrations --check --dry-run
+
+schema: install
+	CAVRA_DEMO=1 $(BIN)/python manage.py spectacular --file docs/openapi.yaml --validate
+
+schema-check: install
+	CAVRA_DEMO=1 $(BIN)/python manage.py spectacular --file var/openapi.check.yaml --validate
+	diff -u docs/openapi.yaml var/openapi.check.yaml
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

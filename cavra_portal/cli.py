@@ -1,0 +1,35 @@
+"""The `cavra` command line: offline policy and evidence tools that never import Django."""
+
+from __future__ import annotations
+
+import sys
+
+USAGE = """usage: cavra <command> ...
+
+commands:
+  policy validate|test|compile|diff|list   work with policy packs (offline)
+  evaluate ACTION TARGET                   decide one action (or --batch FILE) offline
+  evidence verify BUNDLE                   verify an evidence bundle offline
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in {"-h", "--help", "help"}:
+        print(USAGE)
+        return 0 if argv else 2
+    command, rest = argv[0], argv[1:]
+    if command in {"policy", "evaluate"}:
+        from policies.engine.cli import main as policy_main
+
+        return policy_main(argv)
+    if command == "evidence":
+        from evidence.offline.cli import main as evidence_main
+
+        return evidence_main(rest)
+    print(f"cavra: unknown command {command!r}\n\n{USAGE}", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,161 @@
+"""Admin for tenants, members, IdP mappings, SSO providers and the audit trail."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.core.exceptions import ValidationError
+
+from cavra_portal.admin_site import TenantScopedAdmin, TenantSelfAdmin
+from tenants.forms import RolesField
+from tenants.models import AuditEntry, Membership, RoleMapping, SsoProvider, Tenant, User
+from tenants.services import membership_add, membership_remove, membership_set_roles
+
+
+@admin.register(Tenant)
+class TenantAdmin(TenantSelfAdmin):
+    list_display = ("slug", "name", "edition", "entitlement_status", "entitlement_expires_at")
+    search_fields = ("slug", "name")
+
+
+class MembershipAdminForm(forms.ModelForm):
+    roles = RolesField()
+
+    class Meta:
+        model = Membership
+        fields = ("tenant", "user", "roles")
+
+
+@admin.register(Membership)
+class MembershipAdmin(TenantScopedAdmin):
+    form = MembershipAdminForm
+    list_display = ("user", "tenant", "role_list")
+    list_select_related = ("user", "tenant")
+    search_fields = ("user__email",)
+    list_filter = ("tenant",)
+
+    @admin.display(description="Roles")
+    def role_list(self, obj):
+        return ", ".join(obj.role_labels())
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("tenant", "user") if obj is not None else ()
+
+    def save_form(self, request, form, change):
+        return form.save(commit=False)
+
+    def save_model(self, request, obj, form, change):
+        # Membership writes go through the services so guardian grants and the audit trail stay in step.
+        try:
+            if change:
+                membership_set_roles(membership=obj, roles=form.cleaned_data["roles"], actor=request.user)
+            else:
+                tenant = obj.tenant if request.user.is_superuser else request.tenant
+                created = membership_add(
+                    tenant=tenant, user=obj.user, roles=form.cleaned_data["roles"], actor=request.user
+                )
+                obj.pk = created.pk
+        except ValidationError as exc:
+            # Only a race with another admin gets here (the form already ran the same checks).
+            self.message_user(request, "; ".join(exc.messages), level="error")
+
+    def delete_model(self, request, obj):
+        membership_remove(membership=obj, actor=request.user)
+
+    def get_form(self, request, obj=None, **kwargs):
+        form_class = super().get_form(request, obj, **kwargs)
+
+        class Checked(form_class):
+            def clean(self):
+                data = super().clean()
+                roles = data.get("roles") or []
+                # Dry-run the service rules so errors show next to the field instead of a 500.
+                if obj is not None and "tenant_admin" in obj.roles and "tenant_admin" not in roles:
+                    others = Membership.objects.filter(tenant=obj.tenant).exclude(pk=obj.pk)
+                    if not any("tenant_admin" in m.roles for m in others):
+                        self.add_error("roles", "A tenant must keep at least one tenant admin.")
+                if obj is None and data.get("user") is not None:
+                    tenant = data.get("tenant") if request.user.is_superuser else request.tenant
+                    if tenant and Membership.objects.filter(tenant=tenant, user=data["user"]).exists():
+                        self.add_error("user", f"{data['user']} is already a member of {tenant}.")
+                return data
+
+        return Checked
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            try:
+                membership_remove(membership=obj, actor=request.user)
+            except ValidationError as exc:
+                self.message_user(request, f"{obj}: {'; '.join(exc.messages)}", level="error")
+
+
+@admin.register(RoleMapping)
+class RoleMappingAdmin(TenantScopedAdmin):
+    list_display = ("idp_group", "role", "tenant")
+    list_filter = ("tenant", "role")
+
+
+@admin.register(SsoProvider)
+class SsoProviderAdmin(TenantScopedAdmin):
+    list_display = ("name", "issuer_url", "enabled", "tenant")
+    list_filter = ("tenant",)
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        if "client_secret" in form.base_fields:
+            form.base_fields["client_secret"].widget = forms.PasswordInput(render_value=False)
+            form.base_fields["client_secret"].help_text = "Leave empty to keep the stored secret."
+        return form
+
+    def save_model(self, request, obj, form, change):
+        if change and not form.cleaned_data.get("client_secret"):
+            obj.client_secret = SsoProvider.objects.get(pk=obj.pk).client_secret
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(TenantScopedAdmin):
+    list_display = ("created_at", "actor_label", "action", "object_type", "object_repr", "tenant")
+    list_filter = ("tenant", "action")
+    search_fields = ("actor_label", "object_repr", "action")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(User)
+class UserAdmin(BaseUserAdmin):
+    """People are global; only platform superusers manage accounts here."""
+
+    ordering = ("email",)
+    list_display = ("email", "full_name", "is_active", "is_superuser", "last_login")
+    search_fields = ("email", "full_name")
+    fieldsets = (
+        (None, {"fields": ("email", "password", "full_name")}),
+        ("Status", {"fields": ("is_active", "is_staff", "is_superuser")}),
+        ("Dates", {"fields": ("last_login", "date_joined")}),
+    )
+    add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
+
+    def has_module_permission(self, request):
+        return request.user.is_superuser
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    def has_add_permission(self, request):
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser

@@ -1,0 +1,41 @@
+"""API for the caller's identity and the tenant's members."""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from tenants.api.serializers import MemberSerializer, MeSerializer
+from tenants.permissions import HasTenantRole, roles_of
+from tenants.roles import Role
+from tenants.selectors import tenant_members
+
+
+class MeView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses=MeSerializer, summary="Who am I, in which tenant, with which roles")
+    def get(self, request):
+        tenant = request.tenant
+        data = {
+            "email": request.user.email,
+            "full_name": request.user.full_name,
+            "tenant": {"slug": tenant.slug, "name": tenant.name} if tenant else None,
+            "roles": sorted(roles_of(request.user, tenant)),
+            "tenants": [{"slug": m.tenant.slug, "name": m.tenant.name} for m in request.memberships],
+        }
+        return Response(MeSerializer(data).data)
+
+
+class MemberListView(generics.ListAPIView):
+    permission_classes = [IsAuthenticated, HasTenantRole]
+    required_roles = (Role.TENANT_ADMIN,)
+    serializer_class = MemberSerializer
+
+    def get_queryset(self):
+        return tenant_members(tenant=self.request.tenant, user=self.request.user)
+
+    @extend_schema(summary="Members of the current tenant (tenant admins)")
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)

@@ -1,0 +1,81 @@
+"""The audit trail: one AuditEntry per change, forwarded to sinks (the evidence chain) in the same transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.db import models, transaction
+
+from tenants.models import AuditEntry, Tenant, User
+
+AuditSink = Callable[..., Any]
+_sinks: list[AuditSink] = []
+
+
+def register_audit_sink(sink: AuditSink) -> None:
+    """A higher app (evidence) subscribes here at start-up; tenants never imports it."""
+    if sink not in _sinks:
+        _sinks.append(sink)
+
+
+def model_snapshot(obj: models.Model | None) -> dict | None:
+    """A JSON-safe picture of a row's concrete fields, secrets masked, for before/after."""
+    if obj is None:
+        return None
+    data: dict[str, Any] = {}
+    for field in obj._meta.concrete_fields:
+        name = field.attname
+        value = getattr(obj, name)
+        if any(word in field.name for word in ("password", "secret", "token_hash", "private")):
+            value = "***" if value else ""
+        elif value is not None and not isinstance(value, (str, int, float, bool, list, dict)):
+            value = str(value)
+        data[field.name] = value
+    return data
+
+
+def record_audit(
+    *,
+    tenant: Tenant | None,
+    actor: User | None,
+    action: str,
+    obj: models.Model | None = None,
+    object_type: str = "",
+    object_id: str = "",
+    object_repr: str = "",
+    before: dict | None = None,
+    after: dict | None = None,
+) -> AuditEntry:
+    """Write the audit row and hand it to every sink; must run inside the caller's transaction."""
+    if obj is not None:
+        object_type = object_type or obj._meta.label_lower
+        object_id = object_id or str(obj.pk or "")
+        object_repr = object_repr or str(obj)[:300]
+    actor_label = ""
+    if actor is not None and getattr(actor, "is_authenticated", False):
+        actor_label = actor.email
+    else:
+        actor = None
+    with transaction.atomic():
+        entry = AuditEntry.objects.create(
+            tenant=tenant,
+            actor=actor,
+            actor_label=actor_label or "system",
+            action=action,
+            object_type=object_type,
+            object_id=object_id,
+            object_repr=object_repr,
+            before=before,
+            after=after,
+        )
+        if tenant is not None:
+            for sink in _sinks:
+                sink(
+                    tenant=tenant,
+                    kind=f"audit.{action}",
+                    subject=f"{object_type}:{object_id}",
+                    payload={"object": object_repr, "before": before, "after": after},
+                    actor=actor,
+                )
+    return entry

@@ -1,0 +1,19 @@
+"""Puts the shell's tenant switcher, roles and navigation into every template."""
+
+from __future__ import annotations
+
+from cavra_portal.navigation import navigation_for
+from tenants.permissions import roles_of
+
+
+def tenant_shell(request) -> dict:
+    tenant = getattr(request, "tenant", None)
+    user = getattr(request, "user", None)
+    if tenant is None or user is None or not user.is_authenticated:
+        return {"current_tenant": None, "nav_items": [], "current_roles": frozenset()}
+    return {
+        "current_tenant": tenant,
+        "tenant_memberships": getattr(request, "memberships", []),
+        "current_roles": roles_of(user, tenant),
+        "nav_items": navigation_for(user, tenant),
+    }

@@ -1,0 +1,39 @@
+"""Forms for members: the roles widget and the invite form; validation lives in the services."""
+
+from __future__ import annotations
+
+from django import forms
+
+from tenants.roles import Role
+
+
+class RolesField(forms.MultipleChoiceField):
+    widget = forms.CheckboxSelectMultiple
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault(
+            "error_messages",
+            {"invalid_choice": "Unknown role: %(value)s.", "required": "Choose at least one role."},
+        )
+        super().__init__(choices=Role.choices, **kwargs)
+
+
+class MemberInviteForm(forms.Form):
+    email = forms.EmailField(
+        label="E-mail address", error_messages={"invalid": "Enter a valid e-mail address."}
+    )
+    full_name = forms.CharField(label="Full name", required=False, max_length=150)
+    roles = RolesField(label="Roles")
+
+
+class MemberRolesForm(forms.Form):
+    roles = RolesField(label="Roles")
+
+
+def apply_service_errors(form: forms.Form, exc) -> None:
+    """Put a service's ValidationError next to the field it names (or on the form)."""
+    messages = getattr(exc, "message_dict", None) or {None: exc.messages}
+    for field, errors in messages.items():
+        target = field if field in form.fields else None
+        for error in errors:
+            form.add_error(target, error)

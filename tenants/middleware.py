@@ -1,0 +1,30 @@
+"""Resolves request.tenant once per request from the user's memberships and the tenant chosen in the session."""
+
+from __future__ import annotations
+
+from tenants.selectors import memberships_for_user
+
+SESSION_KEY = "cavra_tenant_id"
+
+
+class TenantMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        request.tenant = None
+        request.membership = None
+        request.memberships = []
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            memberships = memberships_for_user(user=user)
+            request.memberships = memberships
+            chosen = request.session.get(SESSION_KEY)
+            current = next((m for m in memberships if m.tenant_id == chosen), None)
+            if current is None and memberships:
+                current = memberships[0]
+                request.session[SESSION_KEY] = current.tenant_id
+            if current is not None:
+                request.membership = current
+                request.tenant = current.tenant
+        return self.get_response(request)

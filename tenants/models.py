@@ -1,0 +1,193 @@
+"""Users, tenants, memberships, IdP group mappings and the admin audit trail."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractUser, BaseUserManager
+from django.core.validators import RegexValidator
+from django.db import models
+from django.utils import timezone
+
+from tenants.roles import Role, role_permission_choices
+
+SLUG_VALIDATOR = RegexValidator(
+    r"^[a-z0-9](?:[a-z0-9-]{0,48}[a-z0-9])?$",
+    "Use 1-50 lowercase letters, digits and hyphens, starting and ending with a letter or digit.",
+)
+
+
+class UserManager(BaseUserManager):
+    use_in_migrations = True
+
+    def _create(self, email: str, password: str | None, **extra):
+        if not email:
+            raise ValueError("email is required")
+        user = self.model(email=self.normalize_email(email).lower(), **extra)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email: str, password: str | None = None, **extra):
+        extra.setdefault("is_staff", False)
+        extra.setdefault("is_superuser", False)
+        return self._create(email, password, **extra)
+
+    def create_superuser(self, email: str, password: str | None = None, **extra):
+        extra.update(is_staff=True, is_superuser=True)
+        return self._create(email, password, **extra)
+
+
+class User(AbstractUser):
+    """A person; logs in with an e-mail address. Tenancy comes from Membership."""
+
+    username = None
+    email = models.EmailField("e-mail address", unique=True)
+    full_name = models.CharField(max_length=150, blank=True)
+
+    USERNAME_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+    objects = UserManager()
+
+    class Meta:
+        ordering = ["email"]
+
+    def __str__(self) -> str:
+        return self.email
+
+    @property
+    def display_name(self) -> str:
+        return self.full_name or self.email
+
+
+class Tenant(models.Model):
+    class Edition(models.TextChoices):
+        COMMUNITY = "community", "Community"
+        TRIAL = "trial", "Trial"
+        ENTERPRISE = "enterprise", "Enterprise"
+
+    class Entitlement(models.TextChoices):
+        ACTIVE = "active", "Active"
+        TRIAL = "trial", "Trial"
+        SUSPENDED = "suspended", "Suspended"
+        EXPIRED = "expired", "Expired"
+
+    slug = models.SlugField(max_length=50, unique=True, validators=[SLUG_VALIDATOR])
+    name = models.CharField("display name", max_length=120)
+    edition = models.CharField(max_length=20, choices=Edition.choices, default=Edition.COMMUNITY)
+    entitlement_status = models.CharField(
+        max_length=20, choices=Entitlement.choices, default=Entitlement.ACTIVE
+    )
+    entitlement_expires_at = models.DateField(null=True, blank=True)
+    operating_contacts = models.TextField(
+        blank=True, help_text="Who runs this tenant day to day (one per line)."
+    )
+    escalation_route = models.TextField(
+        blank=True, help_text="Where incidents escalate (people, rota, channel)."
+    )
+    allow_self_approval = models.BooleanField(
+        default=False, help_text="May an agent's owner approve their own agent's requests?"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["slug"]
+        permissions = role_permission_choices()
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_usable(self) -> bool:
+        if self.entitlement_status in {self.Entitlement.SUSPENDED, self.Entitlement.EXPIRED}:
+            return False
+        return not (self.entitlement_expires_at and self.entitlement_expires_at < timezone.now().date())
+
+
+class TenantOwned(models.Model):
+    """Base for every row that belongs to one tenant: the tenant is required and indexed."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, db_index=True, related_name="+")
+
+    class Meta:
+        abstract = True
+
+
+class Membership(TenantOwned):
+    """A user's place in a tenant. `roles` is the source of truth; guardian grants mirror it."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
+    roles = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    invited_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        ordering = ["tenant__slug", "user__email"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "user"], name="membership_unique_user_per_tenant")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.tenant.slug}"
+
+    def role_labels(self) -> list[str]:
+        labels = dict(Role.choices)
+        return [labels.get(r, r) for r in self.roles]
+
+
+class RoleMapping(TenantOwned):
+    """An IdP group whose members get a role in this tenant at every SSO login."""
+
+    idp_group = models.CharField(max_length=200)
+    role = models.CharField(max_length=40, choices=Role.choices)
+
+    class Meta:
+        ordering = ["idp_group", "role"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "idp_group", "role"], name="rolemapping_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.idp_group} -> {self.role}"
+
+
+class SsoProvider(TenantOwned):
+    """The tenant's OpenID Connect identity provider (client secret never shown after saving)."""
+
+    name = models.CharField(max_length=120)
+    issuer_url = models.URLField()
+    client_id = models.CharField(max_length=200)
+    client_secret = models.CharField(max_length=500, blank=True)
+    email_domains = models.CharField(
+        max_length=500, blank=True, help_text="Comma-separated domains routed here."
+    )
+    groups_claim = models.CharField(max_length=100, default="groups")
+    enabled = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "name"], name="ssoprovider_unique_name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class AuditEntry(models.Model):
+    """Who changed what, with before and after, for every membership and admin change."""
+
+    tenant = models.ForeignKey(Tenant, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    actor = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    actor_label = models.CharField(max_length=254, blank=True)
+    action = models.CharField(max_length=80)
+    object_type = models.CharField(max_length=120)
+    object_id = models.CharField(max_length=64, blank=True)
+    object_repr = models.CharField(max_length=300, blank=True)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "audit entries"
+        indexes = [models.Index(fields=["tenant", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_label} {self.action} {self.object_repr}"

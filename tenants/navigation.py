@@ -1,0 +1,6 @@
+from tenants.roles import Role
+
+NAV_ITEMS = [
+    ("Home", "home", ()),
+    ("Members", "tenants:members", (Role.TENANT_ADMIN,)),
+]

@@ -1,0 +1,168 @@
+"""Writes for tenants and memberships: each is atomic, keeps guardian grants in step and is audited."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+from guardian.shortcuts import assign_perm, remove_perm
+
+from tenants.audit import model_snapshot, record_audit
+from tenants.models import SLUG_VALIDATOR, Membership, Tenant, User
+from tenants.permissions import forget_roles
+from tenants.roles import ALL_ROLES, Role, parse_roles, role_permission
+
+
+def _validated_roles(roles, *, field: str = "roles") -> list[str]:
+    try:
+        parsed = parse_roles(roles)
+    except ValueError as exc:
+        raise ValidationError({field: str(exc)})
+    if not parsed:
+        raise ValidationError({field: "Choose at least one role."})
+    return parsed
+
+
+def _sync_grants(membership: Membership) -> None:
+    """Make the user's guardian grants on the tenant equal Membership.roles, nothing more."""
+    for role in ALL_ROLES:
+        perm = f"tenants.{role_permission(role)}"
+        if role in membership.roles:
+            assign_perm(perm, membership.user, membership.tenant)
+        else:
+            remove_perm(perm, membership.user, membership.tenant)
+    forget_roles(membership.user)
+
+
+def _lock_memberships(tenant: Tenant) -> list[Membership]:
+    # Locking every membership row of the tenant serialises concurrent role edits, so two admins
+    # demoting each other at once cannot leave the tenant with no admin.
+    return list(Membership.objects.select_for_update().filter(tenant=tenant).order_by("pk"))
+
+
+def _admin_count(memberships: list[Membership], *, excluding: Membership | None = None) -> int:
+    return sum(
+        1 for m in memberships if Role.TENANT_ADMIN in m.roles and (excluding is None or m.pk != excluding.pk)
+    )
+
+
+def tenant_create(*, slug: str, name: str, actor: User | None = None, **fields) -> Tenant:
+    slug = (slug or "").strip()
+    try:
+        SLUG_VALIDATOR(slug)
+    except ValidationError as exc:
+        raise ValidationError({"slug": exc.messages})
+    if Tenant.objects.filter(slug=slug).exists():
+        raise ValidationError({"slug": f"A tenant with slug {slug!r} already exists."})
+    if not (name or "").strip():
+        raise ValidationError({"name": "A display name is required."})
+    with transaction.atomic():
+        tenant = Tenant(slug=slug, name=name.strip(), **fields)
+        tenant.full_clean()
+        tenant.save()
+        record_audit(
+            tenant=tenant, actor=actor, action="tenant.create", obj=tenant, after=model_snapshot(tenant)
+        )
+    return tenant
+
+
+def membership_add(
+    *, tenant: Tenant, user: User, roles, actor: User | None = None, action: str = "membership.add"
+) -> Membership:
+    parsed = _validated_roles(roles)
+    with transaction.atomic():
+        if Membership.objects.filter(tenant=tenant, user=user).exists():
+            raise ValidationError({"email": f"{user.email} is already a member of {tenant.name}."})
+        membership = Membership.objects.create(tenant=tenant, user=user, roles=parsed, invited_by=actor)
+        _sync_grants(membership)
+        record_audit(
+            tenant=tenant,
+            actor=actor,
+            action=action,
+            obj=membership,
+            after={"user": user.email, "roles": parsed},
+        )
+    return membership
+
+
+def membership_invite(*, tenant: Tenant, email: str, roles, actor: User, full_name: str = "") -> Membership:
+    """Add a person by e-mail; a new address gets an account with no usable password (SSO or reset)."""
+    email = (email or "").strip().lower()
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise ValidationError({"email": "Enter a valid e-mail address."})
+    _validated_roles(roles)
+    with transaction.atomic():
+        user = User.objects.filter(email__iexact=email).first()
+        if user is None:
+            user = User.objects.create_user(email=email, password=None, full_name=full_name.strip())
+        return membership_add(tenant=tenant, user=user, roles=roles, actor=actor, action="membership.invite")
+
+
+def membership_set_roles(*, membership: Membership, roles, actor: User | None) -> Membership:
+    parsed = _validated_roles(roles)
+    with transaction.atomic():
+        locked = _lock_memberships(membership.tenant)
+        current = next((m for m in locked if m.pk == membership.pk), None)
+        if current is None:
+            raise ValidationError({"roles": "This membership no longer exists."})
+        if (
+            Role.TENANT_ADMIN in current.roles
+            and Role.TENANT_ADMIN not in parsed
+            and _admin_count(locked, excluding=current) == 0
+        ):
+            raise ValidationError({"roles": "A tenant must keep at least one tenant admin."})
+        before = list(current.roles)
+        if before == parsed:
+            return current
+        current.roles = parsed
+        current.save(update_fields=["roles"])
+        _sync_grants(current)
+        record_audit(
+            tenant=current.tenant,
+            actor=actor,
+            action="membership.roles_change",
+            obj=current,
+            before={"user": current.user.email, "roles": before},
+            after={"user": current.user.email, "roles": parsed},
+        )
+    membership.roles = parsed
+    return current
+
+
+def membership_remove(*, membership: Membership, actor: User | None) -> None:
+    with transaction.atomic():
+        locked = _lock_memberships(membership.tenant)
+        current = next((m for m in locked if m.pk == membership.pk), None)
+        if current is None:
+            return
+        if Role.TENANT_ADMIN in current.roles and _admin_count(locked, excluding=current) == 0:
+            raise ValidationError({"membership": "You cannot remove the last tenant admin."})
+        current.roles = []
+        _sync_grants(current)
+        record_audit(
+            tenant=current.tenant,
+            actor=actor,
+            action="membership.remove",
+            obj=current,
+            before={"user": current.user.email, "roles": list(membership.roles)},
+        )
+        current.delete()
+
+
+def membership_sync_from_idp(*, tenant: Tenant, user: User, groups: list[str]) -> Membership | None:
+    """SSO login: roles are exactly those mapped from the user's IdP groups, re-applied every login."""
+    from tenants.models import RoleMapping
+
+    roles = sorted(
+        set(RoleMapping.objects.filter(tenant=tenant, idp_group__in=groups).values_list("role", flat=True))
+    )
+    membership = Membership.objects.filter(tenant=tenant, user=user).first()
+    if not roles:
+        if membership is not None:
+            membership_remove(membership=membership, actor=None)
+        return None
+    if membership is None:
+        return membership_add(tenant=tenant, user=user, roles=roles, actor=None, action="membership.sso_add")
+    return membership_set_roles(membership=membership, roles=roles, actor=None)

@@ -1,0 +1,151 @@
+"""Pages for the shell: home, tenant switching and the members page (htmx inline role edits)."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views import View
+from django.views.decorators.http import require_POST
+
+from cavra_portal.home import panels_for
+from tenants.forms import MemberInviteForm, MemberRolesForm, apply_service_errors
+from tenants.middleware import SESSION_KEY
+from tenants.permissions import TenantRoleRequiredMixin, roles_of
+from tenants.roles import Role
+from tenants.selectors import tenant_member_get, tenant_members
+from tenants.services import membership_invite, membership_remove, membership_set_roles
+
+
+@login_required
+def home(request):
+    tenant = request.tenant
+    if tenant is None:
+        return render(request, "tenants/no_tenant.html", status=200)
+    return render(
+        request,
+        "tenants/home.html",
+        {
+            "panels": panels_for(user=request.user, tenant=tenant),
+            "roles": sorted(roles_of(request.user, tenant)),
+        },
+    )
+
+
+@login_required
+@require_POST
+def tenant_switch(request):
+    slug = request.POST.get("tenant", "")
+    membership = next((m for m in request.memberships if m.tenant.slug == slug), None)
+    if membership is None:
+        # Not a member (or no such tenant): the same answer for both, so slugs do not leak.
+        raise Http404("No tenant matches that slug.")
+    request.session[SESSION_KEY] = membership.tenant_id
+    messages.success(request, f"Switched to {membership.tenant.name}.")
+    target = request.POST.get("next") or reverse("home")
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        target = reverse("home")
+    return HttpResponseRedirect(target)
+
+
+class MembersView(TenantRoleRequiredMixin, View):
+    required_roles = (Role.TENANT_ADMIN,)
+
+    def get(self, request):
+        return self._render(request, MemberInviteForm())
+
+    def post(self, request):
+        form = MemberInviteForm(request.POST)
+        if form.is_valid():
+            try:
+                membership = membership_invite(
+                    tenant=request.tenant,
+                    email=form.cleaned_data["email"],
+                    roles=form.cleaned_data["roles"],
+                    full_name=form.cleaned_data["full_name"],
+                    actor=request.user,
+                )
+            except ValidationError as exc:
+                apply_service_errors(form, exc)
+            else:
+                messages.success(request, f"{membership.user.email} added to {request.tenant.name}.")
+                if request.htmx:
+                    return self._render(request, MemberInviteForm(), partial="members-region")
+                return redirect("tenants:members")
+        status = 200 if form.is_valid() else 422
+        return self._render(request, form, status=status, partial="members-region" if request.htmx else None)
+
+    def _render(self, request, form, *, status=200, partial=None):
+        template = "tenants/members.html" + (f"#{partial}" if partial else "")
+        context = {
+            "members": tenant_members(tenant=request.tenant, user=request.user),
+            "invite_form": form,
+            "role_choices": Role.choices,
+        }
+        return render(request, template, context, status=status)
+
+
+class MemberRolesView(TenantRoleRequiredMixin, View):
+    """One member's row: GET shows it (or its edit form with ?edit=1), POST saves the roles."""
+
+    required_roles = (Role.TENANT_ADMIN,)
+
+    def get(self, request, membership_id: int):
+        membership = tenant_member_get(tenant=request.tenant, user=request.user, membership_id=membership_id)
+        editing = request.GET.get("edit") == "1"
+        form = MemberRolesForm(initial={"roles": membership.roles})
+        return self._row(request, membership, form, editing=editing)
+
+    def post(self, request, membership_id: int):
+        membership = tenant_member_get(tenant=request.tenant, user=request.user, membership_id=membership_id)
+        form = MemberRolesForm(request.POST)
+        if form.is_valid():
+            try:
+                membership_set_roles(
+                    membership=membership, roles=form.cleaned_data["roles"], actor=request.user
+                )
+            except ValidationError as exc:
+                apply_service_errors(form, exc)
+            else:
+                if not request.htmx:
+                    messages.success(request, f"Roles of {membership.user.email} saved.")
+                    return redirect("tenants:members")
+                membership.refresh_from_db()
+                return self._row(request, membership, MemberRolesForm(initial={"roles": membership.roles}))
+        return self._row(request, membership, form, editing=True, status=422)
+
+    def _row(self, request, membership, form, *, editing=False, status=200):
+        context = {"m": membership, "form": form, "editing": editing, "role_choices": Role.choices}
+        if request.htmx:
+            return render(request, "tenants/members.html#member-row", context, status=status)
+        return render(request, "tenants/member_edit.html", context, status=status)
+
+
+class MemberRemoveView(TenantRoleRequiredMixin, View):
+    required_roles = (Role.TENANT_ADMIN,)
+
+    def get(self, request, membership_id: int):
+        membership = tenant_member_get(tenant=request.tenant, user=request.user, membership_id=membership_id)
+        return render(request, "tenants/member_remove.html", {"m": membership})
+
+    def post(self, request, membership_id: int):
+        membership = tenant_member_get(tenant=request.tenant, user=request.user, membership_id=membership_id)
+        try:
+            membership_remove(membership=membership, actor=request.user)
+        except ValidationError as exc:
+            error = "; ".join(exc.messages)
+            if request.htmx:
+                form = MemberRolesForm(initial={"roles": membership.roles})
+                context = {"m": membership, "form": form, "editing": False, "row_error": error}
+                return render(request, "tenants/members.html#member-row", context, status=422)
+            return render(
+                request, "tenants/member_remove.html", {"m": membership, "error": error}, status=422
+            )
+        if request.htmx:
+            return render(request, "tenants/members.html#member-removed", {"m": membership})
+        messages.success(request, f"{membership.user.email} removed from {request.tenant.name}.")
+        return redirect("tenants:members")

@@ -1,0 +1,44 @@
+"""Shell, members and API skeleton URLs."""
+
+from tenants.models import Membership
+from tenants.roles import Role
+from tests.permission_matrix import Entry
+
+
+def _membership(ctx) -> dict:
+    user = ctx.member(Role.AUDITOR)
+    return {"membership_id": Membership.objects.get(tenant=ctx.tenant, user=user).pk}
+
+
+def _switch_data(ctx) -> dict:
+    return {"tenant": ctx.tenant.slug}
+
+
+ENTRIES = [
+    Entry("home"),
+    Entry("tenants:switch", method="POST", data=_switch_data, ok=(302,)),
+    Entry("tenants:members", roles=(Role.TENANT_ADMIN,)),
+    Entry(
+        "tenants:members",
+        roles=(Role.TENANT_ADMIN,),
+        method="POST",
+        data=lambda ctx: {"email": f"new-{ctx.seq()}@example.test", "roles": ["auditor"]},
+        ok=(302,),
+    ),
+    Entry("tenants:member", roles=(Role.TENANT_ADMIN,), kwargs=_membership),
+    Entry(
+        "tenants:member",
+        roles=(Role.TENANT_ADMIN,),
+        method="POST",
+        kwargs=_membership,
+        data={"roles": ["auditor", "executive"]},
+        ok=(302,),
+    ),
+    Entry("tenants:member-remove", roles=(Role.TENANT_ADMIN,), kwargs=_membership),
+    Entry("tenants:member-remove", roles=(Role.TENANT_ADMIN,), method="POST", kwargs=_membership, ok=(302,)),
+    Entry("tenants-api:me", api=True),
+    Entry("tenants-api:members", roles=(Role.TENANT_ADMIN,), api=True),
+    Entry("schema", api=True, public=True, note="the OpenAPI schema is public documentation"),
+    Entry("swagger-ui", public=True),
+    Entry("redoc", public=True),
+]
