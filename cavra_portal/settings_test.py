@@ -16,3 +16,7 @@ if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":  # noqa: F
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed: tests create many users
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
+# Several test runs may share one PostgreSQL server (developers side by side, CI): each run gets its
+# own test database. Child processes inherit the run id, so they find the same database.
+os.environ.setdefault("CAVRA_TEST_RUN_ID", str(os.getpid()))
+DATABASES["default"]["TEST"] = {"NAME": f"test_cavra_{os.environ['CAVRA_TEST_RUN_ID']}"}  # noqa: F405

@@ -99,6 +99,13 @@ def test_permission_matrix(entry: Entry, db):
             f"anonymous on {entry.id}: {anonymous.status_code}"
         )
 
+    if entry.agent_only:
+        response = _request(entry, ctx, ctx.member(*ALL_ROLES), acme)
+        assert response.status_code in (401, 403), (
+            f"a human member on agent-only {entry.id}: {response.status_code}"
+        )
+        return
+
     if entry.kwargs:
         outsider = ctx.member(*ALL_ROLES, tenant=globex)
         response = _request(entry, ctx, outsider, globex)

@@ -14,6 +14,8 @@ of `Entry`. tests/test_permission_matrix.py fails when a named URL pattern exist
 factory `ctx.member(*roles)`, and `ctx.other` the other tenant); it is called again for every
 request so destructive POSTs get a fresh object. `data(ctx)` builds a POST body.
 `roles=()` means any member with any role. `public=True` means no login needed at all.
+`agent_only=True` marks an endpoint for agent tokens: anonymous gets 401/403 and a member holding
+every role 403 (its agent-token behaviour is tested beside the feature).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ class Entry:
     ok: tuple[int, ...] = (200,)
     api: bool = False
     public: bool = False
+    agent_only: bool = False  # for agents' tokens: anonymous 401/403, every human member 403
     query: str = ""
     content_type: str | None = None
     note: str = ""

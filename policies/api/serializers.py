@@ -1,0 +1,162 @@
+"""Request and response shapes of the decision API."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from evidence.models import AgentSession, Decision
+from policies.decide import ACTIONS
+
+MAX_TARGET = 8192
+
+
+class McpSerializer(serializers.Serializer):
+    server = serializers.CharField(max_length=200)
+    tool = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    arguments = serializers.JSONField(required=False)
+    capability = serializers.CharField(max_length=50, required=False, allow_blank=True)
+    description = serializers.CharField(required=False, allow_blank=True, max_length=20000)
+    input_schema = serializers.JSONField(required=False)
+
+
+class DecisionRequestSerializer(serializers.Serializer):
+    action = serializers.ChoiceField(choices=ACTIONS)
+    target = serializers.CharField(max_length=MAX_TARGET, trim_whitespace=False)
+    session_id = serializers.CharField(max_length=64, required=False, allow_null=True)
+    repository = serializers.CharField(max_length=300, required=False, allow_null=True, allow_blank=True)
+    environment = serializers.CharField(max_length=100, required=False, allow_null=True, allow_blank=True)
+    operation = serializers.CharField(max_length=40, required=False, allow_null=True, allow_blank=True)
+    branch = serializers.CharField(max_length=300, required=False, allow_null=True, allow_blank=True)
+    force = serializers.BooleanField(required=False, allow_null=True)
+    remote = serializers.CharField(max_length=300, required=False, allow_null=True, allow_blank=True)
+    method = serializers.CharField(max_length=16, required=False, allow_null=True, allow_blank=True)
+    mcp = McpSerializer(required=False, allow_null=True)
+    approval_id = serializers.CharField(max_length=64, required=False, allow_null=True, allow_blank=True)
+    context = serializers.DictField(required=False, allow_null=True)
+
+    def validate_target(self, value: str) -> str:
+        if not value.strip():
+            raise serializers.ValidationError("The target must not be empty.")
+        if "\x00" in value:
+            raise serializers.ValidationError("The target must not contain NUL bytes.")
+        return value
+
+    def validate(self, attrs):
+        if attrs["action"] == "mcp_tool_call" and not attrs.get("mcp"):
+            server, _, tool = attrs["target"].partition(":")
+            if not server or not tool:
+                raise serializers.ValidationError(
+                    {"mcp": "An mcp_tool_call needs `mcp` {server, tool} or a target 'server:tool'."}
+                )
+            attrs["mcp"] = {"server": server, "tool": tool}
+        return attrs
+
+
+class PolicyRefSerializer(serializers.Serializer):
+    pack = serializers.CharField(allow_null=True)
+    version = serializers.CharField(allow_null=True)
+    digest = serializers.CharField(allow_null=True)
+    mode = serializers.CharField(allow_null=True)
+
+
+class ApprovalRefSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    status = serializers.CharField()
+    expires_at = serializers.DateTimeField(allow_null=True)
+    url = serializers.CharField()
+
+
+class EvidenceRefSerializer(serializers.Serializer):
+    seq = serializers.IntegerField(allow_null=True)
+    hash = serializers.CharField(allow_null=True)
+
+
+class DecisionResponseSerializer(serializers.Serializer):
+    decision_id = serializers.CharField()
+    decision = serializers.ChoiceField(choices=["allow", "block", "require_approval"])
+    rule_id = serializers.CharField(allow_null=True)
+    reason = serializers.CharField()
+    severity = serializers.CharField(allow_null=True)
+    policy = PolicyRefSerializer()
+    approval = ApprovalRefSerializer(allow_null=True)
+    evidence = EvidenceRefSerializer()
+    session_id = serializers.CharField(allow_null=True)
+    timestamp = serializers.DateTimeField()
+    audit_only = serializers.DictField(
+        required=False, help_text="In audit_only mode: what enforce would have said."
+    )
+
+
+class DecisionSerializer(serializers.ModelSerializer):
+    decision_id = serializers.CharField(source="public_id")
+    session_id = serializers.SerializerMethodField()
+    agent = serializers.CharField(source="agent_ref")
+    policy = serializers.SerializerMethodField()
+    evidence = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Decision
+        fields = [
+            "decision_id",
+            "decision",
+            "action",
+            "target",
+            "repository",
+            "environment",
+            "rule_id",
+            "severity",
+            "reason",
+            "agent",
+            "session_id",
+            "policy",
+            "evidence",
+            "created_at",
+        ]
+
+    def get_session_id(self, obj) -> str | None:
+        return obj.session.public_id if obj.session_id else None
+
+    def get_policy(self, obj) -> dict:
+        return {
+            "pack": obj.policy_pack,
+            "version": obj.policy_version,
+            "digest": obj.policy_digest,
+            "mode": obj.policy_mode,
+        }
+
+    def get_evidence(self, obj) -> dict | None:
+        if obj.evidence_id is None:
+            return None
+        return {"id": obj.evidence.public_id, "seq": obj.evidence.seq, "hash": obj.evidence.hash}
+
+
+class SessionCreateSerializer(serializers.Serializer):
+    repository = serializers.CharField(max_length=300, required=False, allow_blank=True)
+    environment = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    metadata = serializers.DictField(required=False)
+
+
+class SessionSerializer(serializers.ModelSerializer):
+    session_id = serializers.CharField(source="public_id")
+    agent = serializers.CharField(source="agent_ref")
+
+    class Meta:
+        model = AgentSession
+        fields = [
+            "session_id",
+            "agent",
+            "agent_name",
+            "repository",
+            "environment",
+            "started_at",
+            "last_seen_at",
+            "ended_at",
+            "metadata",
+        ]
+
+
+class HealthSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["ok", "degraded"])
+    database = serializers.CharField()
+    cache = serializers.CharField()
+    time = serializers.DateTimeField()

@@ -1,0 +1,11 @@
+from django.urls import path
+
+from policies.api import views
+
+urlpatterns = [
+    path("decisions", views.DecisionListCreateView.as_view(), name="decisions"),
+    path("decisions/<str:decision_id>", views.DecisionDetailView.as_view(), name="decision"),
+    path("sessions", views.SessionListCreateView.as_view(), name="sessions"),
+    path("sessions/<str:session_id>", views.SessionDetailView.as_view(), name="session"),
+    path("health", views.HealthView.as_view(), name="health"),
+]

@@ -1,0 +1,151 @@
+"""Reads for policies, rollouts and the activity (sessions and decisions), scoped to tenant and caller."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db.models import QuerySet
+from django.utils.dateparse import parse_datetime
+
+from evidence.models import AgentSession, Decision
+from policies.models import PolicyPack, PolicyVersion, Rollout, RolloutChange
+from tenants.permissions import get_for_tenant_or_404, has_role
+from tenants.roles import Role
+
+ACTIVITY_ROLES = (
+    Role.TENANT_ADMIN,
+    Role.SECURITY_REVIEWER,
+    Role.OPERATOR,
+    Role.EVALUATOR,
+    Role.COMPLIANCE_OFFICER,
+    Role.AUDITOR,
+)
+POLICY_READ_ROLES = ACTIVITY_ROLES
+POLICY_WRITE_ROLES = (Role.TENANT_ADMIN, Role.OPERATOR)
+DECISION_FILTERS = (
+    "agent",
+    "repository",
+    "environment",
+    "decision",
+    "severity",
+    "rule_id",
+    "action",
+    "session",
+)
+
+
+def _agent_of(user):
+    return getattr(user, "agent", None) if getattr(user, "is_agent", False) else None
+
+
+def can_read_activity(user, tenant) -> bool:
+    agent = _agent_of(user)
+    if agent is not None:
+        return agent.tenant_id == tenant.pk
+    return has_role(user, tenant, *ACTIVITY_ROLES)
+
+
+def _parse_time(value: str | None, field: str) -> datetime | None:
+    from django.core.exceptions import ValidationError
+
+    if not value:
+        return None
+    parsed = parse_datetime(value)
+    if parsed is None:
+        raise ValidationError({field: "Use an ISO 8601 time such as 2026-11-01T00:00:00Z."})
+    return parsed
+
+
+def decision_list(*, tenant, user, filters: dict | None = None) -> QuerySet[Decision]:
+    """Decisions the caller may see: an agent only its own, a member with an activity role all."""
+    if not can_read_activity(user, tenant):
+        return Decision.objects.none()
+    qs = Decision.objects.filter(tenant=tenant).select_related("session", "evidence")
+    agent = _agent_of(user)
+    if agent is not None:
+        qs = qs.filter(agent_ref=agent.public_id)
+    filters = filters or {}
+    mapping = {
+        "agent": "agent_ref",
+        "repository": "repository",
+        "environment": "environment",
+        "decision": "decision",
+        "severity": "severity",
+        "rule_id": "rule_id",
+        "action": "action",
+        "session": "session__public_id",
+    }
+    for key, column in mapping.items():
+        value = (filters.get(key) or "").strip()
+        if value:
+            qs = qs.filter(**{column: value})
+    since = _parse_time(filters.get("since"), "since")
+    until = _parse_time(filters.get("until"), "until")
+    if since:
+        qs = qs.filter(created_at__gte=since)
+    if until:
+        qs = qs.filter(created_at__lt=until)
+    return qs
+
+
+def decision_get(*, tenant, user, public_id: str) -> Decision:
+    return get_for_tenant_or_404(decision_list(tenant=tenant, user=user), tenant, public_id=public_id)
+
+
+def session_list(*, tenant, user, filters: dict | None = None) -> QuerySet[AgentSession]:
+    if not can_read_activity(user, tenant):
+        return AgentSession.objects.none()
+    qs = AgentSession.objects.filter(tenant=tenant)
+    agent = _agent_of(user)
+    if agent is not None:
+        qs = qs.filter(agent_ref=agent.public_id)
+    filters = filters or {}
+    for key, column in {
+        "agent": "agent_ref",
+        "repository": "repository",
+        "environment": "environment",
+    }.items():
+        value = (filters.get(key) or "").strip()
+        if value:
+            qs = qs.filter(**{column: value})
+    return qs
+
+
+def session_get(*, tenant, user, public_id: str) -> AgentSession:
+    return get_for_tenant_or_404(session_list(tenant=tenant, user=user), tenant, public_id=public_id)
+
+
+def policy_versions(*, tenant, user) -> QuerySet[PolicyVersion]:
+    if not has_role(user, tenant, *POLICY_READ_ROLES):
+        return PolicyVersion.objects.none()
+    return (
+        PolicyVersion.objects.filter(tenant=tenant)
+        .select_related("pack")
+        .order_by("pack__pack_id", "-created_at")
+    )
+
+
+def policy_packs(*, tenant, user) -> QuerySet[PolicyPack]:
+    if not has_role(user, tenant, *POLICY_READ_ROLES):
+        return PolicyPack.objects.none()
+    return PolicyPack.objects.filter(tenant=tenant).order_by("pack_id")
+
+
+def policy_version_get(*, tenant, user, public_id: str) -> PolicyVersion:
+    return get_for_tenant_or_404(policy_versions(tenant=tenant, user=user), tenant, public_id=public_id)
+
+
+def rollouts(*, tenant, user) -> QuerySet[Rollout]:
+    if not has_role(user, tenant, *POLICY_READ_ROLES):
+        return Rollout.objects.none()
+    return Rollout.objects.filter(tenant=tenant).select_related("version__pack", "repository", "environment")
+
+
+def rollout_get(*, tenant, user, public_id: str) -> Rollout:
+    return get_for_tenant_or_404(rollouts(tenant=tenant, user=user), tenant, public_id=public_id)
+
+
+def rollout_history(*, tenant, user, limit: int = 20) -> list[RolloutChange]:
+    if not has_role(user, tenant, *POLICY_READ_ROLES):
+        return []
+    return list(RolloutChange.objects.filter(tenant=tenant).select_related("actor")[:limit])

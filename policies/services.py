@@ -1,0 +1,273 @@
+"""Writes for policy packs, versions, repositories, environments and rollouts; each audited into evidence."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from policies.engine import PolicyError, compile_pack, load_bundled_pack, load_pack_text, run_pack_tests
+from policies.models import Environment, PolicyPack, PolicyVersion, Repository, Rollout, RolloutChange
+from tenants.audit import record_audit
+from tenants.models import Tenant, User
+
+MAX_PACK_BYTES = 512 * 1024
+PRODUCTION_NAMES = {"prod", "production", "prd", "live"}
+
+
+def _policy_error_messages(exc: PolicyError) -> list[str]:
+    messages = []
+    for error in getattr(exc, "errors", None) or []:
+        where = f"line {error.get('line')}" if error.get("line") else ""
+        path = error.get("path") or ""
+        prefix = ", ".join(p for p in (where, path) if p)
+        messages.append(f"{prefix}: {error.get('message')}" if prefix else str(error.get("message")))
+    return messages or [str(exc)]
+
+
+def _store_version(*, tenant: Tenant, pack_obj, text: str, source: str, actor: User | None) -> PolicyVersion:
+    compiled = compile_pack(pack_obj)
+    failures = [r for r in run_pack_tests(compiled) if not r.passed]
+    if failures:
+        raise ValidationError(
+            {
+                "source": [
+                    f"Embedded test {f.name or f.index} fails: expected {f.expected_decision}"
+                    f"{' by ' + f.expected_rule if f.expected_rule else ''}, got {f.actual.decision}"
+                    f"{' by ' + f.actual.rule_id if f.actual.rule_id else ''}."
+                    for f in failures[:10]
+                ]
+            }
+        )
+    with transaction.atomic():
+        pack, created = PolicyPack.objects.get_or_create(
+            tenant=tenant,
+            pack_id=compiled.pack_id,
+            defaults={"title": compiled.title or compiled.pack_id, "source": source},
+        )
+        if not created and pack.source != source:
+            raise ValidationError(
+                {
+                    "source": f"Pack id {compiled.pack_id!r} is already used by a {pack.get_source_display().lower()} pack."
+                }
+            )
+        existing = PolicyVersion.objects.filter(tenant=tenant, pack=pack, digest=compiled.digest).first()
+        if existing is not None:
+            return existing
+        version = PolicyVersion.objects.create(
+            tenant=tenant,
+            pack=pack,
+            version=compiled.version or "0",
+            digest=compiled.digest,
+            source_text=text,
+            compiled_json=compiled.to_json(),
+            rule_count=len(compiled.rules),
+            test_count=len(compiled.tests),
+            created_by=actor,
+        )
+        record_audit(
+            tenant=tenant,
+            actor=actor,
+            action="policy.publish",
+            obj=version,
+            object_id=version.public_id,
+            after={
+                "pack": pack.pack_id,
+                "version": version.version,
+                "digest": version.digest,
+                "source": source,
+            },
+        )
+    return version
+
+
+def policy_pack_upload(*, tenant: Tenant, text: str, actor: User | None) -> PolicyVersion:
+    """Validate, compile and test an uploaded pack; store it as an immutable version (same digest: reused)."""
+    if not text or not text.strip():
+        raise ValidationError({"source": "The pack is empty."})
+    if len(text.encode()) > MAX_PACK_BYTES:
+        raise ValidationError({"source": f"The pack is larger than {MAX_PACK_BYTES // 1024} KiB."})
+    try:
+        pack = load_pack_text(text, source_name="upload.yaml")
+    except PolicyError as exc:
+        raise ValidationError({"source": _policy_error_messages(exc)})
+    return _store_version(
+        tenant=tenant, pack_obj=pack, text=text, source=PolicyPack.Source.UPLOADED, actor=actor
+    )
+
+
+def policy_pack_install_bundled(*, tenant: Tenant, pack_id: str, actor: User | None) -> PolicyVersion:
+    try:
+        pack = load_bundled_pack(pack_id)
+    except PolicyError as exc:
+        raise ValidationError({"pack_id": _policy_error_messages(exc)})
+    except (FileNotFoundError, KeyError, LookupError):
+        raise ValidationError({"pack_id": f"There is no bundled pack {pack_id!r}."})
+    text = Path(pack.source).read_text(encoding="utf-8")
+    return _store_version(
+        tenant=tenant, pack_obj=pack, text=text, source=PolicyPack.Source.BUNDLED, actor=actor
+    )
+
+
+def repository_ensure(*, tenant: Tenant, name: str, actor: User | None = None) -> Repository:
+    name = (name or "").strip()
+    if not name or len(name) > 300 or any(c.isspace() for c in name):
+        raise ValidationError(
+            {"repository": "A repository name like 'acme/payments' is required (no spaces)."}
+        )
+    repo = Repository.objects.filter(tenant=tenant, name=name).first()
+    if repo is None:
+        with transaction.atomic():
+            repo = Repository.objects.create(tenant=tenant, name=name)
+            record_audit(
+                tenant=tenant, actor=actor, action="repository.create", obj=repo, after={"name": name}
+            )
+    return repo
+
+
+def environment_ensure(*, tenant: Tenant, name: str, actor: User | None = None) -> Environment:
+    name = (name or "").strip().lower()
+    if not name or len(name) > 100 or any(c.isspace() for c in name):
+        raise ValidationError({"environment": "An environment name like 'prod' is required (no spaces)."})
+    env = Environment.objects.filter(tenant=tenant, name=name).first()
+    if env is None:
+        with transaction.atomic():
+            env = Environment.objects.create(tenant=tenant, name=name, is_production=name in PRODUCTION_NAMES)
+            record_audit(
+                tenant=tenant, actor=actor, action="environment.create", obj=env, after={"name": name}
+            )
+    return env
+
+
+def _rollout_snapshot(rollout: Rollout | None) -> dict | None:
+    if rollout is None:
+        return None
+    return {
+        "rollout": rollout.public_id,
+        "pack": rollout.version.pack.pack_id,
+        "version": rollout.version.version,
+        "digest": rollout.version.digest,
+        "mode": rollout.mode,
+    }
+
+
+def rollout_set(
+    *,
+    tenant: Tenant,
+    version: PolicyVersion,
+    mode: str,
+    actor: User | None,
+    repository: str | None = None,
+    environment: str | None = None,
+) -> Rollout:
+    """Apply a version to a scope (replacing what was there); the change is recorded and audited."""
+    if version.tenant_id != tenant.pk:
+        raise ValidationError({"version": "No such policy version in this tenant."})
+    if mode not in Rollout.Mode.values:
+        raise ValidationError({"mode": f"Mode must be one of: {', '.join(Rollout.Mode.values)}."})
+    repo = repository_ensure(tenant=tenant, name=repository, actor=actor) if repository else None
+    env = environment_ensure(tenant=tenant, name=environment, actor=actor) if environment else None
+    with transaction.atomic():
+        rollout = (
+            Rollout.objects.select_for_update(of=("self",))
+            .select_related("version__pack")
+            .filter(tenant=tenant, repository=repo, environment=env)
+            .order_by("pk")
+            .first()
+        )
+        before = _rollout_snapshot(rollout)
+        try:
+            with transaction.atomic():
+                if rollout is None:
+                    rollout = Rollout.objects.create(
+                        tenant=tenant,
+                        version=version,
+                        repository=repo,
+                        environment=env,
+                        mode=mode,
+                        updated_by=actor,
+                    )
+                else:
+                    rollout.version, rollout.mode = version, mode
+                    rollout.updated_by, rollout.updated_at = actor, timezone.now()
+                    rollout.save(update_fields=["version", "mode", "updated_by", "updated_at"])
+        except IntegrityError:
+            raise ValidationError(
+                {"scope": "Another change to this scope's rollout happened at the same time; retry."}
+            )
+        after = _rollout_snapshot(rollout)
+        RolloutChange.objects.create(
+            tenant=tenant,
+            rollout_public_id=rollout.public_id,
+            scope=rollout.scope_label,
+            before=before,
+            after=after,
+            actor=actor,
+        )
+        record_audit(
+            tenant=tenant,
+            actor=actor,
+            action="rollout.change",
+            obj=rollout,
+            object_id=rollout.public_id,
+            object_repr=rollout.scope_label,
+            before=before,
+            after=after,
+        )
+    return rollout
+
+
+def rollout_remove(*, rollout: Rollout, actor: User | None) -> None:
+    with transaction.atomic():
+        before = _rollout_snapshot(rollout)
+        RolloutChange.objects.create(
+            tenant=rollout.tenant,
+            rollout_public_id=rollout.public_id,
+            scope=rollout.scope_label,
+            before=before,
+            after=None,
+            actor=actor,
+        )
+        record_audit(
+            tenant=rollout.tenant,
+            actor=actor,
+            action="rollout.remove",
+            obj=rollout,
+            object_id=rollout.public_id,
+            object_repr=rollout.scope_label,
+            before=before,
+        )
+        rollout.delete()
+
+
+def session_open(
+    *, tenant: Tenant, agent, repository: str = "", environment: str = "", metadata: dict | None = None
+):
+    """An agent starts a working session; its decisions can then be grouped and bundled by session."""
+    from evidence.models import AgentSession
+    from evidence.services import evidence_append
+
+    with transaction.atomic():
+        session = AgentSession.objects.create(
+            tenant=tenant,
+            agent_ref=agent.public_id,
+            agent_name=agent.name,
+            repository=repository or "",
+            environment=(environment or "").lower(),
+            metadata=metadata or {},
+        )
+        evidence_append(
+            tenant=tenant,
+            kind="session.open",
+            subject=session.public_id,
+            payload={
+                "session": session.public_id,
+                "agent": agent.public_id,
+                "repository": repository or None,
+                "environment": environment or None,
+            },
+            actor=f"agent:{agent.public_id}",
+        )
+    return session
