@@ -332,6 +332,7 @@ def decide(*, tenant, agent, data: DecisionInput) -> DecisionOutcome:
                 policy_version=policy["version"],
                 policy_digest=policy["digest"],
                 policy_mode=policy["mode"],
+                created_at=timezone.now(),
                 context={
                     "normalised_target": verdict.normalised_target,
                     "matched_segment": verdict.matched_segment,
