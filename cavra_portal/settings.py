@@ -217,3 +217,4 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {"django.request": {"level": "ERROR"}},
 }
+SILENCED_SYSTEM_CHECKS = ["models.W047"]  # SQLite (demo only) cannot enforce one rollout per NULL scope; the service locks the scope

@@ -287,6 +287,8 @@ def decide(*, tenant, agent, data: DecisionInput) -> DecisionOutcome:
         final = "allow"
     elif mode == Rollout.Mode.STRICT and final == "allow":
         final = "require_approval"
+        verdict.rule_id = verdict.rule_id or "mode.strict"
+        verdict.severity = verdict.severity if verdict.rule_id != "mode.strict" else "medium"
         verdict.reason = (
             verdict.reason + " " if verdict.reason else ""
         ) + "Strict mode: every allowed action needs approval."

@@ -35,7 +35,12 @@ ACTIVITY = [
     (10, "execute_command", "pytest -q tests/{module}", {}),
     (6, "execute_command", "npm run build", {}),
     (6, "execute_command", "git status", {}),
-    (4, "git_operation", "git push origin feature/{module}", {"operation": "push", "branch": "feature/{module}"}),
+    (
+        4,
+        "git_operation",
+        "git push origin feature/{module}",
+        {"operation": "push", "branch": "feature/{module}"},
+    ),
     (3, "read_file", ".env", {}),
     (2, "read_file", "~/.aws/credentials", {}),
     (2, "write_file", ".github/workflows/deploy.yml", {}),
@@ -45,7 +50,12 @@ ACTIVITY = [
     (1, "execute_command", "sudo rm -rf /var/lib/postgresql", {}),
     (1, "execute_command", "git push --force origin main", {}),
     (1, "git_operation", "git push -f origin main", {"operation": "push", "branch": "main", "force": True}),
-    (2, "mcp_tool_call", "github:create_pull_request", {"mcp": {"server": "github", "tool": "create_pull_request"}}),
+    (
+        2,
+        "mcp_tool_call",
+        "github:create_pull_request",
+        {"mcp": {"server": "github", "tool": "create_pull_request"}},
+    ),
     (1, "mcp_tool_call", "filesystem:write_file", {"mcp": {"server": "filesystem", "tool": "write_file"}}),
     (1, "network_request", "https://pypi.org/simple/django/", {"method": "GET"}),
     (1, "network_request", "https://pastebin.com/api/api_post.php", {"method": "POST"}),
@@ -74,9 +84,17 @@ def _install_and_roll_out(tenant) -> None:
     main = _preferred_pack(set(versions), "compliance-overlay", "baseline") or sorted(versions)[0]
     rollout_set(tenant=tenant, version=versions[main], mode="enforce", actor=None)
     if tenant.slug == "acme":
-        rollout_set(tenant=tenant, version=versions[main], mode="audit_only", actor=None, repository="acme/sandbox")
-        rollout_set(tenant=tenant, version=versions[main], mode="strict", actor=None, repository="acme/infra",
-                    environment="prod")
+        rollout_set(
+            tenant=tenant, version=versions[main], mode="audit_only", actor=None, repository="acme/sandbox"
+        )
+        rollout_set(
+            tenant=tenant,
+            version=versions[main],
+            mode="strict",
+            actor=None,
+            repository="acme/infra",
+            environment="prod",
+        )
     for repo in REPOSITORIES.get(tenant.slug, []):
         repository_ensure(tenant=tenant, name=repo)
     for env in ENVIRONMENTS:
@@ -89,19 +107,35 @@ def _agents(tenant):
 
     agents = list(Agent.objects.filter(tenant=tenant, status=Agent.Status.ACTIVE))
     if not agents:
-        agents = [agent_create(tenant=tenant, actor=None, name=f"{tenant.slug}-claude", profile="claude-code")]
+        agents = [
+            agent_create(tenant=tenant, actor=None, name=f"{tenant.slug}-claude", profile="claude-code")
+        ]
     return agents
+
+
+def _work_for(agent, repositories: list[str]):
+    """What this agent can plausibly do: its profile's action types in its allowed repositories."""
+    from registry.profiles import effective_capabilities
+
+    caps = effective_capabilities(agent)
+    activity = [a for a in ACTIVITY if caps.allows_action(a[1])]
+    repos = [r for r in repositories if caps.allows_repository(r)]
+    if not repos and caps.repositories:
+        repos = [caps.repositories[0].replace("*", "main")]
+    return activity, repos
 
 
 def _generate_activity(tenant, count: int) -> int:
     rng = random.Random(f"cavra-demo-{tenant.slug}")
-    agents = _agents(tenant)
-    weights = [a[0] for a in ACTIVITY]
+    repositories = REPOSITORIES.get(tenant.slug, ["demo/repo"])
+    workers = [(agent, *_work_for(agent, repositories)) for agent in _agents(tenant)]
+    workers = [w for w in workers if w[1] and w[2]]
     start = timezone.now() - timedelta(days=30)
     step = timedelta(days=30) / max(count, 1)
     made = 0
     for index in range(count):
-        _, action, target, extra = rng.choices(ACTIVITY, weights=weights)[0]
+        agent, activity, repos = rng.choice(workers)
+        _, action, target, extra = rng.choices(activity, weights=[a[0] for a in activity])[0]
         module = rng.choice(MODULES)
         target = target.format(module=module)
         fields = {k: (v.format(module=module) if isinstance(v, str) else v) for k, v in extra.items()}
@@ -109,14 +143,17 @@ def _generate_activity(tenant, count: int) -> int:
         data = DecisionInput(
             action=action,
             target=target,
-            repository=rng.choice(REPOSITORIES.get(tenant.slug, ["demo/repo"])),
+            repository=rng.choice(repos),
             environment=rng.choices(ENVIRONMENTS, weights=[6, 2, 2])[0],
             context={"cwd": "/workspace", "demo": True},
             **fields,
         )
         # Historic notifications would only flood the console: the demo generates them silently.
-        with simulated_clock(moment), override_settings(EMAIL_BACKEND="django.core.mail.backends.dummy.EmailBackend"):
-            decide(tenant=tenant, agent=rng.choice(agents), data=data)
+        with (
+            simulated_clock(moment),
+            override_settings(EMAIL_BACKEND="django.core.mail.backends.dummy.EmailBackend"),
+        ):
+            decide(tenant=tenant, agent=agent, data=data)
         made += 1
     return made
 
