@@ -1,0 +1,108 @@
+"""Admin for agents, credentials (hashes never shown, tokens issued only through the pages/API), MCP servers and tools."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+
+from cavra_portal.admin_site import TenantScopedAdmin
+from registry.models import Agent, AgentCredential, McpServer, McpTool
+from registry.services import agent_credential_revoke, mcp_tool_approve
+
+
+@admin.register(Agent)
+class AgentAdmin(TenantScopedAdmin):
+    list_display = ("name", "public_id", "tenant", "profile", "status", "risk_tier", "owner", "last_seen_at")
+    list_filter = ("tenant", "status", "profile", "risk_tier")
+    list_select_related = ("tenant", "owner")
+    search_fields = ("name", "public_id", "description")
+    readonly_fields = ("public_id", "last_seen_at", "created_at", "updated_at", "created_by")
+
+
+@admin.register(AgentCredential)
+class AgentCredentialAdmin(TenantScopedAdmin):
+    list_display = (
+        "prefix",
+        "public_id",
+        "agent",
+        "tenant",
+        "created_at",
+        "expires_at",
+        "revoked_at",
+        "last_used_at",
+    )
+    list_filter = ("tenant",)
+    list_select_related = ("tenant", "agent")
+    search_fields = ("prefix", "public_id", "agent__name")
+    fields = (
+        "public_id",
+        "agent",
+        "prefix",
+        "label",
+        "created_at",
+        "created_by",
+        "expires_at",
+        "revoked_at",
+        "revoked_by",
+        "last_used_at",
+    )
+    readonly_fields = fields
+    actions = ("revoke_selected",)
+
+    def has_add_permission(self, request):
+        # A token must be shown to whoever creates it exactly once: that happens on the agent page or the API.
+        return False
+
+    @admin.action(description="Revoke selected tokens")
+    def revoke_selected(self, request, queryset):
+        for credential in queryset:
+            agent_credential_revoke(credential=credential, actor=request.user)
+        messages.success(request, f"{queryset.count()} token(s) revoked.")
+
+
+class McpToolInline(admin.TabularInline):
+    model = McpTool
+    extra = 0
+    fields = ("name", "capability_class", "status", "approved_digest", "observed_digest", "last_observed_at")
+    readonly_fields = ("approved_digest", "observed_digest", "last_observed_at", "status")
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(McpServer)
+class McpServerAdmin(TenantScopedAdmin):
+    list_display = ("server_id", "name", "tenant", "publisher", "transport", "trust_tier", "approval_state")
+    list_filter = ("tenant", "trust_tier", "approval_state", "transport")
+    list_select_related = ("tenant",)
+    search_fields = ("server_id", "name", "publisher", "public_id")
+    readonly_fields = ("public_id", "created_at", "updated_at")
+    inlines = [McpToolInline]
+
+
+@admin.register(McpTool)
+class McpToolAdmin(TenantScopedAdmin):
+    list_display = ("name", "server", "tenant", "capability_class", "status", "last_observed_at")
+    list_filter = ("tenant", "status", "capability_class")
+    list_select_related = ("tenant", "server")
+    search_fields = ("name", "server__server_id", "public_id")
+    readonly_fields = (
+        "public_id",
+        "approved_digest",
+        "observed_digest",
+        "observed_description",
+        "observed_input_schema",
+        "approved_at",
+        "approved_by",
+        "first_seen_at",
+        "last_observed_at",
+        "changed_at",
+        "status",
+    )
+    actions = ("approve_selected",)
+
+    @admin.action(description="Approve what was last observed")
+    def approve_selected(self, request, queryset):
+        for tool in queryset:
+            mcp_tool_approve(tool=tool, actor=request.user)
+        messages.success(request, f"{queryset.count()} tool(s) approved.")

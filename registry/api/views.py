@@ -1,0 +1,282 @@
+"""Registry API: agents and their credentials, MCP servers, and tool observations from agents."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import generics, status
+from rest_framework.permissions import SAFE_METHODS, BasePermission, IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from registry import selectors, services
+from registry.api.serializers import (
+    AgentDetailSerializer,
+    AgentSerializer,
+    AgentWriteSerializer,
+    CredentialIssueSerializer,
+    CredentialSerializer,
+    IssuedCredentialSerializer,
+    McpServerDetailSerializer,
+    McpServerSerializer,
+    McpServerWriteSerializer,
+    McpToolObservationSerializer,
+    McpToolObserveSerializer,
+)
+from registry.authentication import AGENT_OR_SESSION_AUTHENTICATION, request_agent
+from registry.models import Agent, McpServer, McpTool, RiskTier
+from registry.profiles import PROFILES
+from registry.selectors import READ_ROLES, WRITE_ROLES
+from tenants.models import User
+from tenants.permissions import HasTenantRole
+
+PROBLEM = OpenApiResponse(description="Problem details (application/problem+json).")
+ERRORS = {400: PROBLEM, 401: PROBLEM, 403: PROBLEM, 404: PROBLEM}
+
+
+class RegistryPermission(BasePermission):
+    """People: `read_roles` for reads, `required_roles` for writes. Agent tokens: only the methods a
+    view lists in `agent_methods`, and on objects only reads (their own record, via the queryset)."""
+
+    message = "Your role in this tenant does not allow this action."
+
+    def has_permission(self, request, view) -> bool:
+        if request_agent(request) is not None:
+            return request.method in getattr(view, "agent_methods", ())
+        return HasTenantRole().has_permission(request, view)
+
+    def has_object_permission(self, request, view, obj) -> bool:
+        if request_agent(request) is None:
+            return True
+        return request.method in SAFE_METHODS
+
+
+class RegistryAPIView(APIView):
+    authentication_classes = AGENT_OR_SESSION_AUTHENTICATION
+    permission_classes = [IsAuthenticated, RegistryPermission]
+    required_roles = WRITE_ROLES
+    read_roles = READ_ROLES
+    agent_methods: tuple[str, ...] = ()
+
+
+def _choice_filter(request, name: str, valid) -> str | None:
+    value = request.query_params.get(name)
+    if value in (None, ""):
+        return None
+    if value not in valid:
+        raise ValidationError({name: f"Unknown {name} {value!r}. Valid: {', '.join(valid)}."})
+    return value
+
+
+def _owner(tenant, email):
+    """An e-mail from the API -> the member it names (service checks membership)."""
+    if email in (None, ""):
+        return None
+    user = User.objects.filter(email__iexact=email, memberships__tenant=tenant).first()
+    if user is None:
+        raise ValidationError({"owner": f"{email} is not a member of {tenant.name}."})
+    return user
+
+
+# ---------------------------------------------------------------- agents
+
+
+class AgentListView(RegistryAPIView, generics.ListAPIView):
+    serializer_class = AgentSerializer
+    agent_methods = ("GET",)
+
+    def get_queryset(self):
+        request = self.request
+        filters = {
+            "status": _choice_filter(request, "status", Agent.Status.values),
+            "profile": _choice_filter(request, "profile", list(PROFILES)),
+            "risk_tier": _choice_filter(request, "risk_tier", RiskTier.values),
+            "owner": request.query_params.get("owner"),
+            "q": request.query_params.get("q"),
+        }
+        return selectors.agent_list(tenant=request.tenant, user=request.user, filters=filters)
+
+    @extend_schema(
+        summary="List agents",
+        description="Readers see every agent of the tenant; an agent token sees only itself.",
+        parameters=[
+            OpenApiParameter("status", enum=Agent.Status.values),
+            OpenApiParameter("profile", enum=list(PROFILES)),
+            OpenApiParameter("risk_tier", enum=RiskTier.values),
+            OpenApiParameter("owner", description="Owner's e-mail address"),
+            OpenApiParameter("q", description="Search in name and description"),
+        ],
+        responses={200: AgentSerializer(many=True), **ERRORS},
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        summary="Register an agent",
+        request=AgentWriteSerializer,
+        responses={201: AgentDetailSerializer, **ERRORS},
+    )
+    def post(self, request):
+        serializer = AgentWriteSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        data.pop("status", None)
+        data["owner"] = _owner(request.tenant, data.get("owner"))
+        agent = services.agent_create(tenant=request.tenant, actor=request.user, **data)
+        return Response(AgentDetailSerializer(agent).data, status=status.HTTP_201_CREATED)
+
+
+class AgentDetailView(RegistryAPIView):
+    agent_methods = ("GET", "PATCH")
+
+    def get_object(self) -> Agent:
+        agent = selectors.agent_get(
+            tenant=self.request.tenant, user=self.request.user, public_id=self.kwargs["agent_id"]
+        )
+        self.check_object_permissions(self.request, agent)
+        return agent
+
+    @extend_schema(
+        summary="One agent, with its credentials (prefixes only)",
+        responses={200: AgentDetailSerializer, **ERRORS},
+    )
+    def get(self, request, agent_id: str):
+        return Response(AgentDetailSerializer(self.get_object()).data)
+
+    @extend_schema(
+        summary="Change an agent (profile, status, owner, allowed repositories/actions/tools, risk tier)",
+        request=AgentWriteSerializer(partial=True),
+        responses={200: AgentDetailSerializer, **ERRORS},
+    )
+    def patch(self, request, agent_id: str):
+        agent = self.get_object()
+        serializer = AgentWriteSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        if "owner" in data:
+            data["owner"] = _owner(request.tenant, data["owner"])
+        agent = services.agent_update(agent=agent, actor=request.user, **data)
+        return Response(AgentDetailSerializer(agent).data)
+
+
+class AgentCredentialIssueView(RegistryAPIView):
+    agent_methods = ("POST",)  # reaches the lookup so another tenant's agent is a 404, then 403
+
+    @extend_schema(
+        summary="Issue a token for an agent (the token is in this response only)",
+        request=CredentialIssueSerializer,
+        responses={201: IssuedCredentialSerializer, **ERRORS},
+    )
+    def post(self, request, agent_id: str):
+        agent = selectors.agent_get(tenant=request.tenant, user=request.user, public_id=agent_id)
+        self.check_object_permissions(request, agent)
+        serializer = CredentialIssueSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        credential, token = services.agent_credential_issue(
+            agent=agent, actor=request.user, **serializer.validated_data
+        )
+        data = dict(CredentialSerializer(credential).data, token=token)
+        return Response(data, status=status.HTTP_201_CREATED, headers={"Cache-Control": "no-store"})
+
+
+class AgentCredentialRevokeView(RegistryAPIView):
+    agent_methods = ("POST",)
+
+    @extend_schema(
+        summary="Revoke a token; the next request that uses it is refused",
+        request=None,
+        responses={200: CredentialSerializer, **ERRORS},
+    )
+    def post(self, request, agent_id: str, credential_id: str):
+        agent = selectors.agent_get(tenant=request.tenant, user=request.user, public_id=agent_id)
+        credential = selectors.agent_credential_get(agent=agent, public_id=credential_id)
+        self.check_object_permissions(request, credential)
+        credential = services.agent_credential_revoke(credential=credential, actor=request.user)
+        return Response(CredentialSerializer(credential).data)
+
+
+# ---------------------------------------------------------------- MCP servers
+
+
+class McpServerListView(RegistryAPIView, generics.ListAPIView):
+    serializer_class = McpServerSerializer
+    agent_methods = ("GET",)
+
+    def get_queryset(self):
+        request = self.request
+        filters = {
+            "trust_tier": _choice_filter(request, "trust_tier", McpServer.TrustTier.values),
+            "approval_state": _choice_filter(request, "approval_state", McpServer.ApprovalState.values),
+            "q": request.query_params.get("q"),
+        }
+        return selectors.mcp_server_list(tenant=request.tenant, user=request.user, filters=filters)
+
+    @extend_schema(
+        summary="List MCP servers",
+        parameters=[
+            OpenApiParameter("trust_tier", enum=McpServer.TrustTier.values),
+            OpenApiParameter("approval_state", enum=McpServer.ApprovalState.values),
+            OpenApiParameter("q", description="Search in server id, name and publisher"),
+        ],
+        responses={200: McpServerSerializer(many=True), **ERRORS},
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        summary="Register an MCP server",
+        request=McpServerWriteSerializer,
+        responses={201: McpServerDetailSerializer, **ERRORS},
+    )
+    def post(self, request):
+        serializer = McpServerWriteSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        data["owner"] = _owner(request.tenant, data.get("owner"))
+        server = services.mcp_server_create(tenant=request.tenant, actor=request.user, **data)
+        return Response(McpServerDetailSerializer(server).data, status=status.HTTP_201_CREATED)
+
+
+class McpServerDetailView(RegistryAPIView):
+    agent_methods = ("GET",)
+
+    @extend_schema(
+        summary="One MCP server with its tools", responses={200: McpServerDetailSerializer, **ERRORS}
+    )
+    def get(self, request, server_id: str):
+        server = selectors.mcp_server_get(tenant=request.tenant, user=request.user, public_id=server_id)
+        return Response(McpServerDetailSerializer(server).data)
+
+
+class McpToolObserveView(RegistryAPIView):
+    agent_methods = ("POST",)
+
+    @extend_schema(
+        summary="Report what an MCP tool says about itself (rug-pull detection)",
+        description=(
+            "Agents call this when they list a server's tools. A tool never seen before is recorded as "
+            "pending; a description or input schema that differs from the approved one marks the tool "
+            "`changed`, and calls to it then need approval until an operator re-approves it."
+        ),
+        request=McpToolObserveSerializer,
+        responses={200: McpToolObservationSerializer, **ERRORS},
+    )
+    def post(self, request):
+        serializer = McpToolObserveSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        tool = services.mcp_tool_observe(
+            tenant=request.tenant,
+            server_id=data["server_id"],
+            tool=data["tool"],
+            description=data["description"],
+            input_schema=data["input_schema"],
+            agent=request_agent(request),
+            capability_class=data.get("capability_class"),
+        )
+        body = {
+            "server_id": data["server_id"],
+            "tool": tool,
+            "changed": tool.status == McpTool.Status.CHANGED,
+        }
+        return Response(McpToolObservationSerializer(body).data)

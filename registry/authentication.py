@@ -1,0 +1,171 @@
+"""Agent bearer tokens (`Authorization: Bearer cvr_…`) for DRF, and the principal they resolve to."""
+
+from __future__ import annotations
+
+import hmac
+from datetime import timedelta
+
+from django.db.models import Q
+from django.utils import timezone
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework import exceptions
+from rest_framework.authentication import BaseAuthentication, SessionAuthentication, get_authorization_header
+
+from registry.models import Agent, AgentCredential
+from registry.services import TOKEN_PREFIX, token_hash
+
+LAST_USED_GRANULARITY = timedelta(minutes=1)
+_MAX_TOKEN_LENGTH = 200
+
+
+class _NoRoles(dict):
+    """Stands in for tenants.permissions' per-user role cache: an agent holds no human role in any
+    tenant, so human-only endpoints answer 403 instead of asking guardian about a non-User."""
+
+    def __contains__(self, key) -> bool:
+        return True
+
+    def __missing__(self, key) -> frozenset:
+        return frozenset()
+
+
+class AgentPrincipal:
+    """`request.user` for an agent: authenticated, never staff, carrying its agent and tenant."""
+
+    is_authenticated = True
+    is_anonymous = False
+    is_active = True
+    is_staff = False
+    is_superuser = False
+    is_agent = True
+    pk = None
+    id = None
+
+    def __init__(self, agent: Agent, credential: AgentCredential):
+        self.agent = agent
+        self.tenant = agent.tenant
+        self.credential = credential
+        self._cavra_role_cache = _NoRoles()
+
+    @property
+    def email(self) -> str:
+        return f"agent:{self.agent.public_id}"
+
+    @property
+    def display_name(self) -> str:
+        return f"{self.agent.name} (agent)"
+
+    def get_username(self) -> str:
+        return self.email
+
+    def has_perm(self, perm, obj=None) -> bool:
+        return False
+
+    def has_perms(self, perms, obj=None) -> bool:
+        return False
+
+    def has_module_perms(self, app_label) -> bool:
+        return False
+
+    def __str__(self) -> str:
+        return self.display_name
+
+
+class AgentTokenAuthentication(BaseAuthentication):
+    """Looks the token up by its SHA-256 on every request (no cache, so revocation is immediate);
+    refuses unknown, revoked and expired tokens and retired agents. A suspended agent still
+    authenticates so the decision path can record and block what it asked."""
+
+    keyword = "Bearer"
+
+    def authenticate(self, request):
+        header = get_authorization_header(request).split()
+        if not header or header[0].lower() != self.keyword.lower().encode():
+            return None
+        if len(header) != 2:
+            raise exceptions.AuthenticationFailed("Malformed Authorization header: send 'Bearer cvr_…'.")
+        try:
+            token = header[1].decode("ascii")
+        except UnicodeDecodeError:
+            raise exceptions.AuthenticationFailed("The bearer token contains invalid characters.")
+        if not token.startswith(TOKEN_PREFIX):
+            if token.count(".") == 2:
+                return None  # a JWT: leave it to a workload-identity authenticator
+            raise exceptions.AuthenticationFailed(
+                "Invalid agent token: CAVRA agent tokens start with 'cvr_'."
+            )
+        if len(token) > _MAX_TOKEN_LENGTH:
+            raise exceptions.AuthenticationFailed("Invalid or unknown agent token.")
+        return self.authenticate_token(request, token)
+
+    def authenticate_token(self, request, token: str):
+        digest = token_hash(token)
+        credential = (
+            AgentCredential.objects.select_related("agent", "agent__tenant").filter(token_hash=digest).first()
+        )
+        # The lookup is by the hash of a 256-bit secret; compare_digest guards the final comparison anyway.
+        if credential is None or not hmac.compare_digest(credential.token_hash, digest):
+            raise exceptions.AuthenticationFailed("Invalid or unknown agent token.")
+        now = timezone.now()
+        if credential.revoked_at is not None:
+            raise exceptions.AuthenticationFailed("This agent token has been revoked.")
+        if credential.expires_at is not None and credential.expires_at <= now:
+            raise exceptions.AuthenticationFailed(
+                "This agent token has expired; ask an operator for a new one."
+            )
+        agent = credential.agent
+        if agent.status == Agent.Status.RETIRED or agent.tenant_id != credential.tenant_id:
+            raise exceptions.AuthenticationFailed(
+                f"Agent {agent.name} is retired; its tokens no longer work."
+            )
+        self._touch(credential, agent, now)
+        principal = AgentPrincipal(agent, credential)
+        for target in (request, getattr(request, "_request", None)):
+            if target is not None:
+                target.tenant = agent.tenant
+                target.agent = agent
+        return principal, credential
+
+    @staticmethod
+    def _touch(credential: AgentCredential, agent: Agent, now) -> None:
+        """Record use at most once a minute per credential: one conditional UPDATE, none most of the time."""
+        stale = now - LAST_USED_GRANULARITY
+        if credential.last_used_at is not None and credential.last_used_at > stale:
+            return
+        updated = (
+            AgentCredential.objects.filter(pk=credential.pk)
+            .filter(Q(last_used_at__isnull=True) | Q(last_used_at__lte=stale))
+            .update(last_used_at=now)
+        )
+        if updated:
+            credential.last_used_at = now
+            Agent.objects.filter(pk=agent.pk).update(last_seen_at=now)
+            agent.last_seen_at = now
+
+    def authenticate_header(self, request) -> str:
+        return f'{self.keyword} realm="cavra"'
+
+
+# Views that agents and signed-in people both call list this: token first so a 401 says "Bearer".
+AGENT_OR_SESSION_AUTHENTICATION = [AgentTokenAuthentication, SessionAuthentication]
+
+
+def request_agent(request) -> Agent | None:
+    """The agent behind this request, or None for a person."""
+    user = getattr(request, "user", None)
+    return getattr(user, "agent", None) if getattr(user, "is_agent", False) else None
+
+
+class AgentTokenScheme(OpenApiAuthenticationExtension):
+    """Names the agent token in the OpenAPI schema (securitySchemes.agentToken)."""
+
+    target_class = "registry.authentication.AgentTokenAuthentication"
+    name = "agentToken"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "cvr_…",
+            "description": "An agent token issued on the agent's page, by the API or by `manage.py cavra_agent_token`.",
+        }

@@ -1,0 +1,318 @@
+"""Registry pages: agents with their credentials, MCP servers with their tools (htmx where it helps)."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.db.models import Count, Q
+from django.shortcuts import redirect, render
+from django.views import View
+
+from registry import selectors, services
+from registry.forms import AgentForm, AgentStatusForm, CredentialIssueForm, McpServerForm
+from registry.models import Agent, McpServer, RiskTier
+from registry.profiles import PROFILE_CHOICES, PROFILES
+from registry.selectors import READ_ROLES, WRITE_ROLES, can_write_registry
+from tenants.forms import apply_service_errors
+from tenants.permissions import TenantRoleRequiredMixin
+
+
+class RegistryPageMixin(TenantRoleRequiredMixin):
+    """Readers may GET; only operators and tenant admins may POST."""
+
+    @property
+    def required_roles(self):
+        return READ_ROLES if self.request.method in ("GET", "HEAD") else WRITE_ROLES
+
+
+def _filters(request, names) -> dict:
+    return {name: request.GET.get(name, "").strip() for name in names}
+
+
+def _no_store(response):
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+# ---------------------------------------------------------------- agents
+
+
+class AgentsView(RegistryPageMixin, View):
+    def get(self, request):
+        return self._render(request, AgentForm(tenant=request.tenant))
+
+    def post(self, request):
+        form = AgentForm(request.POST, tenant=request.tenant)
+        if form.is_valid():
+            try:
+                agent = services.agent_create(tenant=request.tenant, actor=request.user, **form.cleaned_data)
+            except ValidationError as exc:
+                apply_service_errors(form, exc)
+            else:
+                messages.success(request, f"Agent {agent.name} registered. Issue it a token below.")
+                return redirect("registry:agent", agent_id=agent.public_id)
+        return self._render(request, form, status=422)
+
+    def _render(self, request, form, *, status=200):
+        filters = _filters(request, ("status", "profile", "risk_tier", "q"))
+        agents = selectors.agent_list(tenant=request.tenant, user=request.user, filters=filters).annotate(
+            active_credentials=Count("credentials", filter=Q(credentials__revoked_at__isnull=True))
+        )
+        context = {
+            "agents": agents,
+            "filters": filters,
+            "form": form,
+            "can_write": can_write_registry(request.user, request.tenant),
+            "status_choices": Agent.Status.choices,
+            "profile_choices": PROFILE_CHOICES,
+            "risk_choices": RiskTier.choices,
+        }
+        template = (
+            "registry/agents.html#agents-table"
+            if request.htmx and request.method == "GET"
+            else "registry/agents.html"
+        )
+        return render(request, template, context, status=status)
+
+
+def _agent_context(request, agent, **extra) -> dict:
+    return {
+        "agent": agent,
+        "profile": PROFILES.get(agent.profile),
+        "credentials": selectors.agent_credentials(agent=agent),
+        "can_write": can_write_registry(request.user, request.tenant),
+        "status_form": AgentStatusForm(initial={"status": agent.status}),
+        "issue_form": CredentialIssueForm(),
+        "status_choices": Agent.Status.choices,
+        **extra,
+    }
+
+
+class AgentDetailView(RegistryPageMixin, View):
+    def get(self, request, agent_id: str):
+        agent = selectors.agent_get(tenant=request.tenant, user=request.user, public_id=agent_id)
+        return render(request, "registry/agent_detail.html", _agent_context(request, agent))
+
+
+class AgentEditView(RegistryPageMixin, View):
+    required_roles = WRITE_ROLES
+
+    def get(self, request, agent_id: str):
+        agent = selectors.agent_get(tenant=request.tenant, user=request.user, public_id=agent_id)
+        form = AgentForm(
+            tenant=request.tenant,
+            initial={
+                "name": agent.name,
+                "description": agent.description,
+                "profile": agent.profile,
+                "owner": agent.owner_id,
+                "risk_tier": agent.risk_tier,
+                "allowed_repositories": "\n".join(agent.allowed_repositories),
+                "allowed_actions": agent.allowed_actions,
+                "allowed_mcp_tools": "\n".join(agent.allowed_mcp_tools),
+            },
+        )
+        return render(request, "registry/agent_edit.html", {"agent": agent, "form": form})
+
+    def post(self, request, agent_id: str):
+        agent = selectors.agent_get(tenant=request.tenant, user=request.user, public_id=agent_id)
+        form = AgentForm(request.POST, tenant=request.tenant)
+        if form.is_valid():
+            try:
+                services.agent_update(agent=agent, actor=request.user, **form.cleaned_data)
+            except ValidationError as exc:
+                apply_service_errors(form, exc)
+            else:
+                messages.success(request, f"Agent {form.cleaned_data['name']} saved.")
+                return redirect("registry:agent", agent_id=agent.public_id)
+        return render(request, "registry/agent_edit.html", {"agent": agent, "form": form}, status=422)
+
+
+class AgentStatusView(RegistryPageMixin, View):
+    required_roles = WRITE_ROLES
+
+    def post(self, request, agent_id: str):
+        agent = selectors.agent_get(tenant=request.tenant, user=request.user, public_id=agent_id)
+        form = AgentStatusForm(request.POST)
+        error = None
+        if form.is_valid():
+            try:
+                agent = services.agent_set_status(
+                    agent=agent, actor=request.user, status=form.cleaned_data["status"]
+                )
+            except ValidationError as exc:
+                error = "; ".join(exc.messages)
+        else:
+            error = "Choose active, suspended or retired."
+        if error is None:
+            if request.htmx:
+                return render(
+                    request, "registry/agent_detail.html#agent-status", _agent_context(request, agent)
+                )
+            messages.success(request, f"Agent {agent.name} is now {agent.get_status_display().lower()}.")
+            return redirect("registry:agent", agent_id=agent.public_id)
+        context = _agent_context(request, agent, status_error=error)
+        template = "registry/agent_detail.html#agent-status" if request.htmx else "registry/agent_detail.html"
+        return render(request, template, context, status=422)
+
+
+class AgentCredentialIssueView(RegistryPageMixin, View):
+    """Shows the new token in the response itself: it is never stored, so it cannot be shown later."""
+
+    required_roles = WRITE_ROLES
+
+    def post(self, request, agent_id: str):
+        agent = selectors.agent_get(tenant=request.tenant, user=request.user, public_id=agent_id)
+        form = CredentialIssueForm(request.POST)
+        extra: dict = {}
+        status = 200
+        if form.is_valid():
+            try:
+                credential, token = services.agent_credential_issue(
+                    agent=agent,
+                    actor=request.user,
+                    expires_at=form.cleaned_data["expires_at"],
+                    label=form.cleaned_data["label"],
+                )
+            except ValidationError as exc:
+                apply_service_errors(form, exc)
+                status = 422
+            else:
+                extra = {"new_token": token, "new_credential": credential}
+        else:
+            status = 422
+        context = _agent_context(request, agent, **extra)
+        if status != 200:
+            context["issue_form"] = form
+        template = "registry/agent_detail.html#credentials" if request.htmx else "registry/agent_detail.html"
+        return _no_store(render(request, template, context, status=status))
+
+
+class AgentCredentialRevokeView(RegistryPageMixin, View):
+    required_roles = WRITE_ROLES
+
+    def post(self, request, agent_id: str, credential_id: str):
+        agent = selectors.agent_get(tenant=request.tenant, user=request.user, public_id=agent_id)
+        credential = selectors.agent_credential_get(agent=agent, public_id=credential_id)
+        services.agent_credential_revoke(credential=credential, actor=request.user)
+        if request.htmx:
+            return render(request, "registry/agent_detail.html#credentials", _agent_context(request, agent))
+        messages.success(request, f"Token {credential.prefix}… revoked; it stops working immediately.")
+        return redirect("registry:agent", agent_id=agent.public_id)
+
+
+# ---------------------------------------------------------------- MCP servers
+
+
+class McpServersView(RegistryPageMixin, View):
+    def get(self, request):
+        return self._render(request, McpServerForm())
+
+    def post(self, request):
+        form = McpServerForm(request.POST)
+        if form.is_valid():
+            try:
+                server = services.mcp_server_create(
+                    tenant=request.tenant, actor=request.user, owner=request.user, **form.cleaned_data
+                )
+            except ValidationError as exc:
+                apply_service_errors(form, exc)
+            else:
+                messages.success(request, f"MCP server {server.server_id} registered (approval pending).")
+                return redirect("registry:mcp-server", server_id=server.public_id)
+        return self._render(request, form, status=422)
+
+    def _render(self, request, form, *, status=200):
+        filters = _filters(request, ("trust_tier", "approval_state", "q"))
+        context = {
+            "servers": selectors.mcp_server_list(tenant=request.tenant, user=request.user, filters=filters),
+            "filters": filters,
+            "form": form,
+            "can_write": can_write_registry(request.user, request.tenant),
+            "tier_choices": McpServer.TrustTier.choices,
+            "approval_choices": McpServer.ApprovalState.choices,
+        }
+        template = (
+            "registry/mcp_servers.html#servers-table"
+            if request.htmx and request.method == "GET"
+            else "registry/mcp_servers.html"
+        )
+        return render(request, template, context, status=status)
+
+
+def _server_context(request, server, **extra) -> dict:
+    return {
+        "server": server,
+        "tools": selectors.mcp_server_tools(server=server),
+        "can_write": can_write_registry(request.user, request.tenant),
+        "tier_choices": McpServer.TrustTier.choices,
+        **extra,
+    }
+
+
+class McpServerDetailView(RegistryPageMixin, View):
+    def get(self, request, server_id: str):
+        server = selectors.mcp_server_get(tenant=request.tenant, user=request.user, public_id=server_id)
+        return render(request, "registry/mcp_server_detail.html", _server_context(request, server))
+
+
+class McpServerApproveView(RegistryPageMixin, View):
+    required_roles = WRITE_ROLES
+
+    def post(self, request, server_id: str):
+        server = selectors.mcp_server_get(tenant=request.tenant, user=request.user, public_id=server_id)
+        tier = request.POST.get("trust_tier") or None
+        try:
+            server = services.mcp_server_approve(server=server, actor=request.user, trust_tier=tier)
+        except ValidationError as exc:
+            messages.error(request, "; ".join(exc.messages))
+        else:
+            messages.success(
+                request, f"MCP server {server.server_id} approved ({server.get_trust_tier_display()})."
+            )
+        return self._respond(request, server)
+
+    def _respond(self, request, server):
+        if request.htmx:
+            server = selectors.mcp_server_get(
+                tenant=request.tenant, user=request.user, public_id=server.public_id
+            )
+            return render(
+                request, "registry/mcp_server_detail.html#server-state", _server_context(request, server)
+            )
+        return redirect("registry:mcp-server", server_id=server.public_id)
+
+
+class McpServerBlockView(McpServerApproveView):
+    def post(self, request, server_id: str):
+        server = selectors.mcp_server_get(tenant=request.tenant, user=request.user, public_id=server_id)
+        server = services.mcp_server_block(server=server, actor=request.user)
+        messages.success(request, f"MCP server {server.server_id} blocked: every call to it is refused.")
+        return self._respond(request, server)
+
+
+class McpToolApproveView(RegistryPageMixin, View):
+    required_roles = WRITE_ROLES
+
+    def post(self, request, server_id: str, tool_id: str):
+        server = selectors.mcp_server_get(tenant=request.tenant, user=request.user, public_id=server_id)
+        tool = selectors.mcp_tool_get(
+            tenant=request.tenant, user=request.user, server=server, public_id=tool_id
+        )
+        error = None
+        try:
+            tool = services.mcp_tool_approve(
+                tool=tool, actor=request.user, capability_class=request.POST.get("capability_class") or None
+            )
+        except ValidationError as exc:
+            error = "; ".join(exc.messages)
+        if request.htmx:
+            context = _server_context(request, server, t=tool, row_error=error)
+            return render(
+                request, "registry/mcp_server_detail.html#tool-row", context, status=422 if error else 200
+            )
+        if error:
+            messages.error(request, error)
+        else:
+            messages.success(request, f"Tool {server.server_id}:{tool.name} approved.")
+        return redirect("registry:mcp-server", server_id=server.public_id)

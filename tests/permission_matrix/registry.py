@@ -1,0 +1,148 @@
+"""Registry pages and API: readers see, operators and tenant admins change."""
+
+from registry.models import Agent, AgentCredential, McpServer, McpTool
+from registry.selectors import READ_ROLES, WRITE_ROLES
+from registry.services import (
+    agent_create,
+    agent_credential_issue,
+    mcp_server_create,
+    mcp_tool_observe,
+)
+from tests.permission_matrix import Entry
+
+
+def _agent(ctx) -> Agent:
+    return agent_create(tenant=ctx.tenant, actor=None, name=f"agent-{ctx.seq()}", profile="codex")
+
+
+def _agent_kwargs(ctx) -> dict:
+    return {"agent_id": _agent(ctx).public_id}
+
+
+def _credential_kwargs(ctx) -> dict:
+    credential: AgentCredential
+    credential, _ = agent_credential_issue(agent=_agent(ctx), actor=None)
+    return {"agent_id": credential.agent.public_id, "credential_id": credential.public_id}
+
+
+def _server(ctx) -> McpServer:
+    return mcp_server_create(
+        tenant=ctx.tenant, actor=None, server_id=f"srv-{ctx.seq()}", name="Server", command="npx srv"
+    )
+
+
+def _server_kwargs(ctx) -> dict:
+    return {"server_id": _server(ctx).public_id}
+
+
+def _tool_kwargs(ctx) -> dict:
+    server = _server(ctx)
+    tool: McpTool = mcp_tool_observe(
+        tenant=ctx.tenant, server_id=server.server_id, tool="do_it", description="d", input_schema={}
+    )
+    return {"server_id": server.public_id, "tool_id": tool.public_id}
+
+
+def _new_agent_data(ctx) -> dict:
+    return {"name": f"new-agent-{ctx.seq()}", "profile": "claude-code", "risk_tier": "medium"}
+
+
+def _new_server_data(ctx) -> dict:
+    return {
+        "server_id": f"new-srv-{ctx.seq()}",
+        "name": "New server",
+        "transport": "stdio",
+        "command": "npx new-srv",
+        "trust_tier": "experimental",
+    }
+
+
+def _observe_data(ctx) -> dict:
+    server = _server(ctx)
+    return {"server_id": server.server_id, "tool": "list_things", "description": "Lists.", "input_schema": {}}
+
+
+ENTRIES = [
+    # pages
+    Entry("registry:agents", roles=READ_ROLES),
+    Entry("registry:agents", roles=WRITE_ROLES, method="POST", data=_new_agent_data, ok=(302,)),
+    Entry("registry:agent", roles=READ_ROLES, kwargs=_agent_kwargs),
+    Entry("registry:agent-edit", roles=WRITE_ROLES, kwargs=_agent_kwargs),
+    Entry(
+        "registry:agent-edit",
+        roles=WRITE_ROLES,
+        method="POST",
+        kwargs=_agent_kwargs,
+        data=_new_agent_data,
+        ok=(302,),
+    ),
+    Entry(
+        "registry:agent-status",
+        roles=WRITE_ROLES,
+        method="POST",
+        kwargs=_agent_kwargs,
+        data={"status": "suspended"},
+        ok=(302,),
+    ),
+    Entry(
+        "registry:agent-credentials",
+        roles=WRITE_ROLES,
+        method="POST",
+        kwargs=_agent_kwargs,
+        note="200: the page shows the new token once instead of redirecting",
+    ),
+    Entry(
+        "registry:credential-revoke", roles=WRITE_ROLES, method="POST", kwargs=_credential_kwargs, ok=(302,)
+    ),
+    Entry("registry:mcp-servers", roles=READ_ROLES),
+    Entry("registry:mcp-servers", roles=WRITE_ROLES, method="POST", data=_new_server_data, ok=(302,)),
+    Entry("registry:mcp-server", roles=READ_ROLES, kwargs=_server_kwargs),
+    Entry("registry:mcp-server-approve", roles=WRITE_ROLES, method="POST", kwargs=_server_kwargs, ok=(302,)),
+    Entry("registry:mcp-server-block", roles=WRITE_ROLES, method="POST", kwargs=_server_kwargs, ok=(302,)),
+    Entry("registry:mcp-tool-approve", roles=WRITE_ROLES, method="POST", kwargs=_tool_kwargs, ok=(302,)),
+    # API
+    Entry("registry-api:agents", roles=READ_ROLES, api=True),
+    Entry("registry-api:agents", roles=WRITE_ROLES, method="POST", api=True, data=_new_agent_data, ok=(201,)),
+    Entry("registry-api:agent", roles=READ_ROLES, api=True, kwargs=_agent_kwargs),
+    Entry(
+        "registry-api:agent",
+        roles=WRITE_ROLES,
+        method="PATCH",
+        api=True,
+        kwargs=_agent_kwargs,
+        data={"risk_tier": "high"},
+    ),
+    Entry(
+        "registry-api:agent-credentials",
+        roles=WRITE_ROLES,
+        method="POST",
+        api=True,
+        kwargs=_agent_kwargs,
+        ok=(201,),
+    ),
+    Entry(
+        "registry-api:agent-credential-revoke",
+        roles=WRITE_ROLES,
+        method="POST",
+        api=True,
+        kwargs=_credential_kwargs,
+    ),
+    Entry("registry-api:mcp-servers", roles=READ_ROLES, api=True),
+    Entry(
+        "registry-api:mcp-servers",
+        roles=WRITE_ROLES,
+        method="POST",
+        api=True,
+        data=_new_server_data,
+        ok=(201,),
+    ),
+    Entry("registry-api:mcp-server", roles=READ_ROLES, api=True, kwargs=_server_kwargs),
+    Entry(
+        "registry-api:mcp-tool-observe",
+        roles=WRITE_ROLES,
+        method="POST",
+        api=True,
+        data=_observe_data,
+        note="agents call it with their token (tests/registry/test_api.py); people need a write role",
+    ),
+]
