@@ -230,10 +230,20 @@ def decide(*, tenant, agent, data: DecisionInput) -> DecisionOutcome:
 
     policy = {"pack": "", "version": "", "digest": "", "mode": ""}
     verdict: _Verdict
-    from_policy = (
-        rollout is not None
-    )  # audit_only softens policy verdicts only, never registry or portal ones
-    if rollout is None:
+    # audit_only softens policy verdicts only, never registry or portal ones
+    from_policy = rollout is not None
+    if not tenant.is_usable:
+        rollout, from_policy = None, False
+        verdict = _Verdict(
+            "block",
+            "portal.tenant_inactive",
+            "high",
+            f"The tenant's entitlement is {tenant.get_entitlement_status_display().lower()} or expired; "
+            "agents are blocked until it is renewed.",
+            normalised_target=data.target,
+        )
+        mode = Rollout.Mode.ENFORCE
+    elif rollout is None:
         verdict = _Verdict(
             "block",
             "portal.no_policy",

@@ -251,3 +251,11 @@ def test_health(db):
     response = Client().get("/api/v1/health")
     assert response.status_code == 200 and response.json()["database"] == "ok"
     assert connection.is_usable()
+
+
+def test_suspended_tenant_blocks_every_agent(acme, rolled_out, agent_client):
+    from tenants.models import Tenant
+
+    Tenant.objects.filter(pk=acme.pk).update(entitlement_status="suspended")
+    body = ask(agent_client, action="read_file", target="README.md").json()
+    assert (body["decision"], body["rule_id"]) == ("block", "portal.tenant_inactive")
