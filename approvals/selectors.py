@@ -1,0 +1,175 @@
+"""Reads for approvals: the reviewer's queue, history, detail with evidence trail, break-glass events."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timedelta
+
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.http import Http404
+from django.utils import timezone
+
+from approvals.models import ApprovalRequest, BreakGlassReview, Review
+from approvals.routing import repository_grant_matches, user_repository_globs
+from approvals.services import may_break_glass
+from tenants.models import Tenant
+from tenants.permissions import roles_of
+from tenants.roles import Role
+
+READ_ROLES = (Role.SECURITY_REVIEWER, Role.TENANT_ADMIN, Role.AUDITOR, Role.COMPLIANCE_OFFICER)
+QUEUE_ROLES = (Role.SECURITY_REVIEWER, Role.TENANT_ADMIN)
+BREAK_GLASS_REVIEW_ROLES = (Role.TENANT_ADMIN, Role.COMPLIANCE_OFFICER, Role.AUDITOR)
+
+_RELATED = ("agent", "agent__owner", "decided_by", "session", "decision")
+
+
+def can_read_approvals(user, tenant: Tenant | None) -> bool:
+    return bool(roles_of(user, tenant) & set(READ_ROLES))
+
+
+def approvals_visible(*, tenant: Tenant, user) -> QuerySet[ApprovalRequest]:
+    if not can_read_approvals(user, tenant):
+        return ApprovalRequest.objects.none()
+    return ApprovalRequest.objects.filter(tenant=tenant).select_related(*_RELATED)
+
+
+def approval_get(*, tenant: Tenant, user, public_id: str) -> ApprovalRequest:
+    """Find and may-see in one: missing, another tenant's, or not readable are the same 404."""
+    approval = approvals_visible(tenant=tenant, user=user).filter(public_id=str(public_id)[:32]).first()
+    if approval is None:
+        raise Http404("No approval request matches the given id.")
+    return approval
+
+
+def approval_get_for_agent(*, tenant: Tenant, agent, public_id: str) -> ApprovalRequest:
+    approval = (
+        ApprovalRequest.objects.filter(tenant=tenant, agent=agent, public_id=str(public_id)[:32])
+        .select_related(*_RELATED)
+        .first()
+    )
+    if approval is None:
+        raise Http404("No approval request matches the given id.")
+    return approval
+
+
+def approval_queue(*, tenant: Tenant, user) -> list[ApprovalRequest]:
+    """Pending requests this user may act on, most severe then newest first (fixed query count).
+
+    Each item gets `can_review` (approve/deny) and `can_break_glass`. Reviewers see what they may
+    decide; tenant admins (and break-glass grantees) also see every pending request, to break glass.
+    """
+    held = roles_of(user, tenant)
+    if not held & set(QUEUE_ROLES) and not may_break_glass(user, tenant):
+        return []
+    now = timezone.now()
+    breaker = may_break_glass(user, tenant)
+    already = Review.objects.filter(request=OuterRef("pk"), reviewer=user)
+    qs = (
+        ApprovalRequest.objects.filter(
+            tenant=tenant, status=ApprovalRequest.Status.PENDING, expires_at__gt=now
+        )
+        .select_related(*_RELATED)
+        .annotate(reviewed_by_me=Exists(already))
+        .annotate(approvals=Count("reviews", filter=Q(reviews__verdict=Review.Verdict.APPROVE)))
+        .order_by("-severity_rank", "-requested_at", "-id")
+    )
+    if not breaker:
+        qs = qs.filter(reviewer_role__in=list(held))
+    globs = user_repository_globs(tenant=tenant, user=user)
+    items: list[ApprovalRequest] = []
+    for approval in qs[:200]:
+        may = approval.reviewer_role in held and not approval.reviewed_by_me
+        if may and approval.agent.owner_id == user.pk and not tenant.allow_self_approval:
+            may = False
+        if may and approval.repository_limited and approval.repository:
+            may = repository_grant_matches(globs, approval.repository)
+        approval.can_review = may
+        approval.can_break_glass = breaker
+        if may or breaker:
+            items.append(approval)
+    return items
+
+
+def queue_version(items: list[ApprovalRequest]) -> str:
+    """A short fingerprint of what the queue shows, so a live poll can answer "unchanged" cheaply."""
+    text = "|".join(f"{a.public_id}:{a.status}:{getattr(a, 'approvals', 0)}" for a in items)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def agent_recent_history(*, tenant: Tenant, agents) -> dict[int, dict]:
+    """Per agent: approval requests by status over the last 30 days (one query)."""
+    since = timezone.now() - timedelta(days=30)
+    ids = {a.pk for a in agents}
+    out: dict[int, dict] = {pk: {"total": 0, **dict.fromkeys(ApprovalRequest.Status.values, 0)} for pk in ids}
+    if not ids:
+        return out
+    rows = (
+        ApprovalRequest.objects.filter(tenant=tenant, agent_id__in=ids, requested_at__gte=since)
+        .values("agent_id", "status")
+        .annotate(n=Count("id"))
+    )
+    for row in rows:
+        entry = out[row["agent_id"]]
+        entry[row["status"]] = row["n"]
+        entry["total"] += row["n"]
+    for entry in out.values():
+        entry["allowed"] = entry["approved"] + entry["consumed"] + entry["break_glass"]
+    return out
+
+
+HISTORY_FILTERS = ("status", "reviewer", "repository", "since", "until", "agent")
+
+
+def approval_history(*, tenant: Tenant, user, filters: dict | None = None) -> QuerySet[ApprovalRequest]:
+    """Every request of the tenant the user may read, newest first, narrowed by the given filters."""
+    filters = filters or {}
+    qs = approvals_visible(tenant=tenant, user=user).order_by("-requested_at", "-id")
+    status = filters.get("status")
+    if status:
+        qs = qs.filter(status=status)
+    reviewer = (filters.get("reviewer") or "").strip()
+    if reviewer:
+        qs = qs.filter(reviews__reviewer__email__iexact=reviewer).distinct()
+    repository = (filters.get("repository") or "").strip()
+    if repository:
+        qs = qs.filter(repository__icontains=repository)
+    agent = (filters.get("agent") or "").strip()
+    if agent:
+        qs = qs.filter(Q(agent__public_id=agent) | Q(agent__name__iexact=agent))
+    for key, lookup in (("since", "requested_at__gte"), ("until", "requested_at__lte")):
+        value = filters.get(key)
+        if isinstance(value, datetime):
+            qs = qs.filter(**{lookup: value})
+    return qs
+
+
+def approval_reviews(approval: ApprovalRequest) -> list[Review]:
+    return list(approval.reviews.select_related("reviewer").order_by("created_at", "id"))
+
+
+def approval_evidence_trail(approval: ApprovalRequest) -> list:
+    """The evidence records about this request (and its decision), oldest first."""
+    from evidence.models import EvidenceRecord
+
+    subjects = [approval.public_id]
+    if approval.decision_id:
+        subjects.append(approval.decision.public_id)
+    return list(
+        EvidenceRecord.objects.filter(tenant=approval.tenant, subject__in=subjects).order_by("seq")[:200]
+    )
+
+
+def break_glass_events(tenant: Tenant, since: datetime | None = None) -> list[BreakGlassReview]:
+    """Break-glass uses (with their post-hoc review state), newest first, for the posture dashboard."""
+    qs = BreakGlassReview.objects.filter(tenant=tenant).select_related(
+        "request", "request__agent", "invoked_by", "reviewed_by"
+    )
+    if since is not None:
+        qs = qs.filter(created_at__gte=since)
+    return list(qs.order_by("-created_at", "-id")[:500])
+
+
+def break_glass_reviews_open(*, tenant: Tenant, user) -> list[BreakGlassReview]:
+    if not roles_of(user, tenant) & set(BREAK_GLASS_REVIEW_ROLES):
+        return []
+    return [r for r in break_glass_events(tenant) if r.status == BreakGlassReview.Status.OPEN]

@@ -1,0 +1,247 @@
+"""Reviewer pages: the live queue, approve/deny inline, detail with evidence trail, history, break-glass."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+from django.views import View
+
+from approvals.models import ApprovalRequest, BreakGlassReview
+from approvals.selectors import (
+    BREAK_GLASS_REVIEW_ROLES,
+    QUEUE_ROLES,
+    READ_ROLES,
+    agent_recent_history,
+    approval_evidence_trail,
+    approval_get,
+    approval_history,
+    approval_queue,
+    approval_reviews,
+    break_glass_reviews_open,
+    queue_version,
+)
+from approvals.services import (
+    ApprovalStateError,
+    approval_request_break_glass,
+    approval_request_review,
+    break_glass_review_close,
+    may_break_glass,
+)
+from tenants.permissions import TenantRoleRequiredMixin, get_for_tenant_or_404
+
+QUEUE_POLL_SECONDS = 1
+
+
+def _errors(exc: ValidationError) -> dict[str, list[str]]:
+    return getattr(exc, "message_dict", None) or {"__all__": exc.messages}
+
+
+def _queue_context(request) -> dict:
+    items = approval_queue(tenant=request.tenant, user=request.user)
+    history = agent_recent_history(tenant=request.tenant, agents=[a.agent for a in items])
+    for a in items:
+        a.agent_history = history.get(a.agent_id, {})
+    return {"items": items, "version": queue_version(items), "poll_seconds": QUEUE_POLL_SECONDS}
+
+
+class QueueView(TenantRoleRequiredMixin, View):
+    """GET: the whole page; an htmx poll gets the #queue fragment, or 204 when nothing changed."""
+
+    required_roles = QUEUE_ROLES
+
+    def get(self, request):
+        context = _queue_context(request)
+        if request.htmx:
+            if request.GET.get("v") == context["version"]:
+                return HttpResponse(status=204)
+            return render(request, "approvals/queue.html#queue", context)
+        return render(request, "approvals/queue.html", context)
+
+
+def _parse_moment(value: str, *, end: bool = False) -> datetime | None:
+    value = (value or "").strip()
+    if not value:
+        return None
+    moment = parse_datetime(value)
+    if moment is None:
+        day = parse_date(value)
+        if day is None:
+            return None
+        moment = datetime.combine(day, time.max if end else time.min)
+    if timezone.is_naive(moment):
+        moment = moment.replace(tzinfo=UTC)
+    return moment
+
+
+class HistoryView(TenantRoleRequiredMixin, View):
+    required_roles = READ_ROLES
+    page_size = 100
+
+    def get(self, request):
+        filters = {
+            k: request.GET.get(k, "") for k in ("status", "reviewer", "repository", "agent", "since", "until")
+        }
+        errors = {}
+        parsed = dict(filters)
+        for key in ("since", "until"):
+            parsed[key] = _parse_moment(filters[key], end=key == "until")
+            if filters[key] and parsed[key] is None:
+                errors[key] = "Use a date (2026-01-31) or a date and time (2026-01-31T12:00Z)."
+        if filters["status"] and filters["status"] not in ApprovalRequest.Status.values:
+            errors["status"] = "Unknown state."
+            parsed["status"] = ""
+        qs = approval_history(tenant=request.tenant, user=request.user, filters=parsed)
+        rows = list(qs[: self.page_size])
+        context = {
+            "rows": rows,
+            "filters": filters,
+            "errors": errors,
+            "statuses": ApprovalRequest.Status.choices,
+            "truncated": len(rows) == self.page_size,
+        }
+        return render(request, "approvals/history.html", context, status=400 if errors else 200)
+
+
+class DetailView(TenantRoleRequiredMixin, View):
+    required_roles = READ_ROLES
+
+    def get(self, request, public_id: str):
+        approval = approval_get(tenant=request.tenant, user=request.user, public_id=public_id)
+        return render(request, "approvals/detail.html", _detail_context(request, approval))
+
+
+def _detail_context(request, approval, **extra) -> dict:
+    from approvals.services import reviewer_refusal
+
+    refusal = reviewer_refusal(approval, request.user)
+    reviews = approval_reviews(approval)
+    return {
+        "a": approval,
+        "reviews": reviews,
+        "trail": approval_evidence_trail(approval),
+        "can_review": approval.status == "pending"
+        and refusal is None
+        and all(r.reviewer_id != request.user.pk for r in reviews),
+        "refusal": refusal,
+        "can_break_glass": may_break_glass(request.user, request.tenant)
+        and approval.status in ("pending", "denied"),
+        "history": agent_recent_history(tenant=request.tenant, agents=[approval.agent]).get(
+            approval.agent_id, {}
+        ),
+        **extra,
+    }
+
+
+class ReviewView(TenantRoleRequiredMixin, View):
+    """POST verdict=approve|deny, reason: the service decides who may, and refuses stale clicks."""
+
+    required_roles = ()  # any member may try; approval_request_review checks the routed role and grants
+
+    def post(self, request, public_id: str):
+        approval = get_for_tenant_or_404(
+            ApprovalRequest.objects.select_related("agent", "decided_by"), request.tenant, public_id=public_id
+        )
+        verdict = request.POST.get("verdict", "")
+        reason = request.POST.get("reason", "")
+        error = None
+        status = 200
+        try:
+            approval = approval_request_review(
+                approval=approval, actor=request.user, verdict=verdict, reason=reason
+            )
+        except ApprovalStateError as exc:
+            error, status = exc.message, 409
+            approval = ApprovalRequest.objects.select_related("agent", "decided_by").get(pk=approval.pk)
+        except ValidationError as exc:
+            error, status = " ".join(m for ms in _errors(exc).values() for m in ms), 400
+        except PermissionDenied as exc:
+            if not request.htmx:
+                raise
+            error, status = str(exc), 403
+        if request.htmx:
+            # htmx only swaps 2xx answers; the row carries the error itself, announced by role=alert.
+            approval.can_review = error is not None and status == 400
+            approval.can_break_glass = may_break_glass(request.user, request.tenant)
+            context = {"a": approval, "row_error": error, "done": error is None, "reason": reason}
+            return render(request, "approvals/queue.html#queue-item", context)
+        if error:
+            context = _detail_context(request, approval, error=error, reason=reason)
+            return render(request, "approvals/detail.html", context, status=status)
+        messages.success(request, f"Your {verdict} of {approval.public_id} was recorded ({approval.status}).")
+        return redirect("approvals:queue")
+
+
+class BreakGlassView(TenantRoleRequiredMixin, View):
+    required_roles = ()  # tenant admins and break-glass grantees; checked below and in the service
+
+    def _approval(self, request, public_id):
+        if not may_break_glass(request.user, request.tenant):
+            raise PermissionDenied("Only tenant admins and members granted break-glass may break glass.")
+        return get_for_tenant_or_404(
+            ApprovalRequest.objects.select_related("agent", "decided_by"), request.tenant, public_id=public_id
+        )
+
+    def get(self, request, public_id: str):
+        approval = self._approval(request, public_id)
+        return render(request, "approvals/break_glass.html", {"a": approval, "errors": {}})
+
+    def post(self, request, public_id: str):
+        approval = self._approval(request, public_id)
+        justification = request.POST.get("justification", "")
+        try:
+            approval = approval_request_break_glass(
+                approval=approval, actor=request.user, justification=justification
+            )
+        except ValidationError as exc:
+            errors = _errors(exc)
+            context = {
+                "a": approval,
+                "errors": errors,
+                "form_error": errors.get("__all__"),
+                "justification": justification,
+            }
+            return render(request, "approvals/break_glass.html", context, status=400)
+        except ApprovalStateError as exc:
+            context = {
+                "a": approval,
+                "errors": {},
+                "form_error": [exc.message],
+                "justification": justification,
+            }
+            return render(request, "approvals/break_glass.html", context, status=409)
+        messages.warning(
+            request, f"Break-glass recorded for {approval.public_id}; a post-hoc review is now open."
+        )
+        return redirect("approvals:detail", public_id=approval.public_id)
+
+
+class BreakGlassReviewsView(TenantRoleRequiredMixin, View):
+    required_roles = BREAK_GLASS_REVIEW_ROLES
+
+    def get(self, request):
+        reviews = break_glass_reviews_open(tenant=request.tenant, user=request.user)
+        return render(request, "approvals/break_glass_reviews.html", {"reviews": reviews})
+
+
+class BreakGlassReviewCloseView(TenantRoleRequiredMixin, View):
+    required_roles = BREAK_GLASS_REVIEW_ROLES
+
+    def post(self, request, review_id: int):
+        review = get_for_tenant_or_404(
+            BreakGlassReview.objects.select_related("request"), request.tenant, pk=review_id
+        )
+        try:
+            break_glass_review_close(review=review, actor=request.user, notes=request.POST.get("notes", ""))
+        except ValidationError as exc:
+            messages.error(request, " ".join(m for ms in _errors(exc).values() for m in ms))
+        except ApprovalStateError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, f"Post-hoc review of {review.request.public_id} closed.")
+        return redirect("approvals:break-glass-reviews")
