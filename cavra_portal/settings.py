@@ -123,6 +123,14 @@ ACCOUNT_EMAIL_VERIFICATION = "none"
 ACCOUNT_ADAPTER = "tenants.adapters.InviteOnlyAccountAdapter"
 SOCIALACCOUNT_ADAPTER = "tenants.adapters.TenantSocialAccountAdapter"
 ACCOUNT_SESSION_REMEMBER = None
+# SSO (per-tenant OIDC, apps kept in step by tenants.sso): the sign-in button posts, so GET stays
+# side-effect free; a verified IdP e-mail signs in (and links) the invited account with that address.
+SOCIALACCOUNT_LOGIN_ON_GET = False
+SOCIALACCOUNT_AUTO_SIGNUP = True
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = True
+SOCIALACCOUNT_EMAIL_AUTHENTICATION_AUTO_CONNECT = True
+SOCIALACCOUNT_STORE_TOKENS = False
+SOCIALACCOUNT_REQUESTS_TIMEOUT = 10
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -217,4 +225,6 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {"django.request": {"level": "ERROR"}},
 }
-SILENCED_SYSTEM_CHECKS = ["models.W047"]  # SQLite (demo only) cannot enforce one rollout per NULL scope; the service locks the scope
+SILENCED_SYSTEM_CHECKS = [
+    "models.W047"
+]  # SQLite (demo only) cannot enforce one rollout per NULL scope; the service locks the scope

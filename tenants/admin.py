@@ -6,11 +6,13 @@ from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.core.exceptions import ValidationError
+from django.db import transaction
 
 from cavra_portal.admin_site import TenantScopedAdmin, TenantSelfAdmin
 from tenants.forms import RolesField
 from tenants.models import AuditEntry, Membership, RoleMapping, SsoProvider, Tenant, User
 from tenants.services import membership_add, membership_remove, membership_set_roles
+from tenants.sso import sso_provider_app_remove, sso_provider_sync
 
 
 @admin.register(Tenant)
@@ -99,7 +101,7 @@ class RoleMappingAdmin(TenantScopedAdmin):
 
 @admin.register(SsoProvider)
 class SsoProviderAdmin(TenantScopedAdmin):
-    list_display = ("name", "issuer_url", "enabled", "tenant")
+    list_display = ("name", "provider_id", "issuer_url", "enabled", "tenant")
     list_filter = ("tenant",)
 
     def get_form(self, request, obj=None, **kwargs):
@@ -112,7 +114,14 @@ class SsoProviderAdmin(TenantScopedAdmin):
     def save_model(self, request, obj, form, change):
         if change and not form.cleaned_data.get("client_secret"):
             obj.client_secret = SsoProvider.objects.get(pk=obj.pk).client_secret
-        super().save_model(request, obj, form, change)
+        with transaction.atomic():
+            super().save_model(request, obj, form, change)
+            sso_provider_sync(provider=obj, actor=request.user)
+
+    def delete_model(self, request, obj):
+        with transaction.atomic():
+            super().delete_model(request, obj)
+            sso_provider_app_remove(provider=obj)
 
 
 @admin.register(AuditEntry)

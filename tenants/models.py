@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib.auth.models import AbstractUser, BaseUserManager
+from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
@@ -159,8 +160,30 @@ class SsoProvider(TenantOwned):
     email_domains = models.CharField(
         max_length=500, blank=True, help_text="Comma-separated domains routed here."
     )
-    groups_claim = models.CharField(max_length=100, default="groups")
+    groups_claim = models.CharField(
+        max_length=100,
+        default="groups",
+        help_text="Claim (in userinfo or the ID token) that lists the user's IdP groups.",
+    )
     enabled = models.BooleanField(default=True)
+    provider_id = models.SlugField(
+        "sign-in id",
+        max_length=100,
+        unique=True,
+        null=True,
+        blank=True,
+        validators=[SLUG_VALIDATOR],
+        help_text="Names the sign-in URL /accounts/oidc/<id>/. Leave empty to derive it from tenant and name.",
+    )
+    # allauth's client registration, kept in step by tenants.sso.sso_provider_sync; never edited by hand.
+    social_app = models.OneToOneField(
+        "socialaccount.SocialApp",
+        null=True,
+        blank=True,
+        editable=False,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
 
     class Meta:
         ordering = ["name"]
@@ -168,6 +191,22 @@ class SsoProvider(TenantOwned):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def domain_list(self) -> list[str]:
+        return [d.strip().lower() for d in self.email_domains.split(",") if d.strip()]
+
+    def clean(self) -> None:
+        # One e-mail domain routes to one enabled provider, or a login could land in the wrong tenant.
+        if not self.enabled:
+            return
+        others = SsoProvider.objects.filter(enabled=True).exclude(pk=self.pk)
+        claimed = {d for other in others for d in other.domain_list}
+        taken = sorted(set(self.domain_list) & claimed)
+        if taken:
+            raise ValidationError(
+                {"email_domains": f"Already routed to another sign-in provider: {', '.join(taken)}."}
+            )
 
 
 class AuditEntry(models.Model):

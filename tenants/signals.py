@@ -2,21 +2,34 @@
 
 from __future__ import annotations
 
-from allauth.socialaccount.signals import pre_social_login  # noqa: F401  (documented hook point)
-from django.contrib.auth.signals import user_logged_in
+import logging
+
+from allauth.account.signals import user_logged_in
+from django.core.exceptions import ValidationError
 from django.dispatch import receiver
+
+logger = logging.getLogger(__name__)
 
 
 @receiver(user_logged_in)
-def apply_idp_role_mappings(sender, request, user, **kwargs):
-    groups = request.session.pop("cavra_idp_groups", None) if request is not None else None
-    if groups is None:
+def apply_idp_role_mappings(sender, request, user, sociallogin=None, **kwargs):
+    # allauth sends the social login along; password and code logins carry none and keep their roles.
+    if sociallogin is None:
         return
-    from tenants.models import SsoProvider
     from tenants.services import membership_sync_from_idp
+    from tenants.sso import idp_groups_from_claims, sso_provider_for_login
 
-    domain = user.email.rsplit("@", 1)[-1].lower()
-    for provider in SsoProvider.objects.filter(enabled=True).select_related("tenant"):
-        domains = [d.strip().lower() for d in provider.email_domains.split(",") if d.strip()]
-        if domain in domains:
-            membership_sync_from_idp(tenant=provider.tenant, user=user, groups=groups)
+    provider = sso_provider_for_login(sociallogin)
+    if provider is None:
+        return
+    groups = idp_groups_from_claims(sociallogin.account.extra_data, claim=provider.groups_claim)
+    try:
+        membership_sync_from_idp(tenant=provider.tenant, user=user, groups=groups)
+    except ValidationError as exc:
+        # The last tenant admin keeps their membership rather than lock the tenant out.
+        logger.warning(
+            "SSO: roles of %s in %s left unchanged: %s",
+            user.email,
+            provider.tenant.slug,
+            "; ".join(exc.messages),
+        )

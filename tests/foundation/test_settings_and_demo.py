@@ -21,11 +21,11 @@ def _settings_in_subprocess(env: dict, expr: str) -> str:
         k: v
         for k, v in os.environ.items()
         if not k.startswith(
-            ("CAVRA_", "SECRET_", "DEBUG", "SECURE_", "ALLOWED_", "SESSION_", "CSRF_", "DATABASE_")
+            ("CAVRA_", "SECRET_", "DEBUG", "SECURE_", "ALLOWED_", "SESSION_", "CSRF_", "DATABASE_", "EMAIL_")
         )
     }
     clean.update(env, DJANGO_SETTINGS_MODULE="cavra_portal.settings")
-    code = f"import django; from django.conf import settings; django.setup(); print({expr})"
+    code = f"import django; from django.conf import settings; django.setup(); print(repr(({expr},)))"
     result = subprocess.run(
         [sys.executable, "-c", code], env=clean, cwd=ROOT, capture_output=True, text=True, timeout=60
     )

@@ -1,0 +1,66 @@
+"""Read-only admin for the evidence chain: nothing here can change a record, a key or a checkpoint."""
+
+from django.contrib import admin
+
+from cavra_portal.admin_site import TenantScopedAdmin
+from evidence.models import (
+    AgentSession,
+    Checkpoint,
+    Decision,
+    EvidenceRecord,
+    RetentionPolicy,
+    SigningKey,
+    VerificationRun,
+)
+
+
+class ReadOnlyAdmin(TenantScopedAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(EvidenceRecord)
+class EvidenceRecordAdmin(ReadOnlyAdmin):
+    list_display = ("seq", "tenant", "kind", "subject", "actor", "created_at")
+    list_filter = ("tenant", "kind")
+    search_fields = ("public_id", "subject")
+    list_select_related = ("tenant",)
+
+
+@admin.register(Checkpoint)
+class CheckpointAdmin(ReadOnlyAdmin):
+    list_display = ("seq", "tenant", "created_at", "key", "reason")
+    list_select_related = ("tenant", "key")
+
+
+@admin.register(SigningKey)
+class SigningKeyAdmin(ReadOnlyAdmin):
+    list_display = ("key_id", "tenant", "fingerprint", "valid_from", "valid_until")
+    exclude = ("private_key_encrypted",)
+
+
+@admin.register(VerificationRun)
+class VerificationRunAdmin(ReadOnlyAdmin):
+    list_display = ("tenant", "started_at", "ok", "summary", "trigger")
+
+
+@admin.register(RetentionPolicy)
+class RetentionPolicyAdmin(ReadOnlyAdmin):
+    list_display = ("tenant", "retention_days", "legal_hold")
+
+
+@admin.register(AgentSession)
+class AgentSessionAdmin(ReadOnlyAdmin):
+    list_display = ("public_id", "tenant", "agent_ref", "repository", "started_at")
+
+
+@admin.register(Decision)
+class DecisionAdmin(ReadOnlyAdmin):
+    list_display = ("public_id", "tenant", "decision", "action", "target", "created_at")
+    list_filter = ("decision",)

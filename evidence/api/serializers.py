@@ -1,0 +1,108 @@
+from rest_framework import serializers
+
+from evidence.models import Checkpoint, EvidenceRecord, VerificationRun
+from evidence.services import utc_timestamp
+
+
+class EvidenceRecordSerializer(serializers.ModelSerializer):
+    id = serializers.CharField(source="public_id", help_text="Public id, evd_…")
+    created_at = serializers.SerializerMethodField()
+
+    class Meta:
+        model = EvidenceRecord
+        fields = ["id", "seq", "kind", "subject", "payload", "actor", "created_at", "prev_hash", "hash"]
+
+    def get_created_at(self, obj) -> str:
+        return utc_timestamp(obj.created_at)
+
+
+class CheckpointSerializer(serializers.ModelSerializer):
+    key_id = serializers.CharField(source="key.key_id")
+    created_at = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Checkpoint
+        fields = ["seq", "head_hash", "created_at", "key_id", "signature", "reason"]
+
+    def get_created_at(self, obj) -> str:
+        return utc_timestamp(obj.created_at)
+
+
+class VerificationProblemSerializer(serializers.Serializer):
+    seq = serializers.IntegerField(allow_null=True)
+    message = serializers.CharField()
+
+
+class VerificationRunSerializer(serializers.ModelSerializer):
+    problems = VerificationProblemSerializer(many=True)
+
+    class Meta:
+        model = VerificationRun
+        fields = ["ok", "summary", "problems", "first_seq", "last_seq", "records_checked", "checkpoints_checked",
+                  "trigger", "started_at", "finished_at"]  # fmt: skip
+
+
+class RecordFilterSerializer(serializers.Serializer):
+    kind = serializers.CharField(
+        required=False, help_text="Exact kind, or a prefix ending in '.' (e.g. 'decision.')"
+    )
+    session = serializers.CharField(required=False, help_text="Session public id (ses_…)")
+    agent = serializers.CharField(required=False, help_text="Agent public id (agt_…)")
+    repository = serializers.CharField(required=False)
+    decision = serializers.ChoiceField(required=False, choices=["allow", "block", "require_approval"])
+    subject = serializers.CharField(required=False)
+    since = serializers.DateTimeField(required=False)
+    until = serializers.DateTimeField(required=False)
+    seq_from = serializers.IntegerField(required=False, min_value=1)
+    seq_to = serializers.IntegerField(required=False, min_value=1)
+
+
+class BundleRequestSerializer(serializers.Serializer):
+    since = serializers.DateTimeField(required=False)
+    until = serializers.DateTimeField(required=False)
+    session = serializers.CharField(required=False, allow_blank=True, default="")
+    agent = serializers.CharField(required=False, allow_blank=True, default="")
+    repository = serializers.CharField(required=False, allow_blank=True, default="")
+    first_seq = serializers.IntegerField(required=False, min_value=1)
+    last_seq = serializers.IntegerField(required=False, min_value=1)
+
+    def validate(self, attrs):
+        if attrs.get("since") and attrs.get("until") and attrs["since"] >= attrs["until"]:
+            raise serializers.ValidationError({"until": "must be later than since"})
+        return attrs
+
+
+class VerifyRequestSerializer(serializers.Serializer):
+    first_seq = serializers.IntegerField(required=False, min_value=1)
+    last_seq = serializers.IntegerField(required=False, min_value=1)
+
+    def validate(self, attrs):
+        if attrs.get("first_seq") and attrs.get("last_seq") and attrs["first_seq"] > attrs["last_seq"]:
+            raise serializers.ValidationError({"last_seq": "must not be below first_seq"})
+        return attrs
+
+
+class SiemQuerySerializer(serializers.Serializer):
+    after = serializers.IntegerField(
+        required=False, min_value=0, default=0, help_text="Return records with seq > after"
+    )
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=5000, default=1000)
+    output = serializers.ChoiceField(
+        required=False, choices=["jsonl", "cef"], default="jsonl", help_text="jsonl (default) or cef"
+    )
+
+
+class TrustRootKeySerializer(serializers.Serializer):
+    key_id = serializers.CharField()
+    algorithm = serializers.CharField()
+    public_key = serializers.CharField()
+    fingerprint = serializers.CharField()
+    valid_from = serializers.CharField()
+    valid_until = serializers.CharField(allow_null=True)
+
+
+class TrustRootSerializer(serializers.Serializer):
+    type = serializers.CharField()
+    tenant = serializers.CharField()
+    created_at = serializers.CharField()
+    keys = TrustRootKeySerializer(many=True)

@@ -1,0 +1,176 @@
+"""Evidence API: records, checkpoints, trust root, bundle export, verification status, SIEM pull."""
+
+from __future__ import annotations
+
+from django.http import HttpResponse, StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import generics, serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from cavra_portal.api.pagination import StableCursorPagination
+from evidence import selectors, services
+from evidence.api.serializers import (
+    BundleRequestSerializer,
+    CheckpointSerializer,
+    EvidenceRecordSerializer,
+    RecordFilterSerializer,
+    SiemQuerySerializer,
+    TrustRootSerializer,
+    VerificationRunSerializer,
+    VerifyRequestSerializer,
+)
+from evidence.navigation import EVIDENCE_READERS
+from evidence.siem import record_cef, record_jsonl
+from tenants.permissions import HasTenantRole
+
+PROBLEM = OpenApiResponse(description="RFC 9457 problem details (application/problem+json)")
+ERRORS = {400: PROBLEM, 401: PROBLEM, 403: PROBLEM, 404: PROBLEM}
+
+
+class SeqCursorPagination(StableCursorPagination):
+    ordering = "-seq"
+
+
+class EvidenceAPIView:
+    permission_classes = [HasTenantRole]
+    required_roles = EVIDENCE_READERS
+
+
+class RecordListView(EvidenceAPIView, generics.ListAPIView):
+    serializer_class = EvidenceRecordSerializer
+    pagination_class = SeqCursorPagination
+
+    def get_queryset(self):
+        params = RecordFilterSerializer(data=self.request.query_params)
+        params.is_valid(raise_exception=True)
+        return selectors.evidence_records(
+            tenant=self.request.tenant, user=self.request.user, filters=params.validated_data
+        )
+
+    @extend_schema(
+        summary="List and search evidence records (newest first)",
+        parameters=[RecordFilterSerializer],
+        responses={200: EvidenceRecordSerializer(many=True), **ERRORS},
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+
+class RecordDetailView(EvidenceAPIView, APIView):
+    @extend_schema(summary="One evidence record", responses={200: EvidenceRecordSerializer, **ERRORS})
+    def get(self, request, public_id: str):
+        record = selectors.evidence_record_get(tenant=request.tenant, user=request.user, public_id=public_id)
+        return Response(EvidenceRecordSerializer(record).data)
+
+
+class CheckpointListView(EvidenceAPIView, generics.ListAPIView):
+    serializer_class = CheckpointSerializer
+    pagination_class = SeqCursorPagination
+
+    def get_queryset(self):
+        return selectors.checkpoints_list(tenant=self.request.tenant, user=self.request.user)
+
+    @extend_schema(
+        summary="Signed checkpoints (newest first)",
+        responses={200: CheckpointSerializer(many=True), **ERRORS},
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(summary="Sign a checkpoint at the current head now", request=None,
+                   responses={201: CheckpointSerializer, 409: PROBLEM, **ERRORS})  # fmt: skip
+    def post(self, request):
+        checkpoint = services.checkpoint_create(tenant=request.tenant)
+        if checkpoint is None:
+            from cavra_portal.api.problems import problem_response
+
+            return problem_response(409, "The evidence chain is empty; there is nothing to sign yet.")
+        return Response(CheckpointSerializer(checkpoint).data, status=status.HTTP_201_CREATED)
+
+
+class TrustRootView(EvidenceAPIView, APIView):
+    @extend_schema(
+        summary="The tenant's trust root: every public signing key with its validity",
+        responses={200: TrustRootSerializer, **ERRORS},
+    )
+    def get(self, request):
+        return Response(services.trust_root_export(request.tenant))
+
+
+class BundleExportView(EvidenceAPIView, APIView):
+    @extend_schema(
+        summary="Export an evidence bundle (zip) for offline verification with `cavra evidence verify`",
+        request=BundleRequestSerializer,
+        responses={
+            (200, "application/zip"): OpenApiResponse(OpenApiTypes.BINARY, description="The bundle file"),
+            **ERRORS,
+        },
+    )
+    def post(self, request):
+        params = BundleRequestSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        try:
+            export = services.bundle_export(
+                tenant=request.tenant, actor=request.user, **params.validated_data
+            )
+        except services.EvidenceError as exc:
+            raise serializers.ValidationError({"non_field_errors": [str(exc)]})
+        response = HttpResponse(export.data, content_type="application/zip")
+        response["Content-Disposition"] = f'attachment; filename="{export.filename}"'
+        response["X-Evidence-First-Seq"] = str(export.first_seq)
+        response["X-Evidence-Last-Seq"] = str(export.last_seq)
+        return response
+
+
+class VerificationView(EvidenceAPIView, APIView):
+    @extend_schema(
+        summary="The latest chain verification result",
+        responses={200: VerificationRunSerializer, 404: PROBLEM, 401: PROBLEM, 403: PROBLEM},
+    )
+    def get(self, request):
+        run = selectors.verification_latest(tenant=request.tenant, user=request.user)
+        if run is None:
+            from cavra_portal.api.problems import problem_response
+
+            return problem_response(404, "The chain has not been verified yet.")
+        return Response(VerificationRunSerializer(run).data)
+
+    @extend_schema(
+        summary="Verify the chain (or a seq range) now",
+        request=VerifyRequestSerializer,
+        responses={200: VerificationRunSerializer, **ERRORS},
+    )
+    def post(self, request):
+        params = VerifyRequestSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        run = services.chain_verify(tenant=request.tenant, requested_by=request.user, **params.validated_data)
+        return Response(VerificationRunSerializer(run).data)
+
+
+class SiemExportView(EvidenceAPIView, APIView):
+    @extend_schema(
+        summary="Pull records for a SIEM, oldest first, resuming after a seq",
+        description="Returns up to `limit` records with seq > `after` as JSON Lines or CEF. The `X-Next-After` "
+        "header is the seq to pass as `after` next time; an empty body means the collector is up to date.",
+        parameters=[SiemQuerySerializer],
+        responses={
+            (200, "application/x-ndjson"): OpenApiResponse(OpenApiTypes.STR),
+            (200, "text/plain"): OpenApiResponse(OpenApiTypes.STR),
+            **ERRORS,
+        },
+    )
+    def get(self, request):
+        params = SiemQuerySerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        after, limit, fmt = (params.validated_data[k] for k in ("after", "limit", "output"))
+        records = selectors.siem_page(tenant=request.tenant, user=request.user, after=after, limit=limit)
+        label = selectors.tenant_label(request.tenant)
+        render = record_cef if fmt == "cef" else record_jsonl
+        response = StreamingHttpResponse((render(r, label) for r in records),
+                                         content_type="text/plain; charset=utf-8" if fmt == "cef" else "application/x-ndjson")  # fmt: skip
+        next_after = records[-1].seq if records else after
+        response["X-Next-After"] = str(next_after)
+        response["Link"] = f'<{request.path}?after={next_after}&limit={limit}&output={fmt}>; rel="next"'
+        return response

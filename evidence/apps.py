@@ -1,0 +1,20 @@
+from django.apps import AppConfig
+
+
+class EvidenceConfig(AppConfig):
+    name = "evidence"
+    verbose_name = "Evidence"
+
+    def ready(self):
+        from django.conf import settings
+
+        from evidence.schedule import BEAT_SCHEDULE
+        from evidence.services import evidence_audit_sink
+        from tenants.audit import register_audit_sink
+
+        register_audit_sink(evidence_audit_sink)
+        # Beat reads CELERY_BEAT_SCHEDULE (DatabaseScheduler syncs it into django-celery-beat rows).
+        schedule = getattr(settings, "CELERY_BEAT_SCHEDULE", None)
+        if isinstance(schedule, dict):
+            for name, entry in BEAT_SCHEDULE.items():
+                schedule.setdefault(name, entry)

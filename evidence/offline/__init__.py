@@ -1,0 +1,1 @@
+"""Offline evidence tools: canonical JSON, bundle format and verifier. Stdlib + cryptography only, never Django."""

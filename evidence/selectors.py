@@ -1,0 +1,101 @@
+"""Reads of the evidence chain for pages, API and exports; every read is scoped to one tenant."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from evidence.models import ChainHead, Checkpoint, EvidenceRecord, RetentionPolicy, VerificationRun
+from tenants.models import Tenant
+from tenants.permissions import get_for_tenant_or_404
+
+FILTER_FIELDS = (
+    "kind",
+    "session",
+    "agent",
+    "repository",
+    "decision",
+    "subject",
+    "since",
+    "until",
+    "seq_from",
+    "seq_to",
+)
+
+
+def evidence_records(*, tenant: Tenant, user=None, filters: dict | None = None) -> QuerySet[EvidenceRecord]:
+    """Records of the tenant, newest first, narrowed by cleaned filters (see FILTER_FIELDS)."""
+    qs = EvidenceRecord.objects.filter(tenant=tenant).order_by("-seq")
+    f = {k: v for k, v in (filters or {}).items() if v not in (None, "")}
+    if "kind" in f:
+        qs = qs.filter(kind__startswith=f["kind"]) if f["kind"].endswith(".") else qs.filter(kind=f["kind"])
+    if "session" in f:
+        qs = qs.filter(session_ref=f["session"])
+    if "agent" in f:
+        qs = qs.filter(agent_ref=f["agent"])
+    if "repository" in f:
+        qs = qs.filter(repository=f["repository"])
+    if "decision" in f:
+        qs = qs.filter(decision=f["decision"])
+    if "subject" in f:
+        qs = qs.filter(subject=f["subject"])
+    if "since" in f:
+        qs = qs.filter(created_at__gte=f["since"])
+    if "until" in f:
+        qs = qs.filter(created_at__lt=f["until"])
+    if "seq_from" in f:
+        qs = qs.filter(seq__gte=f["seq_from"])
+    if "seq_to" in f:
+        qs = qs.filter(seq__lte=f["seq_to"])
+    return qs
+
+
+def evidence_record_get(*, tenant: Tenant, user=None, public_id: str) -> EvidenceRecord:
+    return get_for_tenant_or_404(EvidenceRecord.objects.all(), tenant, public_id=public_id)
+
+
+def evidence_record_context(record: EvidenceRecord) -> dict:
+    """Neighbours and the first checkpoint that covers the record (None while unsigned)."""
+    tenant_id = record.tenant_id
+    return {
+        "previous": EvidenceRecord.objects.filter(tenant_id=tenant_id, seq=record.seq - 1)
+        .only("public_id", "seq", "kind", "hash")
+        .first(),
+        "next": EvidenceRecord.objects.filter(tenant_id=tenant_id, seq=record.seq + 1)
+        .only("public_id", "seq", "kind", "prev_hash")
+        .first(),
+        "checkpoint": Checkpoint.objects.filter(tenant_id=tenant_id, seq__gte=record.seq)
+        .order_by("seq")
+        .select_related("key")
+        .first(),
+    }
+
+
+def chain_head(tenant: Tenant) -> ChainHead | None:
+    return ChainHead.objects.filter(tenant=tenant).first()
+
+
+def tenant_label(tenant: Tenant) -> str:
+    head = chain_head(tenant)
+    return head.tenant_label if head else tenant.slug
+
+
+def checkpoints_list(*, tenant: Tenant, user=None) -> QuerySet[Checkpoint]:
+    return Checkpoint.objects.filter(tenant=tenant).select_related("key").order_by("-seq")
+
+
+def verification_latest(*, tenant: Tenant, user=None) -> VerificationRun | None:
+    return VerificationRun.objects.filter(tenant=tenant).first()
+
+
+def verification_history(*, tenant: Tenant, user=None, limit: int = 10) -> list[VerificationRun]:
+    return list(VerificationRun.objects.filter(tenant=tenant)[:limit])
+
+
+def retention_policy(tenant: Tenant) -> RetentionPolicy | None:
+    return RetentionPolicy.objects.filter(tenant=tenant).first()
+
+
+def siem_page(*, tenant: Tenant, user=None, after: int = 0, limit: int = 1000) -> list[EvidenceRecord]:
+    """Records with seq > after, oldest first. Appends commit in seq order (the chain lock is held to
+    commit), so a collector that resumes from the last seq it saw gets no gaps and no duplicates."""
+    return list(EvidenceRecord.objects.filter(tenant=tenant, seq__gt=after).order_by("seq")[:limit])

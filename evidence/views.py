@@ -1,0 +1,157 @@
+"""Evidence pages: the explorer (htmx), record detail, verification, bundle download, retention."""
+
+from __future__ import annotations
+
+import json
+
+from django.contrib import messages
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.views import View
+
+from evidence import selectors, services
+from evidence.forms import BundleForm, ExplorerFilterForm, RetentionForm, VerifyRangeForm
+from evidence.models import DEFAULT_RETENTION_DAYS
+from evidence.navigation import EVIDENCE_READERS
+from tenants.permissions import TenantRoleRequiredMixin, has_role
+from tenants.roles import Role
+
+PAGE_SIZE = 50
+RETENTION_EDITORS = (Role.TENANT_ADMIN, Role.COMPLIANCE_OFFICER)
+
+
+class ExplorerView(TenantRoleRequiredMixin, View):
+    required_roles = EVIDENCE_READERS
+
+    def get(self, request):
+        form = ExplorerFilterForm(request.GET or None)
+        filters, status = {}, 200
+        if form.is_bound:
+            if form.is_valid():
+                filters = {k: v for k, v in form.cleaned_data.items() if k != "before"}
+            else:
+                status = 422
+        qs = selectors.evidence_records(tenant=request.tenant, user=request.user, filters=filters)
+        before = form.cleaned_data.get("before") if form.is_bound and form.is_valid() else None
+        if before:
+            qs = qs.filter(seq__lt=before)
+        records = list(qs[: PAGE_SIZE + 1])
+        more = len(records) > PAGE_SIZE
+        records = records[:PAGE_SIZE]
+        query = request.GET.copy()
+        query.pop("before", None)
+        context = {
+            "form": form,
+            "records": records,
+            "next_before": records[-1].seq if more else None,
+            "query": query.urlencode(),
+            "head": selectors.chain_head(request.tenant),
+            "latest": selectors.verification_latest(tenant=request.tenant, user=request.user),
+            "bundle_form": BundleForm(
+                initial={k: request.GET.get(k, "") for k in ("session", "agent", "repository")}
+            ),
+        }
+        template = "evidence/explorer.html#results" if request.htmx else "evidence/explorer.html"
+        return render(request, template, context, status=status)
+
+
+class RecordDetailView(TenantRoleRequiredMixin, View):
+    required_roles = EVIDENCE_READERS
+
+    def get(self, request, public_id: str):
+        record = selectors.evidence_record_get(tenant=request.tenant, user=request.user, public_id=public_id)
+        context = {
+            "record": record,
+            "payload_json": json.dumps(record.payload, indent=2, sort_keys=True, ensure_ascii=False),
+            **selectors.evidence_record_context(record),
+        }
+        return render(request, "evidence/record.html", context)
+
+
+class VerificationView(TenantRoleRequiredMixin, View):
+    required_roles = EVIDENCE_READERS
+
+    def get(self, request):
+        return self._render(request, VerifyRangeForm())
+
+    def post(self, request):
+        form = VerifyRangeForm(request.POST)
+        if not form.is_valid():
+            return self._render(request, form, status=422)
+        run = services.chain_verify(
+            tenant=request.tenant, requested_by=request.user,
+            first_seq=form.cleaned_data.get("first_seq"), last_seq=form.cleaned_data.get("last_seq"),
+        )  # fmt: skip
+        if request.htmx:
+            return self._render(request, VerifyRangeForm(), partial=True)
+        (messages.success if run.ok else messages.error)(request, run.summary)
+        return redirect("evidence:verification")
+
+    def _render(self, request, form, status=200, partial=False):
+        context = {
+            "form": form,
+            "latest": selectors.verification_latest(tenant=request.tenant, user=request.user),
+            "history": selectors.verification_history(tenant=request.tenant, user=request.user),
+            "head": selectors.chain_head(request.tenant),
+            "checkpoints": list(selectors.checkpoints_list(tenant=request.tenant, user=request.user)[:5]),
+        }
+        template = (
+            "evidence/verification.html#verification-result" if partial else "evidence/verification.html"
+        )
+        return render(request, template, context, status=status)
+
+
+class BundleDownloadView(TenantRoleRequiredMixin, View):
+    required_roles = EVIDENCE_READERS
+
+    def post(self, request):
+        form = BundleForm(request.POST)
+        if form.is_valid():
+            try:
+                export = services.bundle_export(
+                    tenant=request.tenant, actor=request.user, **form.cleaned_data
+                )
+            except services.EvidenceError as exc:
+                form.add_error(None, str(exc))
+            else:
+                response = HttpResponse(export.data, content_type="application/zip")
+                response["Content-Disposition"] = f'attachment; filename="{export.filename}"'
+                return response
+        return render(request, "evidence/bundle_error.html", {"form": form}, status=422)
+
+
+class TrustRootDownloadView(TenantRoleRequiredMixin, View):
+    required_roles = EVIDENCE_READERS
+
+    def get(self, request):
+        document = services.trust_root_export(request.tenant)
+        response = HttpResponse(json.dumps(document, indent=2), content_type="application/json")
+        response["Content-Disposition"] = f'attachment; filename="trust-root-{document["tenant"]}.json"'
+        return response
+
+
+class RetentionView(TenantRoleRequiredMixin, View):
+    required_roles = EVIDENCE_READERS
+
+    def get(self, request):
+        policy = selectors.retention_policy(request.tenant)
+        initial = {"retention_days": policy.retention_days if policy else DEFAULT_RETENTION_DAYS,
+                   "legal_hold": bool(policy and policy.legal_hold), "legal_hold_reason": policy.legal_hold_reason if policy else ""}  # fmt: skip
+        return self._render(request, RetentionForm(initial=initial), policy)
+
+    def post(self, request):
+        if not has_role(request.user, request.tenant, *RETENTION_EDITORS):
+            from django.core.exceptions import PermissionDenied
+
+            raise PermissionDenied("Only tenant admins and compliance officers may change retention.")
+        form = RetentionForm(request.POST)
+        if not form.is_valid():
+            return self._render(request, form, selectors.retention_policy(request.tenant), status=422)
+        services.retention_policy_update(tenant=request.tenant, actor=request.user, **form.cleaned_data)
+        messages.success(request, "Retention settings saved.")
+        return redirect("evidence:retention")
+
+    def _render(self, request, form, policy, status=200):
+        can_edit = has_role(request.user, request.tenant, *RETENTION_EDITORS)
+        return render(request, "evidence/retention.html", {"form": form, "policy": policy, "can_edit": can_edit,
+                                                           "head": selectors.chain_head(request.tenant)}, status=status)  # fmt: skip

@@ -1,0 +1,54 @@
+"""Evidence pages and API: compliance officers, auditors and tenant admins; retention edits narrower."""
+
+from django.db import transaction
+
+from evidence.services import evidence_append
+from tenants.roles import Role
+from tests.permission_matrix import Entry
+
+READERS = (Role.COMPLIANCE_OFFICER, Role.AUDITOR, Role.TENANT_ADMIN)
+RETENTION_EDITORS = (Role.TENANT_ADMIN, Role.COMPLIANCE_OFFICER)
+
+
+def _record(ctx) -> dict:
+    with transaction.atomic():
+        record = evidence_append(
+            tenant=ctx.tenant, kind="matrix.test", subject="matrix", payload={"n": ctx.seq()}
+        )
+    return {"public_id": record.public_id}
+
+
+def _verification(ctx) -> dict:
+    from evidence.services import chain_verify
+
+    chain_verify(tenant=ctx.tenant)
+    return {}
+
+
+ENTRIES = [
+    Entry("evidence:explorer", roles=READERS),
+    Entry("evidence:record", roles=READERS, kwargs=_record),
+    Entry("evidence:verification", roles=READERS),
+    Entry("evidence:verification", roles=READERS, method="POST", data={}, ok=(302,)),
+    Entry("evidence:bundle", roles=READERS, method="POST", data={}),
+    Entry("evidence:trust-root", roles=READERS),
+    Entry("evidence:retention", roles=READERS),
+    Entry(
+        "evidence:retention", roles=RETENTION_EDITORS, method="POST", data={"retention_days": 3000}, ok=(302,)
+    ),
+    Entry("evidence-api:records", roles=READERS, api=True),
+    Entry("evidence-api:record", roles=READERS, api=True, kwargs=_record),
+    Entry("evidence-api:checkpoints", roles=READERS, api=True),
+    Entry("evidence-api:checkpoints", roles=READERS, api=True, method="POST", ok=(201,)),
+    Entry("evidence-api:trust-root", roles=READERS, api=True),
+    Entry("evidence-api:bundles", roles=READERS, api=True, method="POST", data={}),
+    Entry("evidence-api:verification", roles=READERS, api=True, method="POST", data={}),
+    Entry(
+        "evidence-api:verification",
+        roles=READERS,
+        api=True,
+        ok=(200, 404),
+        note="404 problem until the first run",
+    ),
+    Entry("evidence-api:siem", roles=READERS, api=True, query="?output=cef"),
+]
