@@ -216,6 +216,14 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "ENUM_NAME_OVERRIDES": {
+        "AgentStatusEnum": "registry.models.Agent.Status",
+        "McpToolStatusEnum": "registry.models.McpTool.Status",
+        "ApprovalStatusEnum": "approvals.models.ApprovalRequest.Status",
+        "SeverityEnum": "approvals.models.Severity",
+        "ActionEnum": "policies.decide.ACTIONS",
+        "CapabilityClassEnum": "registry.models.CapabilityClass",
+    },
 }
 
 LOGGING = {
