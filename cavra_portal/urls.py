@@ -5,7 +5,8 @@ from importlib import import_module
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.staticfiles.urls import staticfiles_urlpatterns
-from django.urls import include, path
+from django.contrib.staticfiles import views as staticfiles_views
+from django.urls import include, path, re_path
 
 from cavra_portal.navigation import NAV_APPS
 from tenants import views as tenant_views
@@ -30,5 +31,8 @@ for _app in NAV_APPS:
         continue
     urlpatterns.append(path(f"{_app}/", include(f"{_app}.urls")))
 
-if settings.DEBUG or settings.DEMO:
+if settings.DEBUG:
     urlpatterns += staticfiles_urlpatterns()
+elif settings.DEMO:
+    # The demo runs with DEBUG off (no debug pages) yet must serve its CSS and htmx without a proxy.
+    urlpatterns.append(re_path(r"^static/(?P<path>.*)$", staticfiles_views.serve, {"insecure": True}))
