@@ -4,8 +4,8 @@ from importlib import import_module
 
 from django.conf import settings
 from django.contrib import admin
-from django.contrib.staticfiles.urls import staticfiles_urlpatterns
 from django.contrib.staticfiles import views as staticfiles_views
+from django.contrib.staticfiles.urls import staticfiles_urlpatterns
 from django.urls import include, path, re_path
 
 from cavra_portal.navigation import NAV_APPS
