@@ -1,0 +1,652 @@
+"""Loading policy packs (v2 and CAVRA v1) from YAML, with located validation errors and extends resolution."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from .errors import PolicyError
+from .globs import check_glob, check_regex
+from .schema import ACTIONS, policy_schema
+from .validate import kind_of as _kind_of
+from .validate import schema_errors, validate_value
+
+BUNDLED_DIR = Path(__file__).resolve().parent.parent / "packs"
+API_V2 = "cavra.policy/v2"
+API_V1 = "cavra.policy/v1"
+V1_SECTIONS = ("filesystem", "commands", "git", "mcp")
+
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_STR_TAG = "tag:yaml.org,2002:str"
+
+# which match keys apply to which actions
+MATCHER_ACTIONS: dict[str, tuple[str, ...]] = {
+    "paths": ("read_file", "write_file"),
+    "path_regex": ("read_file", "write_file"),
+    "outside_repo": ("read_file", "write_file"),
+    "commands": ("execute_command",),
+    "pipelines": ("execute_command",),
+    "git": ("git_operation", "execute_command"),
+    "mcp": ("mcp_tool_call",),
+    "network": ("network_request",),
+}
+
+
+@dataclass
+class Pack:
+    """A loaded, validated pack with its parents resolved (not yet compiled)."""
+
+    id: str
+    title: str
+    version: str
+    description: str
+    engine: str  # "v2" or "v1"
+    data: dict
+    source: str
+    lines: dict = field(default_factory=dict, repr=False)
+    parents: list[Pack] = field(default_factory=list, repr=False)
+    readme: str = ""
+
+    def line_of(self, path: tuple) -> int | None:
+        while path:
+            if path in self.lines:
+                return self.lines[path]
+            path = path[:-1]
+        return self.lines.get((), None)
+
+
+@dataclass(frozen=True)
+class PackInfo:
+    id: str
+    title: str
+    version: str
+    description: str
+    digest: str
+    path: str = ""
+    readme: str = ""
+
+    def to_dict(self) -> dict:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "version": self.version,
+            "description": self.description,
+            "digest": self.digest,
+            "path": self.path,
+            "readme": self.readme,
+        }
+
+
+def format_path(path: tuple) -> str:
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+# -- YAML with line numbers ----------------------------------------------------------------------
+
+
+def _compose(text: str, source: str) -> tuple[object, dict]:
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise PolicyError(
+            [
+                {
+                    "file": source,
+                    "line": mark.line + 1 if mark else None,
+                    "path": "",
+                    "message": f"malformed YAML: {problem}",
+                }
+            ]
+        )
+    lines: dict = {}
+    errors: list[dict] = []
+    if node is None:
+        return None, lines
+    constructor = yaml.SafeLoader("")
+
+    def build(current, path: tuple, depth: int):
+        if depth > 64:
+            errors.append(
+                {
+                    "file": source,
+                    "line": current.start_mark.line + 1,
+                    "path": format_path(path),
+                    "message": "nesting too deep",
+                }
+            )
+            return None
+        lines.setdefault(path, current.start_mark.line + 1)
+        if isinstance(current, yaml.MappingNode):
+            result: dict = {}
+            for key_node, value_node in current.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    errors.append(
+                        {
+                            "file": source,
+                            "line": key_node.start_mark.line + 1,
+                            "path": format_path(path),
+                            "message": "YAML merge keys (<<) are not supported",
+                        }
+                    )
+                    continue
+                key = (
+                    constructor.construct_object(key_node, deep=True)
+                    if isinstance(key_node, yaml.ScalarNode)
+                    else None
+                )
+                if not isinstance(key, str | int | float | bool) or key is None:
+                    errors.append(
+                        {
+                            "file": source,
+                            "line": key_node.start_mark.line + 1,
+                            "path": format_path(path),
+                            "message": "mapping keys must be strings",
+                        }
+                    )
+                    continue
+                key = str(key) if not isinstance(key, str) else key
+                if key in result:
+                    errors.append(
+                        {
+                            "file": source,
+                            "line": key_node.start_mark.line + 1,
+                            "path": format_path(path + (key,)),
+                            "message": f"duplicate key {key!r}",
+                        }
+                    )
+                    continue
+                lines[path + (key,)] = key_node.start_mark.line + 1
+                result[key] = build(value_node, path + (key,), depth + 1)
+            return result
+        if isinstance(current, yaml.SequenceNode):
+            return [build(item, path + (index,), depth + 1) for index, item in enumerate(current.value)]
+        if isinstance(current, yaml.ScalarNode):
+            if current.tag == _STR_TAG:
+                return current.value
+            try:
+                value = constructor.construct_object(current, deep=True)
+            except yaml.YAMLError as exc:
+                errors.append(
+                    {
+                        "file": source,
+                        "line": current.start_mark.line + 1,
+                        "path": format_path(path),
+                        "message": f"bad value: {exc}",
+                    }
+                )
+                return None
+            if not isinstance(value, str | int | float | bool) and value is not None:
+                value = str(value)  # dates and other YAML types become strings
+            return value
+        errors.append(
+            {
+                "file": source,
+                "line": current.start_mark.line + 1,
+                "path": format_path(path),
+                "message": "unsupported YAML node",
+            }
+        )
+        return None
+
+    try:
+        data = build(node, (), 0)
+    except RecursionError:
+        raise PolicyError("malformed YAML: nesting too deep", file=source)
+    if errors:
+        raise PolicyError(errors)
+    return data, lines
+
+
+# -- validation -------------------------------------------------------------------------------------
+
+
+def _schema_errors(data: dict, lines: dict, source: str) -> list[dict]:
+    out: list[dict] = []
+    seen: set[tuple] = set()
+    for path, message in schema_errors(data):
+        if (path, message) in seen:
+            continue
+        seen.add((path, message))
+        rule = path[1] if len(path) > 1 and path[0] == "rules" and isinstance(path[1], int) else None
+        out.append(
+            {
+                "file": source,
+                "line": _line(lines, path),
+                "path": format_path(path),
+                "message": message,
+                "_rule": rule,
+            }
+        )
+    return out
+
+
+def _line(lines: dict, path: tuple) -> int | None:
+    while path:
+        if path in lines:
+            return lines[path]
+        path = path[:-1]
+    return lines.get(())
+
+
+def as_list(value) -> list:
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return value
+    return [value]
+
+
+def rule_actions(rule: dict) -> list[str]:
+    actions = as_list(rule.get("action", rule.get("actions")))
+    if "any" in actions:
+        return list(ACTIONS)
+    out: list[str] = []
+    for action in actions:
+        if action not in out:
+            out.append(action)
+    return out
+
+
+def _semantic_errors(
+    data: dict, lines: dict, source: str, skip_rules: set[int] | None = None, *, partial: bool = False
+) -> list[dict]:
+    errors: list[dict] = []
+    skip_rules = skip_rules or set()
+
+    def err(path: tuple, message: str) -> None:
+        errors.append(
+            {"file": source, "line": _line(lines, path), "path": format_path(path), "message": message}
+        )
+
+    def globs(value, path: tuple, *, path_glob: bool) -> None:
+        for index, pattern in enumerate(as_list(value)):
+            message = check_glob(pattern, path=path_glob)
+            if message:
+                err(path + ((index,) if isinstance(value, list) else ()), message)
+
+    def regexes(value, path: tuple) -> None:
+        for index, pattern in enumerate(as_list(value)):
+            message = check_regex(pattern)
+            if message:
+                err(path + ((index,) if isinstance(value, list) else ()), message)
+
+    def command_matcher(matcher: dict, path: tuple) -> None:
+        for key in ("program", "args", "text"):
+            if key in matcher:
+                globs(matcher[key], path + (key,), path_glob=False)
+        if "subcommand" in matcher:
+            for index, words in enumerate(as_list(matcher["subcommand"])):
+                for word in str(words).split():
+                    message = check_glob(word, path=False)
+                    if message:
+                        err(
+                            path
+                            + ("subcommand",)
+                            + ((index,) if isinstance(matcher["subcommand"], list) else ()),
+                            message,
+                        )
+        if "path_args" in matcher:
+            globs(matcher["path_args"], path + ("path_args",), path_glob=True)
+        if "regex" in matcher:
+            regexes(matcher["regex"], path + ("regex",))
+
+    seen_ids: dict[str, int] = {}
+    rules = data.get("rules") if isinstance(data.get("rules"), list) else []
+    for index, rule in enumerate(rules):
+        if not isinstance(rule, dict):
+            continue
+        base = ("rules", index)
+        rule_id = rule.get("id")
+        if isinstance(rule_id, str):
+            if rule_id in seen_ids:
+                err(base + ("id",), f"duplicate rule id {rule_id!r} (first at rules[{seen_ids[rule_id]}])")
+            else:
+                seen_ids[rule_id] = index
+        if index in skip_rules:
+            continue
+        actions = rule_actions(rule)
+        alternatives = as_list(rule.get("match"))
+        for alt_index, match in enumerate(alternatives):
+            mpath = base + ("match",) + ((alt_index,) if isinstance(rule.get("match"), list) else ())
+            for key in ("paths", "exclude_paths"):
+                if key in match:
+                    globs(match[key], mpath + (key,), path_glob=True)
+            if "path_regex" in match:
+                regexes(match["path_regex"], mpath + ("path_regex",))
+            for key in ("commands", "exclude_commands"):
+                for c_index, matcher in enumerate(as_list(match.get(key))):
+                    command_matcher(
+                        matcher, mpath + (key,) + ((c_index,) if isinstance(match[key], list) else ())
+                    )
+            for p_index, pipeline in enumerate(match.get("pipelines") or []):
+                for c_index, matcher in enumerate(pipeline):
+                    command_matcher(matcher, mpath + ("pipelines", p_index, c_index))
+            for g_index, matcher in enumerate(as_list(match.get("git"))):
+                gpath = mpath + ("git",) + ((g_index,) if isinstance(match["git"], list) else ())
+                for key in ("branch", "remote", "tag"):
+                    if key in matcher:
+                        globs(matcher[key], gpath + (key,), path_glob=False)
+            for m_index, matcher in enumerate(as_list(match.get("mcp"))):
+                mp = mpath + ("mcp",) + ((m_index,) if isinstance(match["mcp"], list) else ())
+                for key in ("server", "tool"):
+                    if key in matcher:
+                        globs(matcher[key], mp + (key,), path_glob=False)
+                for name, value in (matcher.get("arguments") or {}).items():
+                    globs(value, mp + ("arguments", name), path_glob=False)
+            for n_index, matcher in enumerate(as_list(match.get("network"))):
+                np_ = mpath + ("network",) + ((n_index,) if isinstance(match["network"], list) else ())
+                for key in ("host", "url", "method", "scheme"):
+                    if key in matcher:
+                        globs(matcher[key], np_ + (key,), path_glob=False)
+                if "url_regex" in matcher:
+                    regexes(matcher["url_regex"], np_ + ("url_regex",))
+            positive = [key for key in MATCHER_ACTIONS if key in match]
+            if positive or any(key in match for key in ("exclude_paths", "exclude_commands")):
+                for action in actions:
+                    if not any(action in MATCHER_ACTIONS[key] for key in positive):
+                        err(
+                            mpath,
+                            f"action {action!r} has no applicable matcher here (has: {', '.join(positive) or 'only excludes'}); "
+                            "split the rule or add a matcher for it",
+                        )
+        when = rule.get("when") or {}
+        for key in ("repository", "environment", "agent_profile"):
+            if key in when:
+                globs(when[key], base + ("when", key), path_glob=False)
+        for name, value in (when.get("context") or {}).items():
+            globs(value, base + ("when", "context", name), path_glob=False)
+    if partial:
+        return errors
+    defaults = data.get("defaults") or {}
+    unparseable = defaults.get("unparseable_command")
+    if unparseable is not None:
+        effect = unparseable if isinstance(unparseable, str) else unparseable.get("effect")
+        if effect == "allow":
+            err(("defaults", "unparseable_command"), "an unparseable command can never be allowed")
+    for index, mapping in enumerate(data.get("mappings") or []):
+        globs(mapping.get("rules"), ("mappings", index, "rules"), path_glob=False)
+    for index, test in enumerate(data.get("tests") or []):
+        if test.get("rule") is not None and not isinstance(test.get("rule"), str):
+            err(("tests", index, "rule"), "expected a rule id or null")
+    return errors
+
+
+# -- v1 ---------------------------------------------------------------------------------------------
+
+_V1_KEYS = {
+    "": {
+        "apiVersion",
+        "metadata",
+        "inherits",
+        "extends",
+        "filesystem",
+        "commands",
+        "git",
+        "mcp",
+        "tests",
+        "version",
+        "name",
+        "description",
+        "network",
+    },
+    "metadata": {"id", "name", "title", "version", "description", "owner", "labels", "readme"},
+    "filesystem": {"block_read", "block_write", "require_approval_write"},
+    "commands": {"block", "allow", "require_approval"},
+    "git": {"protected_branches", "block_direct_push", "block_force_push"},
+    "mcp": {
+        "block_unknown_servers",
+        "allowed_servers",
+        "blocked_servers",
+        "allowlist_enabled",
+        "capabilities",
+        "risk_scoring",
+    },
+}
+
+
+def _v1_errors(data: dict, lines: dict, source: str) -> list[dict]:
+    errors: list[dict] = []
+
+    def err(path: tuple, message: str) -> None:
+        errors.append(
+            {"file": source, "line": _line(lines, path), "path": format_path(path), "message": message}
+        )
+
+    for key in data:
+        if key not in _V1_KEYS[""]:
+            err((key,), f"unknown key {key!r} in a v1 pack")
+    for section in ("metadata", "filesystem", "commands", "git", "mcp"):
+        value = data.get(section)
+        if value is None:
+            continue
+        if not isinstance(value, dict):
+            err((section,), f"expected a mapping, got {_kind_of(value)}")
+            continue
+        for key, item in value.items():
+            if key not in _V1_KEYS[section]:
+                err((section, key), f"unknown key {key!r} in v1 section {section!r}")
+                continue
+            if section in ("filesystem", "commands") or key in (
+                "allowed_servers",
+                "blocked_servers",
+                "protected_branches",
+            ):
+                if not isinstance(item, list) or not all(isinstance(entry, str) for entry in item):
+                    err((section, key), "expected a list of strings")
+            elif key in (
+                "block_unknown_servers",
+                "allowlist_enabled",
+                "block_direct_push",
+                "block_force_push",
+            ):
+                if not isinstance(item, bool):
+                    err((section, key), "expected true/false")
+    if "tests" in data:
+        test_schema = policy_schema()["properties"]["tests"]
+        for path, message in validate_value(data["tests"], test_schema, ("tests",)):
+            err(path, message)
+    return errors
+
+
+# -- loading and extends ------------------------------------------------------------------------------
+
+
+def _is_v1(data: dict) -> bool:
+    if data.get("apiVersion") == API_V1:
+        return True
+    return "apiVersion" not in data and any(section in data for section in V1_SECTIONS)
+
+
+def _search_roots(pack_path: Path | None, search_dirs) -> list[Path]:
+    roots: list[Path] = []
+    if pack_path is not None:
+        roots.append(pack_path.parent)
+    roots.extend(Path(d) for d in search_dirs or ())
+    for entry in os.environ.get("CAVRA_POLICY_DIR", "").split(os.pathsep):
+        if entry.strip():
+            roots.append(Path(entry.strip()))
+    roots.append(BUNDLED_DIR)
+    return roots
+
+
+def find_pack_file(pack_id: str, roots: list[Path]) -> Path | None:
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,79}", pack_id or ""):
+        return None
+    for root in roots:
+        for candidate in (root / f"{pack_id}.yaml", root / f"{pack_id}.yml", root / pack_id / "policy.yaml"):
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def load_pack_text(
+    text: str, *, source_name: str = "<string>", search_dirs=(), _path: Path | None = None, _stack: tuple = ()
+) -> Pack:
+    """Parses and validates a pack; parents named by extends/inherits are loaded too."""
+    if not isinstance(text, str):
+        raise PolicyError("pack text must be a string", file=source_name)
+    data, lines = _compose(text, source_name)
+    if data is None:
+        raise PolicyError([{"file": source_name, "line": 1, "path": "", "message": "empty pack"}])
+    if not isinstance(data, dict):
+        raise PolicyError(
+            [
+                {
+                    "file": source_name,
+                    "line": 1,
+                    "path": "",
+                    "message": f"a pack is a mapping, got {_kind_of(data)}",
+                }
+            ]
+        )
+    if _is_v1(data):
+        errors = _v1_errors(data, lines, source_name)
+        engine = "v1"
+        meta = data.get("metadata") or {}
+        fallback = Path(source_name).stem if _path is not None else "v1-pack"
+        pack_id = str(meta.get("id") or meta.get("name") or data.get("name") or fallback)
+        pack_id = re.sub(r"[^a-z0-9._-]+", "-", pack_id.lower()).strip("-") or "v1-pack"
+        title = str(meta.get("title") or meta.get("name") or pack_id)
+        version = str(meta.get("version") or data.get("version") or "1")
+        description = str(meta.get("description") or data.get("description") or "")
+        readme = str(meta.get("readme") or "")
+        parent_key = "inherits" if "inherits" in data else "extends"
+    else:
+        errors = _schema_errors(data, lines, source_name)
+        bad_rules = {e["_rule"] for e in errors if e.get("_rule") is not None}
+        top_level_bad = any(e.get("_rule") is None for e in errors)
+        for error in errors:
+            error.pop("_rule", None)
+        if not top_level_bad:
+            errors += _semantic_errors(data, lines, source_name, skip_rules=bad_rules, partial=bool(errors))
+            errors.sort(key=lambda e: e["line"] or 0)
+        engine = "v2"
+        meta = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
+        pack_id = str(meta.get("id", ""))
+        title = str(meta.get("title", ""))
+        version = str(meta.get("version", ""))
+        description = str(meta.get("description", ""))
+        readme = str(meta.get("readme", ""))
+        parent_key = "extends" if "extends" in data else "inherits"
+    if errors:
+        raise PolicyError(errors)
+    if "extends" in data and "inherits" in data:
+        raise PolicyError(
+            [
+                {
+                    "file": source_name,
+                    "line": _line(lines, ("inherits",)),
+                    "path": "inherits",
+                    "message": "use either 'extends' or 'inherits', not both",
+                }
+            ]
+        )
+    pack = Pack(
+        id=pack_id,
+        title=title,
+        version=version,
+        description=description,
+        engine=engine,
+        data=data,
+        source=source_name,
+        lines=lines,
+        readme=readme,
+    )
+    stack = _stack + (pack_id,)
+    roots = _search_roots(_path, search_dirs)
+    parent_ids = as_list(data.get(parent_key))
+    for index, parent_id in enumerate(parent_ids):
+        where = (parent_key, index) if isinstance(data.get(parent_key), list) else (parent_key,)
+        if not isinstance(parent_id, str):
+            raise PolicyError(
+                [
+                    {
+                        "file": source_name,
+                        "line": _line(lines, where),
+                        "path": format_path(where),
+                        "message": "expected a pack id",
+                    }
+                ]
+            )
+        if parent_id in stack:
+            chain = " -> ".join(stack + (parent_id,))
+            raise PolicyError(
+                [
+                    {
+                        "file": source_name,
+                        "line": _line(lines, where),
+                        "path": format_path(where),
+                        "message": f"extends cycle: {chain}",
+                    }
+                ]
+            )
+        parent_file = find_pack_file(parent_id, roots)
+        if parent_file is None:
+            searched = ", ".join(str(root) for root in roots)
+            raise PolicyError(
+                [
+                    {
+                        "file": source_name,
+                        "line": _line(lines, where),
+                        "path": format_path(where),
+                        "message": f"parent pack {parent_id!r} not found (searched: {searched})",
+                    }
+                ]
+            )
+        parent = _load_file(parent_file, search_dirs=search_dirs, stack=stack)
+        if parent.engine != engine:
+            raise PolicyError(
+                [
+                    {
+                        "file": source_name,
+                        "line": _line(lines, where),
+                        "path": format_path(where),
+                        "message": f"a {engine} pack cannot extend the {parent.engine} pack {parent_id!r}",
+                    }
+                ]
+            )
+        pack.parents.append(parent)
+    return pack
+
+
+def _load_file(path: Path, *, search_dirs=(), stack: tuple = ()) -> Pack:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise PolicyError(f"cannot read pack: {exc.strerror or exc}", file=str(path))
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise PolicyError("pack is not UTF-8 text", file=str(path))
+    return load_pack_text(text, source_name=str(path), search_dirs=search_dirs, _path=path, _stack=stack)
+
+
+def load_pack_file(path, *, search_dirs=()) -> Pack:
+    """Loads a pack file (v2 or v1) and its parents; raises PolicyError when invalid."""
+    return _load_file(Path(path), search_dirs=search_dirs)
+
+
+def load_bundled_pack(pack_id: str) -> Pack:
+    path = find_pack_file(pack_id, [BUNDLED_DIR])
+    if path is None:
+        raise PolicyError(f"no bundled pack {pack_id!r}", file=str(BUNDLED_DIR))
+    return _load_file(path)
+
+
+def bundled_pack_paths() -> list[Path]:
+    if not BUNDLED_DIR.is_dir():
+        return []
+    paths = sorted(BUNDLED_DIR.glob("*.yaml")) + sorted(BUNDLED_DIR.glob("*/policy.yaml"))
+    return paths
