@@ -113,6 +113,7 @@ def compiled_policy(digest: str, compiled_json: str) -> CompiledPolicy:
     compiled = CompiledPolicy.from_json(compiled_json)
     if compiled.digest != digest:
         raise ValueError(f"stored policy digest {digest[:12]} does not match its compiled form")
+    compiled.prepare()  # compile every matcher now, once, rather than on some agent's first request
     with _cache_lock:
         _compiled_cache[digest] = compiled
         while len(_compiled_cache) > COMPILED_CACHE_SIZE:
