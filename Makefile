@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: install demo test lint migrations-check schema schema-check bench clean
+.PHONY: install demo test lint migrations-check schema schema-check bench-policy bench-evidence bench-decisions clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,15 @@ schema: install
 schema-check: install
 	CAVRA_DEMO=1 $(BIN)/python manage.py spectacular --file var/openapi.check.yaml --validate
 	diff -u docs/openapi.yaml var/openapi.check.yaml
+
+bench-policy: install
+	$(BIN)/python bench/bench_policy_engine.py
+
+bench-evidence: install
+	$(BIN)/python bench/bench_evidence.py --write-doc
+
+bench-decisions: install
+	$(BIN)/python bench/bench_decisions.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache
