@@ -15,4 +15,6 @@ def _context(*, user, tenant) -> dict:
     }
 
 
-HOME_PANELS = [HomePanel("Evidence integrity", "evidence/panels/integrity.html", EVIDENCE_READERS, _context, order=10)]
+HOME_PANELS = [
+    HomePanel("Evidence integrity", "evidence/panels/integrity.html", EVIDENCE_READERS, _context, order=10)
+]

@@ -29,7 +29,9 @@ def test_commit_is_relaxed_only_inside_the_append_transaction(acme):
         assert _setting() == "off"  # this transaction's commit does not wait for the flush...
         assert _barriers() == 1  # ...but exactly one durability wait follows it
     assert _setting() == "on"
-    assert list(EvidenceRecord.objects.filter(tenant=acme, kind="test").values_list("subject", flat=True)) == ["b", "a"]
+    assert list(
+        EvidenceRecord.objects.filter(tenant=acme, kind="test").values_list("subject", flat=True)
+    ) == ["b", "a"]
 
 
 def test_a_rolled_back_append_does_not_suppress_the_next_wait(acme):
