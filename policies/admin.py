@@ -4,6 +4,20 @@ from django.contrib import admin
 
 from cavra_portal.admin_site import TenantScopedAdmin
 from policies.models import Environment, PolicyPack, PolicyVersion, Repository, Rollout, RolloutChange
+from policies.services import tenant_policy_changed
+
+
+class PolicyScopeAdmin(TenantScopedAdmin):
+    """Edits here change which policy applies where: invalidate the decision path's rollout cache."""
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        tenant_policy_changed(tenant=obj.tenant)
+
+    def delete_model(self, request, obj):
+        tenant = obj.tenant
+        super().delete_model(request, obj)
+        tenant_policy_changed(tenant=tenant)
 
 
 @admin.register(PolicyPack)
@@ -27,7 +41,7 @@ class PolicyVersionAdmin(TenantScopedAdmin):
 
 
 @admin.register(Repository)
-class RepositoryAdmin(TenantScopedAdmin):
+class RepositoryAdmin(PolicyScopeAdmin):
     list_display = ("name", "description", "tenant")
     list_filter = ("tenant",)
     search_fields = ("name",)
@@ -35,13 +49,13 @@ class RepositoryAdmin(TenantScopedAdmin):
 
 
 @admin.register(Environment)
-class EnvironmentAdmin(TenantScopedAdmin):
+class EnvironmentAdmin(PolicyScopeAdmin):
     list_display = ("name", "is_production", "tenant")
     list_filter = ("tenant",)
 
 
 @admin.register(Rollout)
-class RolloutAdmin(TenantScopedAdmin):
+class RolloutAdmin(PolicyScopeAdmin):
     list_display = ("__str__", "mode", "updated_at", "tenant")
     list_filter = ("tenant", "mode")
     readonly_fields = ("public_id",)

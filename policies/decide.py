@@ -104,13 +104,14 @@ _cache_lock = threading.Lock()
 COMPILED_CACHE_SIZE = 64
 
 
-def compiled_policy(digest: str, compiled_json: str) -> CompiledPolicy:
+def compiled_policy(digest: str, load_json) -> CompiledPolicy:
+    """The compiled policy for `digest`; `load_json()` fetches its stored form only on a cache miss."""
     with _cache_lock:
         cached = _compiled_cache.get(digest)
         if cached is not None:
             _compiled_cache.move_to_end(digest)
             return cached
-    compiled = CompiledPolicy.from_json(compiled_json)
+    compiled = CompiledPolicy.from_json(load_json() if callable(load_json) else load_json)
     if compiled.digest != digest:
         raise ValueError(f"stored policy digest {digest[:12]} does not match its compiled form")
     compiled.prepare()  # compile every matcher now, once, rather than on some agent's first request
@@ -133,11 +134,53 @@ def rollout_resolve(*, tenant, repository: str | None, environment: str | None) 
     candidates = list(
         Rollout.objects.filter(scope, tenant=tenant)
         .select_related("version__pack", "repository", "environment")
+        .defer("version__source_text", "version__compiled_json")
         .order_by()
     )
     if not candidates:
         return None
     return max(candidates, key=lambda r: (r.repository_id is not None, r.environment_id is not None))
+
+
+@dataclass(frozen=True)
+class RolloutSnapshot:
+    version_pk: int
+    digest: str
+    pack_id: str
+    version: str
+    mode: str
+
+
+# (tenant id, repository, environment) -> (tenant.policy_generation, snapshot or None). Every change to
+# rollouts, repositories or environments bumps the generation in its own transaction, and the tenant
+# row arrives fresh with the agent on every request, so a stale entry is never used.
+_rollout_cache: dict[tuple, tuple[int, RolloutSnapshot | None]] = {}
+ROLLOUT_CACHE_SIZE = 4096
+
+
+def _resolved_rollout(*, tenant, repository: str | None, environment: str | None) -> RolloutSnapshot | None:
+    key = (tenant.pk, repository or "", (environment or "").lower())
+    generation = tenant.policy_generation
+    hit = _rollout_cache.get(key)
+    if hit is not None and hit[0] == generation:
+        return hit[1]
+    rollout = rollout_resolve(tenant=tenant, repository=repository, environment=environment)
+    snapshot = None
+    if rollout is not None:
+        version = rollout.version
+        snapshot = RolloutSnapshot(
+            version.pk, version.digest, version.pack.pack_id, version.version, rollout.mode
+        )
+    if len(_rollout_cache) >= ROLLOUT_CACHE_SIZE:
+        _rollout_cache.clear()
+    _rollout_cache[key] = (generation, snapshot)
+    return snapshot
+
+
+def _stored_compiled_json(version_pk: int) -> str:
+    from policies.models import PolicyVersion
+
+    return PolicyVersion.objects.values_list("compiled_json", flat=True).get(pk=version_pk)
 
 
 def action_digest(
@@ -224,7 +267,7 @@ def decide(*, tenant, agent, data: DecisionInput) -> DecisionOutcome:
     from registry.selectors import registry_check
 
     try:
-        rollout = rollout_resolve(tenant=tenant, repository=data.repository, environment=data.environment)
+        rollout = _resolved_rollout(tenant=tenant, repository=data.repository, environment=data.environment)
     except DatabaseError as exc:
         logger.exception("rollout lookup failed")
         raise DecisionUnavailable("The policy store is unreachable.") from exc
@@ -254,18 +297,20 @@ def decide(*, tenant, agent, data: DecisionInput) -> DecisionOutcome:
         )
         mode = Rollout.Mode.ENFORCE
     else:
-        version = rollout.version
         policy = {
-            "pack": version.pack.pack_id,
-            "version": version.version,
-            "digest": version.digest,
+            "pack": rollout.pack_id,
+            "version": rollout.version,
+            "digest": rollout.digest,
             "mode": rollout.mode,
         }
         mode = rollout.mode
         try:
-            verdict = _engine_verdict(compiled_policy(version.digest, version.compiled_json), data, agent)
+            compiled = compiled_policy(rollout.digest, lambda: _stored_compiled_json(rollout.version_pk))
+            verdict = _engine_verdict(compiled, data, agent)
+        except DatabaseError as exc:
+            raise DecisionUnavailable("The policy store is unreachable.") from exc
         except Exception:  # noqa: BLE001 - any engine failure must fail closed, never allow
-            logger.exception("policy evaluation failed for %s", version.digest)
+            logger.exception("policy evaluation failed for %s", rollout.digest)
             from_policy = False
             verdict = _Verdict(
                 "block",

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from policies.engine import PolicyError, compile_pack, load_bundled_pack, load_pack_text, run_pack_tests
@@ -141,6 +142,11 @@ def environment_ensure(*, tenant: Tenant, name: str, actor: User | None = None) 
     return env
 
 
+def tenant_policy_changed(*, tenant: Tenant) -> None:
+    """Invalidate every process's cached rollout lookups for this tenant (call inside the change's transaction)."""
+    Tenant.objects.filter(pk=tenant.pk).update(policy_generation=F("policy_generation") + 1)
+
+
 def _rollout_snapshot(rollout: Rollout | None) -> dict | None:
     if rollout is None:
         return None
@@ -206,6 +212,7 @@ def rollout_set(
             after=after,
             actor=actor,
         )
+        tenant_policy_changed(tenant=tenant)
         record_audit(
             tenant=tenant,
             actor=actor,
@@ -230,6 +237,7 @@ def rollout_remove(*, rollout: Rollout, actor: User | None) -> None:
             after=None,
             actor=actor,
         )
+        tenant_policy_changed(tenant=rollout.tenant)
         record_audit(
             tenant=rollout.tenant,
             actor=actor,

@@ -88,6 +88,9 @@ class Tenant(models.Model):
         default=False, help_text="May an agent's owner approve their own agent's requests?"
     )
     created_at = models.DateTimeField(default=timezone.now)
+    # Bumped in the same transaction as any change to which policy applies where (rollouts,
+    # repositories, environments), so the decision path can cache its rollout lookups per process.
+    policy_generation = models.PositiveBigIntegerField(default=0, editable=False)
 
     class Meta:
         ordering = ["slug"]

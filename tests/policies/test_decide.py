@@ -259,3 +259,14 @@ def test_suspended_tenant_blocks_every_agent(acme, rolled_out, agent_client):
     Tenant.objects.filter(pk=acme.pk).update(entitlement_status="suspended")
     body = ask(agent_client, action="read_file", target="README.md").json()
     assert (body["decision"], body["rule_id"]) == ("block", "portal.tenant_inactive")
+
+
+def test_rollout_changes_apply_on_the_next_request(acme, policy_version, agent_client):
+    from policies.services import rollout_remove
+
+    rollout = rollout_set(tenant=acme, version=policy_version, mode="enforce", actor=None)
+    assert ask(agent_client, action="read_file", target=".env").json()["decision"] == "block"
+    rollout_set(tenant=acme, version=policy_version, mode="audit_only", actor=None)
+    assert ask(agent_client, action="read_file", target=".env").json()["decision"] == "allow"
+    rollout_remove(rollout=Rollout.objects.get(pk=rollout.pk), actor=None)
+    assert ask(agent_client, action="read_file", target=".env").json()["rule_id"] == "portal.no_policy"
