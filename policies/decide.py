@@ -374,7 +374,7 @@ def decide(*, tenant, agent, data: DecisionInput) -> DecisionOutcome:
                 else:
                     final, verdict.rule_id, verdict.reason = "block", "approval.mismatch", check.reason
             session = _session_for(tenant=tenant, agent=agent, data=data)
-            decision = Decision.objects.create(
+            decision = Decision(
                 tenant=tenant,
                 session=session,
                 agent_ref=agent.public_id,
@@ -404,7 +404,11 @@ def decide(*, tenant, agent, data: DecisionInput) -> DecisionOutcome:
                     else None,
                 },
             )
-            if final == "require_approval" and approval is None:
+            if session is not None:
+                AgentSession.objects.filter(pk=session.pk).update(last_seen_at=timezone.now())
+            opens_approval = final == "require_approval" and approval is None
+            if opens_approval:
+                decision.save(force_insert=True)  # the approval request points at its decision
                 approval = approval_request_open(
                     tenant=tenant,
                     agent=agent,
@@ -446,10 +450,12 @@ def decide(*, tenant, agent, data: DecisionInput) -> DecisionOutcome:
                 },
                 actor=f"agent:{agent.public_id}",
             )
-            Decision.objects.filter(pk=decision.pk).update(evidence=record)
             decision.evidence = record
-            if session is not None:
-                AgentSession.objects.filter(pk=session.pk).update(last_seen_at=timezone.now())
+            if opens_approval:
+                Decision.objects.filter(pk=decision.pk).update(evidence=record)
+            else:
+                # The common path: one INSERT, already linked to its evidence record.
+                decision.save(force_insert=True)
     except DatabaseError as exc:
         raise DecisionUnavailable("The evidence store is unreachable; nothing was decided.") from exc
     return DecisionOutcome(decision, approval, record.seq, record.hash, would_have)
