@@ -248,7 +248,8 @@ class GitMatcher:
                 return False
         if self.remote_re is not None:
             if op.remote is None:
-                if not pessimistic:
+                # Only operations that talk to a remote can have an unknown one; `git tag -d` is local.
+                if not (pessimistic and op.operation in ("push", "fetch", "pull")):
                     return False
             elif not self.remote_re.match(op.remote):
                 return False

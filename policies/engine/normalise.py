@@ -383,6 +383,8 @@ _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
 def tool_capabilities(tool: str) -> set[str]:
     words = set(_SPLIT_TOOL.split(_CAMEL.sub("_", tool).lower()))
+    if words & {"pull", "merge"}:
+        words.discard("request")  # pull/merge requests are repository work, not network requests
     return {name for name, vocabulary in _CAPABILITY_WORDS if words & vocabulary}
 
 

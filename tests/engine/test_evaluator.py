@@ -201,3 +201,39 @@ def test_git_operation_request_fields(sample):
     assert decide(sample, "git_operation", "git push").decision == "require_approval"
     assert decide(sample, "git_operation", "branch -D old").rule_id == "git.branch-delete"
     assert decide(sample, "git_operation", "push origin :refs/tags/v1").rule_id == "git.branch-delete"
+
+
+def test_pull_and_merge_requests_are_not_network_tools():
+    from policies.engine.normalise import tool_capabilities
+
+    assert "network" not in tool_capabilities("create_pull_request")
+    assert "network" not in tool_capabilities("mergeRequestCreate")
+    assert "network" in tool_capabilities("http_request")
+
+
+def test_local_tag_delete_does_not_match_a_remote_rule():
+    from policies.engine import ActionRequest, compile_pack, evaluate, load_pack_text
+
+    pack = load_pack_text(
+        """
+apiVersion: cavra.policy/v2
+metadata: {id: remote-tags, title: Remote tags, version: 1.0.0, description: x}
+defaults: {any: allow}
+rules:
+  - id: tags.remote-delete
+    action: [execute_command, git_operation]
+    match:
+      git: {operation: tag_delete, remote: "*"}
+    effect: block
+    reason: Deleting a published tag.
+"""
+    )
+    compiled = compile_pack(pack)
+    assert (
+        evaluate(compiled, ActionRequest(action="execute_command", target="git tag -d v1")).decision
+        == "allow"
+    )
+    pushed = evaluate(
+        compiled, ActionRequest(action="execute_command", target="git push origin :refs/tags/v1")
+    )
+    assert pushed.decision == "block"
