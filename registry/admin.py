@@ -1,12 +1,18 @@
-"""Admin for agents, credentials (hashes never shown, tokens issued only through the pages/API), MCP servers and tools."""
+"""Admin for agents, credentials (hashes never shown, tokens issued only through the pages/API),
+workload identities (bound through the API), MCP servers and tools."""
 
 from __future__ import annotations
 
 from django.contrib import admin, messages
 
 from cavra_portal.admin_site import TenantScopedAdmin
-from registry.models import Agent, AgentCredential, McpServer, McpTool
-from registry.services import agent_credential_revoke, mcp_tool_approve
+from registry.models import Agent, AgentCredential, McpServer, McpTool, WorkloadIdentityBinding
+from registry.services import (
+    agent_credential_revoke,
+    mcp_tool_approve,
+    workload_identity_set_enabled,
+    workload_identity_unbind,
+)
 
 
 @admin.register(Agent)
@@ -57,6 +63,58 @@ class AgentCredentialAdmin(TenantScopedAdmin):
         for credential in queryset:
             agent_credential_revoke(credential=credential, actor=request.user)
         messages.success(request, f"{queryset.count()} token(s) revoked.")
+
+
+@admin.register(WorkloadIdentityBinding)
+class WorkloadIdentityBindingAdmin(TenantScopedAdmin):
+    list_display = (
+        "public_id",
+        "agent",
+        "tenant",
+        "issuer",
+        "subject",
+        "audience",
+        "enabled",
+        "last_used_at",
+    )
+    list_filter = ("tenant", "enabled")
+    list_select_related = ("tenant", "agent")
+    search_fields = ("public_id", "issuer", "subject", "audience", "agent__name")
+    fields = (
+        "public_id",
+        "agent",
+        "issuer",
+        "audience",
+        "jwks_url",
+        "subject",
+        "required_claims",
+        "enabled",
+        "last_used_at",
+        "created_at",
+        "created_by",
+        "updated_at",
+    )
+    readonly_fields = fields
+    actions = ("enable_selected", "disable_selected")
+
+    def has_add_permission(self, request):
+        # Binding checks URLs, globs and cross-tenant audiences in the service: use the API.
+        return False
+
+    def delete_model(self, request, obj):
+        workload_identity_unbind(binding=obj, actor=request.user)
+
+    @admin.action(description="Enable selected workload identities")
+    def enable_selected(self, request, queryset):
+        for binding in queryset:
+            workload_identity_set_enabled(binding=binding, actor=request.user, enabled=True)
+        messages.success(request, f"{queryset.count()} workload identit(ies) enabled.")
+
+    @admin.action(description="Disable selected workload identities")
+    def disable_selected(self, request, queryset):
+        for binding in queryset:
+            workload_identity_set_enabled(binding=binding, actor=request.user, enabled=False)
+        messages.success(request, f"{queryset.count()} workload identit(ies) disabled.")
 
 
 class McpToolInline(admin.TabularInline):

@@ -1,4 +1,4 @@
-"""Agent bearer tokens (`Authorization: Bearer cvr_…`) for DRF, and the principal they resolve to."""
+"""Agent authentication for DRF: bearer tokens `cvr_…` and CI workload identity JWTs, and the principal both resolve to."""
 
 from __future__ import annotations
 
@@ -11,8 +11,15 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, SessionAuthentication, get_authorization_header
 
-from registry.models import Agent, AgentCredential
+from registry.models import Agent, AgentCredential, WorkloadIdentityBinding
 from registry.services import TOKEN_PREFIX, token_hash
+from registry.workload_identity import (
+    IdentityProviderUnreachable,
+    VerifiedWorkload,
+    WorkloadIdentityError,
+    looks_like_jwt,
+    verify_workload_token,
+)
 
 LAST_USED_GRANULARITY = timedelta(minutes=1)
 _MAX_TOKEN_LENGTH = 200
@@ -30,7 +37,8 @@ class _NoRoles(dict):
 
 
 class AgentPrincipal:
-    """`request.user` for an agent: authenticated, never staff, carrying its agent and tenant."""
+    """`request.user` for an agent: authenticated, never staff, carrying its agent and tenant, and either
+    the `credential` (a `cvr_` token) or the `workload` (a verified CI identity token) it proved."""
 
     is_authenticated = True
     is_anonymous = False
@@ -41,10 +49,16 @@ class AgentPrincipal:
     pk = None
     id = None
 
-    def __init__(self, agent: Agent, credential: AgentCredential):
+    def __init__(
+        self,
+        agent: Agent,
+        credential: AgentCredential | None = None,
+        workload: VerifiedWorkload | None = None,
+    ):
         self.agent = agent
         self.tenant = agent.tenant
         self.credential = credential
+        self.workload = workload
         self._cavra_role_cache = _NoRoles()
 
     @property
@@ -74,7 +88,10 @@ class AgentPrincipal:
 class AgentTokenAuthentication(BaseAuthentication):
     """Looks the token up by its SHA-256 on every request (no cache, so revocation is immediate);
     refuses unknown, revoked and expired tokens and retired agents. A suspended agent still
-    authenticates so the decision path can record and block what it asked."""
+    authenticates so the decision path can record and block what it asked.
+
+    A bearer that is a JWT is a CI workload identity token instead: verified against its issuer's
+    JWKS and resolved to the one enabled binding it matches (registry.workload_identity)."""
 
     keyword = "Bearer"
 
@@ -89,8 +106,8 @@ class AgentTokenAuthentication(BaseAuthentication):
         except UnicodeDecodeError:
             raise exceptions.AuthenticationFailed("The bearer token contains invalid characters.")
         if not token.startswith(TOKEN_PREFIX):
-            if token.count(".") == 2:
-                return None  # a JWT: leave it to a workload-identity authenticator
+            if looks_like_jwt(token):
+                return self.authenticate_workload(request, token)
             raise exceptions.AuthenticationFailed(
                 "Invalid agent token: CAVRA agent tokens start with 'cvr_'."
             )
@@ -120,11 +137,48 @@ class AgentTokenAuthentication(BaseAuthentication):
             )
         self._touch(credential, agent, now)
         principal = AgentPrincipal(agent, credential)
+        self._bind_request(request, agent)
+        return principal, credential
+
+    def authenticate_workload(self, request, token: str):
+        try:
+            workload = verify_workload_token(token)
+        except IdentityProviderUnreachable as exc:
+            raise exceptions.AuthenticationFailed(str(exc), code="identity-provider-unreachable")
+        except WorkloadIdentityError as exc:
+            raise exceptions.AuthenticationFailed(str(exc), code="invalid-workload-identity")
+        binding = workload.binding
+        agent = binding.agent
+        if agent.status == Agent.Status.RETIRED or agent.tenant_id != binding.tenant_id:
+            raise exceptions.AuthenticationFailed(
+                f"Agent {agent.name} is retired; its workload identities no longer work."
+            )
+        self._touch_binding(binding, agent, timezone.now())
+        principal = AgentPrincipal(agent, workload=workload)
+        self._bind_request(request, agent)
+        return principal, workload
+
+    @staticmethod
+    def _bind_request(request, agent: Agent) -> None:
         for target in (request, getattr(request, "_request", None)):
             if target is not None:
                 target.tenant = agent.tenant
                 target.agent = agent
-        return principal, credential
+
+    @staticmethod
+    def _touch_binding(binding: WorkloadIdentityBinding, agent: Agent, now) -> None:
+        stale = now - LAST_USED_GRANULARITY
+        if binding.last_used_at is not None and binding.last_used_at > stale:
+            return
+        updated = (
+            WorkloadIdentityBinding.objects.filter(pk=binding.pk)
+            .filter(Q(last_used_at__isnull=True) | Q(last_used_at__lte=stale))
+            .update(last_used_at=now)
+        )
+        if updated:
+            binding.last_used_at = now
+            Agent.objects.filter(pk=agent.pk).update(last_seen_at=now)
+            agent.last_seen_at = now
 
     @staticmethod
     def _touch(credential: AgentCredential, agent: Agent, now) -> None:
@@ -166,6 +220,9 @@ class AgentTokenScheme(OpenApiAuthenticationExtension):
         return {
             "type": "http",
             "scheme": "bearer",
-            "bearerFormat": "cvr_…",
-            "description": "An agent token issued on the agent's page, by the API or by `manage.py cavra_agent_token`.",
+            "bearerFormat": "cvr_… or JWT",
+            "description": (
+                "An agent token issued on the agent's page, by the API or by `manage.py cavra_agent_token`; "
+                "or a CI provider's OIDC token bound to the agent as a workload identity."
+            ),
         }

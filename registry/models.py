@@ -35,6 +35,10 @@ def new_tool_id() -> str:
     return _public_id("tool")
 
 
+def new_workload_identity_id() -> str:
+    return _public_id("wid")
+
+
 AGENT_NAME_VALIDATOR = RegexValidator(
     r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$",
     "Use 1-100 letters, digits, dots, underscores and hyphens, starting with a letter or digit.",
@@ -143,6 +147,44 @@ class AgentCredential(TenantOwned):
         if self.revoked_at is not None:
             return "revoked"
         return "expired" if self.is_expired else "active"
+
+
+class WorkloadIdentityBinding(TenantOwned):
+    """Lets a CI workload act as `agent` with its provider's short-lived OIDC token instead of a stored
+    secret: the token's issuer must be `issuer`, its audience must include `audience`, its `sub` must
+    match the `subject` glob and each claim in `required_claims` its glob (all case-sensitive)."""
+
+    public_id = models.CharField(max_length=32, unique=True, default=new_workload_identity_id, editable=False)
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="workload_identities")
+    issuer = models.CharField(
+        max_length=300, help_text="The provider's issuer URL, exactly as in the token's iss claim."
+    )
+    audience = models.CharField(max_length=200, help_text="A value the token's aud claim must contain.")
+    jwks_url = models.CharField(
+        "JWKS URL",
+        max_length=500,
+        blank=True,
+        help_text="Empty: the jwks_uri of the issuer's /.well-known/openid-configuration.",
+    )
+    subject = models.CharField(max_length=300, help_text="Glob the token's sub claim must match.")
+    required_claims = models.JSONField(
+        default=dict, blank=True, help_text='Claim -> glob, e.g. {"repository": "acme/*"}; all must match.'
+    )
+    enabled = models.BooleanField(default=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "workload identity binding"
+        indexes = [models.Index(fields=["issuer", "enabled"], name="wid_issuer_enabled")]
+
+    def __str__(self) -> str:
+        return f"{self.issuer} {self.subject} -> {self.agent_id and self.agent.name}"
 
 
 class McpServer(TenantOwned):

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from django.db.models import Count, Q, QuerySet
 
-from registry.models import Agent, AgentCredential, McpServer, McpTool
+from registry.models import Agent, AgentCredential, McpServer, McpTool, WorkloadIdentityBinding
 from registry.profiles import MCP_TOOL_CALL, PROFILES, effective_capabilities
 from tenants.models import Tenant
 from tenants.permissions import get_for_tenant_or_404, has_role
@@ -75,6 +75,20 @@ def agent_credentials(*, agent: Agent) -> QuerySet[AgentCredential]:
 def agent_credential_get(*, agent: Agent, public_id: str) -> AgentCredential:
     return get_for_tenant_or_404(
         AgentCredential.objects.filter(agent=agent).select_related("agent"), agent.tenant, public_id=public_id
+    )
+
+
+def workload_identity_list(*, agent: Agent) -> QuerySet[WorkloadIdentityBinding]:
+    return WorkloadIdentityBinding.objects.filter(tenant=agent.tenant_id, agent=agent).select_related(
+        "created_by"
+    )
+
+
+def workload_identity_get(*, agent: Agent, public_id: str) -> WorkloadIdentityBinding:
+    return get_for_tenant_or_404(
+        WorkloadIdentityBinding.objects.filter(agent=agent).select_related("agent"),
+        agent.tenant,
+        public_id=public_id,
     )
 
 

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from registry.models import Agent, AgentCredential, CapabilityClass, McpServer, McpTool, RiskTier
+from registry.models import (
+    Agent,
+    AgentCredential,
+    CapabilityClass,
+    McpServer,
+    McpTool,
+    RiskTier,
+    WorkloadIdentityBinding,
+)
 from registry.profiles import ACTION_TYPES, PROFILE_CHOICES
 
 
@@ -40,6 +48,52 @@ class IssuedCredentialSerializer(CredentialSerializer):
 class CredentialIssueSerializer(serializers.Serializer):
     expires_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
     label = serializers.CharField(required=False, allow_blank=True, max_length=100, default="")
+
+
+class WorkloadIdentitySerializer(serializers.ModelSerializer):
+    id = serializers.CharField(source="public_id", read_only=True)
+    agent = serializers.CharField(source="agent.public_id", read_only=True)
+    created_by = serializers.EmailField(
+        source="created_by.email", allow_null=True, read_only=True, default=None
+    )
+
+    class Meta:
+        model = WorkloadIdentityBinding
+        fields = [
+            "id",
+            "agent",
+            "issuer",
+            "audience",
+            "jwks_url",
+            "subject",
+            "required_claims",
+            "enabled",
+            "last_used_at",
+            "created_at",
+            "created_by",
+        ]
+
+
+class WorkloadIdentityBindSerializer(serializers.Serializer):
+    """Input only; URL, glob and uniqueness rules live in registry.services.workload_identity_bind."""
+
+    issuer = serializers.CharField(
+        max_length=300, help_text="e.g. https://token.actions.githubusercontent.com"
+    )
+    audience = serializers.CharField(
+        max_length=200, help_text="The audience the CI job requests its token for."
+    )
+    subject = serializers.CharField(max_length=300, help_text="Glob for the sub claim, e.g. repo:acme/app:*")
+    required_claims = serializers.DictField(
+        child=serializers.CharField(max_length=300),
+        required=False,
+        default=dict,
+        help_text='Claim -> glob, e.g. {"repository": "acme/app", "ref": "refs/heads/main"}.',
+    )
+    jwks_url = serializers.CharField(
+        max_length=500, required=False, allow_blank=True, default="", help_text="Empty: from OIDC discovery."
+    )
+    enabled = serializers.BooleanField(required=False, default=True)
 
 
 class AgentSerializer(serializers.ModelSerializer):

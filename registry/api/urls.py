@@ -15,6 +15,16 @@ urlpatterns = [
         views.AgentCredentialRevokeView.as_view(),
         name="agent-credential-revoke",
     ),
+    path(
+        "agents/<str:agent_id>/workload-identities",
+        views.AgentWorkloadIdentityListView.as_view(),
+        name="agent-workload-identities",
+    ),
+    path(
+        "agents/<str:agent_id>/workload-identities/<str:binding_id>",
+        views.AgentWorkloadIdentityDetailView.as_view(),
+        name="agent-workload-identity",
+    ),
     path("mcp-servers", views.McpServerListView.as_view(), name="mcp-servers"),
     path("mcp-servers/<str:server_id>", views.McpServerDetailView.as_view(), name="mcp-server"),
     path("mcp-tools/observe", views.McpToolObserveView.as_view(), name="mcp-tool-observe"),

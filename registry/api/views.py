@@ -22,6 +22,8 @@ from registry.api.serializers import (
     McpServerWriteSerializer,
     McpToolObservationSerializer,
     McpToolObserveSerializer,
+    WorkloadIdentityBindSerializer,
+    WorkloadIdentitySerializer,
 )
 from registry.authentication import AGENT_OR_SESSION_AUTHENTICATION, request_agent
 from registry.models import Agent, McpServer, McpTool, RiskTier
@@ -193,6 +195,64 @@ class AgentCredentialRevokeView(RegistryAPIView):
         self.check_object_permissions(request, credential)
         credential = services.agent_credential_revoke(credential=credential, actor=request.user)
         return Response(CredentialSerializer(credential).data)
+
+
+# ---------------------------------------------------------------- workload identities
+
+
+class AgentWorkloadIdentityListView(RegistryAPIView):
+    agent_methods = ()  # an agent never sees or changes its own bindings
+
+    @extend_schema(
+        summary="An agent's workload identities (CI OIDC tokens that may act as the agent)",
+        responses={200: WorkloadIdentitySerializer(many=True), **ERRORS},
+    )
+    def get(self, request, agent_id: str):
+        agent = selectors.agent_get(tenant=request.tenant, user=request.user, public_id=agent_id)
+        bindings = selectors.workload_identity_list(agent=agent)
+        return Response(WorkloadIdentitySerializer(bindings, many=True).data)
+
+    @extend_schema(
+        summary="Bind a CI provider's OIDC identity (issuer, audience, subject and claim globs) to an agent",
+        description=(
+            "CI jobs whose OIDC token comes from `issuer`, lists `audience`, and whose `sub` and claims match "
+            "the globs may then call the API as this agent with that token. The audience must be unique to "
+            "this tenant for the issuer."
+        ),
+        request=WorkloadIdentityBindSerializer,
+        responses={201: WorkloadIdentitySerializer, **ERRORS},
+    )
+    def post(self, request, agent_id: str):
+        agent = selectors.agent_get(tenant=request.tenant, user=request.user, public_id=agent_id)
+        serializer = WorkloadIdentityBindSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        binding = services.workload_identity_bind(
+            agent=agent, actor=request.user, **serializer.validated_data
+        )
+        return Response(WorkloadIdentitySerializer(binding).data, status=status.HTTP_201_CREATED)
+
+
+class AgentWorkloadIdentityDetailView(RegistryAPIView):
+    agent_methods = ()
+
+    def get_object(self):
+        agent = selectors.agent_get(
+            tenant=self.request.tenant, user=self.request.user, public_id=self.kwargs["agent_id"]
+        )
+        return selectors.workload_identity_get(agent=agent, public_id=self.kwargs["binding_id"])
+
+    @extend_schema(summary="One workload identity", responses={200: WorkloadIdentitySerializer, **ERRORS})
+    def get(self, request, agent_id: str, binding_id: str):
+        return Response(WorkloadIdentitySerializer(self.get_object()).data)
+
+    @extend_schema(
+        summary="Unbind: the next token that matched this binding is refused",
+        request=None,
+        responses={204: None, **ERRORS},
+    )
+    def delete(self, request, agent_id: str, binding_id: str):
+        services.workload_identity_unbind(binding=self.get_object(), actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 # ---------------------------------------------------------------- MCP servers

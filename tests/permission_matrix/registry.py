@@ -7,6 +7,7 @@ from registry.services import (
     agent_credential_issue,
     mcp_server_create,
     mcp_tool_observe,
+    workload_identity_bind,
 )
 from tests.permission_matrix import Entry
 
@@ -23,6 +24,21 @@ def _credential_kwargs(ctx) -> dict:
     credential: AgentCredential
     credential, _ = agent_credential_issue(agent=_agent(ctx), actor=None)
     return {"agent_id": credential.agent.public_id, "credential_id": credential.public_id}
+
+
+_GITHUB = "https://token.actions.githubusercontent.com"
+
+
+def _binding_kwargs(ctx) -> dict:
+    agent = _agent(ctx)
+    binding = workload_identity_bind(
+        agent=agent, actor=None, issuer=_GITHUB, audience=f"cavra:{ctx.tenant.slug}", subject="repo:acme/*"
+    )
+    return {"agent_id": agent.public_id, "binding_id": binding.public_id}
+
+
+def _bind_data(ctx) -> dict:
+    return {"issuer": _GITHUB, "audience": f"cavra:{ctx.tenant.slug}", "subject": f"repo:acme/r{ctx.seq()}:*"}
 
 
 def _server(ctx) -> McpServer:
@@ -126,6 +142,25 @@ ENTRIES = [
         method="POST",
         api=True,
         kwargs=_credential_kwargs,
+    ),
+    Entry("registry-api:agent-workload-identities", roles=READ_ROLES, api=True, kwargs=_agent_kwargs),
+    Entry(
+        "registry-api:agent-workload-identities",
+        roles=WRITE_ROLES,
+        method="POST",
+        api=True,
+        kwargs=_agent_kwargs,
+        data=_bind_data,
+        ok=(201,),
+    ),
+    Entry("registry-api:agent-workload-identity", roles=READ_ROLES, api=True, kwargs=_binding_kwargs),
+    Entry(
+        "registry-api:agent-workload-identity",
+        roles=WRITE_ROLES,
+        method="DELETE",
+        api=True,
+        kwargs=_binding_kwargs,
+        ok=(204,),
     ),
     Entry("registry-api:mcp-servers", roles=READ_ROLES, api=True),
     Entry(
