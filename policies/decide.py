@@ -13,6 +13,7 @@ import logging
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from django.db import DatabaseError, transaction
@@ -30,6 +31,7 @@ logger = logging.getLogger(__name__)
 ACTIONS = ("read_file", "write_file", "execute_command", "git_operation", "mcp_tool_call", "network_request")
 RESTRICTIVENESS = {"allow": 0, "require_approval": 1, "block": 2}
 SEVERITY_ORDER = {"low": 0, "medium": 1, "high": 2, "critical": 3}
+SESSION_TOUCH_INTERVAL = timedelta(minutes=1)
 
 
 class DecisionUnavailable(Exception):
@@ -404,8 +406,10 @@ def decide(*, tenant, agent, data: DecisionInput) -> DecisionOutcome:
                     else None,
                 },
             )
-            if session is not None:
-                AgentSession.objects.filter(pk=session.pk).update(last_seen_at=timezone.now())
+            now = timezone.now()
+            if session is not None and session.last_seen_at < now - SESSION_TOUCH_INTERVAL:
+                # At most once a minute: "last seen" need not cost a write on every decision.
+                AgentSession.objects.filter(pk=session.pk).update(last_seen_at=now)
             opens_approval = final == "require_approval" and approval is None
             if opens_approval:
                 decision.save(force_insert=True)  # the approval request points at its decision
