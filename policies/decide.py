@@ -24,13 +24,12 @@ from evidence.models import AgentSession, Decision
 from evidence.offline.canonical import canonicalize
 from evidence.services import evidence_append
 from policies.engine import ActionRequest, CompiledPolicy, evaluate
+from policies.engine.evaluator import RANK
 from policies.models import Rollout
 
 logger = logging.getLogger(__name__)
 
 ACTIONS = ("read_file", "write_file", "execute_command", "git_operation", "mcp_tool_call", "network_request")
-RESTRICTIVENESS = {"allow": 0, "require_approval": 1, "block": 2}
-SEVERITY_ORDER = {"low": 0, "medium": 1, "high": 2, "critical": 3}
 SESSION_TOUCH_INTERVAL = timedelta(minutes=1)
 
 
@@ -328,7 +327,7 @@ def decide(*, tenant, agent, data: DecisionInput) -> DecisionOutcome:
         )
     except DatabaseError as exc:
         raise DecisionUnavailable("The registry is unreachable.") from exc
-    if objection is not None and RESTRICTIVENESS[objection.decision] >= RESTRICTIVENESS[verdict.decision]:
+    if objection is not None and RANK[objection.decision] >= RANK[verdict.decision]:
         verdict = _Verdict(
             objection.decision,
             objection.rule_id,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views import View
 
@@ -105,7 +106,7 @@ class RolloutSetView(PoliciesView):
                 version = policy_version_get(
                     tenant=request.tenant, user=request.user, public_id=form.cleaned_data["version"]
                 )
-            except Exception:  # noqa: BLE001 - Http404 from the selector becomes a field error here
+            except Http404:  # another tenant's or an unknown version: a field error, never a leak
                 form.add_error("version", "Choose a policy version of this tenant.")
             else:
                 try:

@@ -9,7 +9,6 @@ from django.db import connection
 from django.test import Client
 
 from evidence.models import Decision, EvidenceRecord
-from evidence.offline.canonical import record_hash  # noqa: F401  (the chain is verified below through the service)
 from policies.models import Rollout
 from policies.services import rollout_set
 from registry.models import Agent

@@ -1,0 +1,95 @@
+"""Policy pages: upload with located errors, install, rollouts, the activity explorer and its filters."""
+
+from __future__ import annotations
+
+import pytest
+
+from evidence.models import Decision
+from policies.models import PolicyVersion, Rollout
+from tests.permission_matrix.policies import PACK
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def operator(acme, member, client_as):
+    return client_as(member(acme, "operator"), acme)
+
+
+def test_upload_stores_an_immutable_version_once(acme, operator):
+    first = operator.post("/policies/upload/", {"source": PACK})
+    assert first.status_code == 302
+    again = operator.post("/policies/upload/", {"source": PACK})
+    assert again.status_code == 302
+    assert PolicyVersion.objects.filter(tenant=acme).count() == 1
+
+
+def test_invalid_pack_shows_the_line_and_key_and_stores_nothing(acme, operator):
+    broken = PACK.replace("defaults: {any: allow}", "defaults: {any: maybe}")
+    response = operator.post("/policies/upload/", {"source": broken})
+    assert response.status_code == 422
+    html = response.content.decode()
+    assert 'id="source-error"' in html and "line 3" in html and "defaults" in html
+    assert not PolicyVersion.objects.exists()
+    malformed = operator.post("/policies/upload/", {"source": "apiVersion: [unclosed"})
+    assert malformed.status_code == 422 and "Traceback" not in malformed.content.decode()
+
+
+def test_failing_embedded_test_is_refused(acme, operator):
+    bad = PACK + "tests:\n  - action: read_file\n    target: .env\n    expect: block\n"
+    response = operator.post("/policies/upload/", {"source": bad})
+    assert response.status_code == 422 and "Embedded test" in response.content.decode()
+    assert not PolicyVersion.objects.exists()
+
+
+def test_install_bundled_and_roll_out(acme, operator):
+    assert operator.post("/policies/install/", {"pack_id": "baseline"}).status_code == 302
+    version = PolicyVersion.objects.get(tenant=acme, pack__pack_id="baseline")
+    assert version.test_count >= 20
+    response = operator.post(
+        "/policies/rollouts/",
+        {"version": version.public_id, "repository": "acme/web", "environment": "prod", "mode": "strict"},
+    )
+    assert response.status_code == 302
+    rollout = Rollout.objects.get(tenant=acme)
+    assert (rollout.repository.name, rollout.environment.name, rollout.mode) == ("acme/web", "prod", "strict")
+    assert operator.post("/policies/install/", {"pack_id": "no-such-pack"}).status_code == 422
+
+
+def test_rollout_bad_input_names_the_field(acme, globex, operator):
+    from policies.services import policy_pack_upload
+
+    foreign = policy_pack_upload(tenant=globex, text=PACK, actor=None)
+    response = operator.post("/policies/rollouts/", {"version": foreign.public_id, "mode": "enforce"})
+    assert response.status_code == 422 and 'id="version-error"' in response.content.decode()
+    own = policy_pack_upload(tenant=acme, text=PACK, actor=None)
+    response = operator.post("/policies/rollouts/", {"version": own.public_id, "mode": "yolo"})
+    assert response.status_code == 422 and 'id="mode-error"' in response.content.decode()
+    response = operator.post(
+        "/policies/rollouts/", {"version": own.public_id, "mode": "enforce", "repository": "a b"}
+    )
+    assert response.status_code == 422 and 'id="repository-error"' in response.content.decode()
+    assert not Rollout.objects.exists()
+
+
+def test_activity_filters_and_htmx_fragment(acme, globex, operator, django_assert_max_num_queries):
+    for i in range(30):
+        Decision.objects.create(
+            tenant=acme,
+            action="read_file",
+            target=f"f{i}",
+            decision="block" if i % 3 else "allow",
+            severity="high",
+            repository="acme/web",
+        )
+    Decision.objects.create(tenant=globex, action="read_file", target="globex-secret", decision="block")
+    page = operator.get("/policies/activity/?decision=allow").content.decode()
+    assert "globex-secret" not in page and "10 decisions" in page
+    with django_assert_max_num_queries(12):
+        fragment = operator.get("/policies/activity/?decision=block", HTTP_HX_REQUEST="true")
+    assert (
+        fragment.status_code == 200
+        and b"<html" not in fragment.content
+        and b"20 decisions" in fragment.content
+    )
+    assert operator.get("/policies/activity/?since=not-a-date").status_code == 200  # shown as a field error
