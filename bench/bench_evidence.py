@@ -179,8 +179,11 @@ queueing one fsync each behind the lock. That is why the two rows are now alike:
 chain here is the lock hold time, i.e. about three round trips to PostgreSQL (lock-and-advance, insert,
 commit, at roughly 0.3-0.5 ms each on this VM) plus the CPU of 8 writer processes on 2 cores. Reaching
 2,000/s needs a hold time under 0.5 ms: computing the hash inside the locking statement (one round trip
-plus commit) and a faster machine. Verification parses, re-canonicalises and hashes every record (stdlib
-json, spread over all CPUs with fork), checks every link, checkpoint signature and the manifest.
+plus commit) and a faster machine. Verification (spread over all CPUs with fork) hashes each record's
+bytes without its `hash` member and reads seq and prev_hash by position; it is trusted only when every
+record passes and the chain reaches a checkpoint that signs the last record (which then pins every byte
+by SHA-256's second-preimage resistance). Otherwise the full walk runs: parse, re-canonicalise, hash,
+and name each problem. Checkpoint signatures and the manifest are always checked.
 
 """
     if args.write_doc:

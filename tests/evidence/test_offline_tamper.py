@@ -254,3 +254,40 @@ def test_large_bundle_uses_parallel_walk_and_reports_the_record():
     tampered[start - 40] ^= 0x04
     text = messages(bytes(tampered))
     assert "records.jsonl line 17001 (seq 17001): hash mismatch" in text
+
+
+def test_intact_bundles_take_the_fast_walk_and_it_agrees_with_the_full_walk():
+    from evidence.offline import verify as verify_module
+
+    files = unpack(BUNDLE)
+    lines = files["records.jsonl"].split(b"\n")[:-1]
+    verify_module._SHARED_LINES = lines
+    try:
+        task = (0, len(lines), json.loads(files["manifest.json"])["tenant"], frozenset({4, 8, 12}))
+        fast = verify_module._walk_chunk_fast_or_none(task)
+        full = verify_module._walk_chunk(task)
+    finally:
+        verify_module._SHARED_LINES = []
+    assert fast is not None, "an intact bundle must not need the full walk"
+    assert {k: fast[k] for k in ("first_seq", "first_prev", "last_seq", "last_hash", "at_checkpoints")} == {
+        k: full[k] for k in ("first_seq", "first_prev", "last_seq", "last_hash", "at_checkpoints")
+    }
+
+
+def test_hash_member_moved_out_of_canonical_place_is_caught_even_when_resigned():
+    files = unpack(BUNDLE)
+    manifest = json.loads(files["manifest.json"])
+    lines = []
+    for number, record in enumerate(records_of(files), start=1):
+        line = canonicalize(record)
+        if number == 5:  # same content and hash, but the member sits at the end of the object
+            stored = record.pop("hash")
+            line = canonicalize(record)[:-1] + b',"hash":"' + stored.encode() + b'"}'
+        lines.append(line + b"\n")
+    tampered = build_bundle(
+        tenant=manifest["tenant"], created_at=manifest["created_at"], records_jsonl=b"".join(lines),
+        checkpoints=checkpoints_of(files), trust_root=json.loads(files["trust-root.json"]),
+        first_seq=manifest["first_seq"], last_seq=manifest["last_seq"], record_count=len(lines),
+        selection=manifest["selection"], private_key=KEY,
+    )  # fmt: skip
+    assert "line 5 (seq 5): record line is not canonical JSON" in messages(tampered)
