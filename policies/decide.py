@@ -33,6 +33,14 @@ ACTIONS = ("read_file", "write_file", "execute_command", "git_operation", "mcp_t
 SESSION_TOUCH_INTERVAL = timedelta(minutes=1)
 
 
+class DecisionInputError(ValueError):
+    """The request names something that does not exist for this agent; nothing is decided or recorded."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+
+
 class DecisionUnavailable(Exception):
     """The portal cannot decide at all right now (database unreachable): answer 503, i.e. block."""
 
@@ -255,10 +263,11 @@ def _session_for(*, tenant, agent, data: DecisionInput) -> AgentSession | None:
     if not data.session_id:
         return None
     session = AgentSession.objects.filter(tenant=tenant, public_id=data.session_id).first()
-    if session is None:
-        return None
-    if session.agent_ref and session.agent_ref != agent.public_id:
-        return None
+    if session is None or (session.agent_ref and session.agent_ref != agent.public_id):
+        # Another agent's session is reported exactly like a missing one.
+        raise DecisionInputError(
+            "session_id", "No session with this id belongs to this agent; open one first."
+        )
     return session
 
 

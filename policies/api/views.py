@@ -25,7 +25,7 @@ from policies.api.serializers import (
     SessionCreateSerializer,
     SessionSerializer,
 )
-from policies.decide import DecisionInput, DecisionUnavailable, decide
+from policies.decide import DecisionInput, DecisionInputError, DecisionUnavailable, decide
 from policies.selectors import (
     DECISION_FILTERS,
     can_read_activity,
@@ -161,6 +161,10 @@ class DecisionListCreateView(generics.ListAPIView):
         data = DecisionInput(**{k: v for k, v in serializer.validated_data.items() if v is not None})
         try:
             outcome = decide(tenant=tenant, agent=agent, data=data)
+        except DecisionInputError as exc:
+            return _problem(
+                400, f"Invalid input: {exc.field}.", errors={exc.field: [str(exc)]}, code="validation-error"
+            )
         except DecisionUnavailable as exc:
             logger.error("decision unavailable: %s", exc)
             return _blocked_unavailable(str(exc))

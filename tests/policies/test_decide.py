@@ -269,3 +269,15 @@ def test_rollout_changes_apply_on_the_next_request(acme, policy_version, agent_c
     assert ask(agent_client, action="read_file", target=".env").json()["decision"] == "allow"
     rollout_remove(rollout=Rollout.objects.get(pk=rollout.pk), actor=None)
     assert ask(agent_client, action="read_file", target=".env").json()["rule_id"] == "portal.no_policy"
+
+
+def test_unknown_or_foreign_session_is_a_field_error(acme, rolled_out, agent_client):
+    from evidence.models import AgentSession
+
+    before = Decision.objects.count()
+    missing = ask(agent_client, action="read_file", target="a.py", session_id="ses_nope")
+    assert missing.status_code == 400 and "session_id" in missing.json()["errors"]
+    foreign = AgentSession.objects.create(tenant=acme, agent_ref="agt_someone_else", agent_name="x")
+    response = ask(agent_client, action="read_file", target="a.py", session_id=foreign.public_id)
+    assert response.status_code == 400 and "session_id" in response.json()["errors"]
+    assert Decision.objects.count() == before
