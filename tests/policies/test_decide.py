@@ -281,3 +281,19 @@ def test_unknown_or_foreign_session_is_a_field_error(acme, rolled_out, agent_cli
     response = ask(agent_client, action="read_file", target="a.py", session_id=foreign.public_id)
     assert response.status_code == 400 and "session_id" in response.json()["errors"]
     assert Decision.objects.count() == before
+
+
+def test_decision_and_session_lists_have_a_fixed_query_count(
+    acme, rolled_out, agent_client, member, client_as, django_assert_max_num_queries
+):
+    reviewer = client_as(member(acme, "security_reviewer"), acme)
+    ask(agent_client, action="read_file", target="warm.py")
+    with django_assert_max_num_queries(6):  # one decision listed
+        reviewer.get("/api/v1/decisions")
+    for i in range(20):
+        ask(agent_client, action="read_file", target=f"f{i}.py")
+    with django_assert_max_num_queries(6):  # twenty-one listed: the same queries
+        body = reviewer.get("/api/v1/decisions").json()
+    assert len(body["results"]) == 21
+    with django_assert_max_num_queries(6):
+        reviewer.get("/api/v1/sessions")
