@@ -1,4 +1,4 @@
-"""Admin for tenants, members, IdP mappings, SSO providers and the audit trail."""
+"""Admin for tenants, members, IdP mappings, SSO providers, personal API tokens and the audit trail."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ from django.db import transaction
 
 from cavra_portal.admin_site import TenantScopedAdmin, TenantSelfAdmin
 from tenants.forms import RolesField
-from tenants.models import AuditEntry, Membership, RoleMapping, SsoProvider, Tenant, User
+from tenants.models import AuditEntry, Membership, PersonalAccessToken, RoleMapping, SsoProvider, Tenant, User
 from tenants.services import membership_add, membership_remove, membership_set_roles
 from tenants.sso import sso_provider_app_remove, sso_provider_sync
+from tenants.tokens import personal_token_revoke
 
 
 @admin.register(Tenant)
@@ -122,6 +123,51 @@ class SsoProviderAdmin(TenantScopedAdmin):
         with transaction.atomic():
             super().delete_model(request, obj)
             sso_provider_app_remove(provider=obj)
+
+
+@admin.register(PersonalAccessToken)
+class PersonalAccessTokenAdmin(TenantScopedAdmin):
+    """Tokens are created by their owner on the API tokens page (the plaintext exists only there);
+    here an admin can find them, rename them and revoke them, never add or delete one."""
+
+    list_display = (
+        "name",
+        "prefix",
+        "user",
+        "tenant",
+        "created_at",
+        "expires_at",
+        "revoked_at",
+        "last_used_at",
+    )
+    list_select_related = ("user", "tenant")
+    list_filter = ("tenant",)
+    search_fields = ("name", "prefix", "user__email")
+    readonly_fields = (
+        "public_id",
+        "user",
+        "prefix",
+        "token_hash",
+        "created_at",
+        "expires_at",
+        "revoked_at",
+        "revoked_by",
+        "last_used_at",
+    )
+    fields = ("name", *readonly_fields)
+    actions = ["revoke_selected"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="Revoke selected tokens")
+    def revoke_selected(self, request, queryset):
+        for token in queryset:
+            personal_token_revoke(token=token, actor=request.user)
+        self.message_user(request, f"Revoked {queryset.count()} token(s); they stop working immediately.")
 
 
 @admin.register(AuditEntry)

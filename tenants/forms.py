@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import forms
 
 from tenants.roles import Role
+from tenants.tokens import MAX_NAME_LENGTH
 
 
 class RolesField(forms.MultipleChoiceField):
@@ -37,3 +38,15 @@ def apply_service_errors(form: forms.Form, exc) -> None:
         target = field if field in form.fields else None
         for error in errors:
             form.add_error(target, error)
+
+
+class PersonalTokenForm(forms.Form):
+    name = forms.CharField(
+        max_length=MAX_NAME_LENGTH,
+        error_messages={"required": "Give the token a name, e.g. the script or bot that will use it."},
+    )
+    expires_at = forms.DateTimeField(
+        required=False,
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%d"],
+        error_messages={"invalid": "Give a date and time such as 2030-01-31 12:00 (UTC)."},
+    )

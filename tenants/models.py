@@ -1,6 +1,8 @@
-"""Users, tenants, memberships, IdP group mappings and the admin audit trail."""
+"""Users, tenants, memberships, IdP group mappings, personal API tokens and the admin audit trail."""
 
 from __future__ import annotations
+
+import secrets
 
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.core.exceptions import ValidationError
@@ -233,3 +235,42 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_label} {self.action} {self.object_repr}"
+
+
+def new_personal_token_id() -> str:
+    alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+    return "pat_" + "".join(secrets.choice(alphabet) for _ in range(16))
+
+
+class PersonalAccessToken(TenantOwned):
+    """A member's bearer token `cvp_…` for the API in one tenant; only its SHA-256 and first 12
+    characters are stored. It acts as its user, with the roles the user holds in that tenant now."""
+
+    public_id = models.CharField(max_length=32, unique=True, default=new_personal_token_id, editable=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="personal_tokens")
+    name = models.CharField(max_length=100)
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    prefix = models.CharField(max_length=12, editable=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "personal API token"
+        indexes = [models.Index(fields=["tenant", "user"])]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… {self.name}"
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at <= timezone.now()
+
+    @property
+    def state(self) -> str:
+        if self.revoked_at is not None:
+            return "revoked"
+        return "expired" if self.is_expired else "active"

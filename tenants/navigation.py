@@ -3,4 +3,5 @@ from tenants.roles import Role
 NAV_ITEMS = [
     ("Home", "home", ()),
     ("Members", "tenants:members", (Role.TENANT_ADMIN,)),
+    ("API tokens", "tenants:tokens", ()),
 ]

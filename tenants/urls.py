@@ -9,4 +9,6 @@ urlpatterns = [
     path("members/", views.MembersView.as_view(), name="members"),
     path("members/<int:membership_id>/", views.MemberRolesView.as_view(), name="member"),
     path("members/<int:membership_id>/remove/", views.MemberRemoveView.as_view(), name="member-remove"),
+    path("tokens/", views.PersonalTokensView.as_view(), name="tokens"),
+    path("tokens/<str:token_id>/revoke/", views.PersonalTokenRevokeView.as_view(), name="token-revoke"),
 ]

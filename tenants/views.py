@@ -1,4 +1,4 @@
-"""Pages for the shell: home, tenant switching and the members page (htmx inline role edits)."""
+"""Pages for the shell: home, tenant switching, the members page (htmx inline role edits) and API tokens."""
 
 from __future__ import annotations
 
@@ -13,12 +13,18 @@ from django.views import View
 from django.views.decorators.http import require_POST
 
 from cavra_portal.home import panels_for
-from tenants.forms import MemberInviteForm, MemberRolesForm, apply_service_errors
+from tenants.forms import MemberInviteForm, MemberRolesForm, PersonalTokenForm, apply_service_errors
 from tenants.middleware import SESSION_KEY
-from tenants.permissions import TenantRoleRequiredMixin, roles_of
+from tenants.permissions import TenantRoleRequiredMixin, has_role, roles_of
 from tenants.roles import Role
 from tenants.selectors import tenant_member_get, tenant_members
 from tenants.services import membership_invite, membership_remove, membership_set_roles
+from tenants.tokens import (
+    personal_token_get,
+    personal_token_issue,
+    personal_token_revoke,
+    personal_tokens_visible,
+)
 
 
 @login_required
@@ -149,3 +155,69 @@ class MemberRemoveView(TenantRoleRequiredMixin, View):
             return render(request, "tenants/members.html#member-removed", {"m": membership})
         messages.success(request, f"{membership.user.email} removed from {request.tenant.name}.")
         return redirect("tenants:members")
+
+
+# ---------------------------------------------------------------- personal API tokens
+
+
+def _no_store(response):
+    # The page may carry a token's only plaintext copy: keep it out of every cache.
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+class PersonalTokensView(TenantRoleRequiredMixin, View):
+    """Any member lists, creates and revokes their own tokens here; a tenant admin sees everyone's.
+    A new token's plaintext is in the POST response only: it is never stored, so never shown again."""
+
+    required_roles = ()
+
+    def get(self, request):
+        return self._render(request, PersonalTokenForm())
+
+    def post(self, request):
+        form = PersonalTokenForm(request.POST)
+        extra: dict = {}
+        if form.is_valid():
+            try:
+                token, plaintext = personal_token_issue(
+                    user=request.user,
+                    tenant=request.tenant,
+                    name=form.cleaned_data["name"],
+                    expires_at=form.cleaned_data["expires_at"],
+                    actor=request.user,
+                )
+            except ValidationError as exc:
+                apply_service_errors(form, exc)
+            else:
+                extra = {"new_token": plaintext, "new_token_row": token}
+                form = PersonalTokenForm()
+        status = 422 if form.is_bound and form.errors else 200
+        return self._render(request, form, status=status, **extra)
+
+    def _render(self, request, form, *, status=200, **extra):
+        template = "tenants/tokens.html" + ("#tokens-region" if request.htmx else "")
+        context = {
+            "tokens": personal_tokens_visible(tenant=request.tenant, user=request.user),
+            "token_form": form,
+            "sees_all": has_role(request.user, request.tenant, Role.TENANT_ADMIN),
+            **extra,
+        }
+        return _no_store(render(request, template, context, status=status))
+
+
+class PersonalTokenRevokeView(TenantRoleRequiredMixin, View):
+    required_roles = ()
+
+    def post(self, request, token_id: str):
+        token = personal_token_get(tenant=request.tenant, user=request.user, public_id=token_id)
+        personal_token_revoke(token=token, actor=request.user)
+        if request.htmx:
+            context = {
+                "tokens": personal_tokens_visible(tenant=request.tenant, user=request.user),
+                "token_form": PersonalTokenForm(),
+                "sees_all": has_role(request.user, request.tenant, Role.TENANT_ADMIN),
+            }
+            return _no_store(render(request, "tenants/tokens.html#tokens-region", context))
+        messages.success(request, f"Token {token.prefix}… revoked; it stops working immediately.")
+        return redirect("tenants:tokens")

@@ -36,6 +36,7 @@ from approvals.services import (
     approval_request_review,
 )
 from registry.authentication import AgentTokenAuthentication
+from tenants.authentication import PersonalTokenAuthentication
 from tenants.permissions import HasTenantRole, get_for_tenant_or_404
 
 MAX_WAIT_SECONDS = 30
@@ -92,9 +93,11 @@ class ApprovalQueueView(APIView):
 
 
 class ApprovalDetailView(APIView):
-    """Agents (Bearer cvr_…) read their own requests; reviewers, admins, auditors read any in the tenant."""
+    """Agents (Bearer cvr_…) read their own requests; reviewers, admins, auditors (session or a personal
+    token, Bearer cvp_…) read any in the tenant."""
 
-    authentication_classes = [AgentTokenAuthentication, SessionAuthentication]
+    # Personal tokens first: that class claims only `cvp_` bearers, while the agent one refuses any other.
+    authentication_classes = [PersonalTokenAuthentication, AgentTokenAuthentication, SessionAuthentication]
     permission_classes = [IsAuthenticated]
 
     def _load(self, request, public_id: str) -> ApprovalRequest:

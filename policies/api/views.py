@@ -36,6 +36,7 @@ from policies.selectors import (
 )
 from policies.services import session_open
 from registry.authentication import AgentTokenAuthentication
+from tenants.authentication import PersonalTokenAuthentication
 
 logger = logging.getLogger(__name__)
 MAX_DECISION_BODY = 64 * 1024
@@ -79,7 +80,8 @@ def _blocked_unavailable(reason: str) -> Response:
 
 
 AGENT_AUTH = [AgentTokenAuthentication]
-READ_AUTH = [AgentTokenAuthentication, SessionAuthentication]
+# Humans read activity with a session or a personal token (cvp_); agents with their own token (cvr_).
+READ_AUTH = [PersonalTokenAuthentication, AgentTokenAuthentication, SessionAuthentication]
 
 
 class DecisionListCreateView(generics.ListAPIView):

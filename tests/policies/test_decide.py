@@ -297,3 +297,16 @@ def test_decision_and_session_lists_have_a_fixed_query_count(
     assert len(body["results"]) == 21
     with django_assert_max_num_queries(6):
         reviewer.get("/api/v1/sessions")
+
+
+def test_reviewer_reads_activity_with_a_personal_token(acme, rolled_out, agent_client, member):
+    from tenants.tokens import personal_token_issue
+
+    decided = ask(agent_client, action="read_file", target="a.py").json()["decision_id"]
+    reviewer = member(acme, "security_reviewer")
+    _, plaintext = personal_token_issue(user=reviewer, tenant=acme, name="bot", actor=reviewer)
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {plaintext}")
+    assert client.get(f"/api/v1/decisions/{decided}").json()["decision_id"] == decided
+    assert (
+        ask(client, action="read_file", target="a.py").status_code == 401
+    )  # people do not ask for decisions
