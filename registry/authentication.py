@@ -92,12 +92,27 @@ def _columns(model, alias: str) -> tuple[list, str]:
     return fields, ", ".join(f'{alias}."{f.column}"' for f in fields)
 
 
+_converters: dict[tuple, tuple] = {}
+
+
+def _field_converters(field) -> tuple:
+    """(column, converters): the value conversions the ORM itself applies to this column on this backend."""
+    key = (connection.vendor, field.model._meta.label, field.name)
+    if key not in _converters:
+        column = field.get_col(field.model._meta.db_table)
+        found = [*connection.ops.get_db_converters(column), *column.get_db_converters(connection)]
+        _converters[key] = (column, found)
+    return _converters[key]
+
+
 def _instance(model, fields: list, values) -> object:
-    """A model instance from raw column values, with the fields' own conversions (JSON, …) applied."""
-    converted = [
-        f.from_db_value(v, None, connection) if v is not None and hasattr(f, "from_db_value") else v
-        for f, v in zip(fields, values, strict=True)
-    ]
+    """A model instance from raw column values, converted exactly as the ORM converts them."""
+    converted = []
+    for field, value in zip(fields, values, strict=True):
+        column, converters = _field_converters(field)
+        for converter in converters:
+            value = converter(value, column, connection)
+        converted.append(value)
     return model.from_db(connection.alias, [f.attname for f in fields], converted)
 
 

@@ -453,8 +453,9 @@ def workload_identity_bind(
     tenant = agent.tenant
     with transaction.atomic():
         # Serialise binds of one (issuer, audience) across tenants so the check below cannot race.
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"wid:{issuer}\n{audience}"])
+        if connection.vendor == "postgresql":  # SQLite (the demo) serialises every write anyway
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"wid:{issuer}\n{audience}"])
         if (
             WorkloadIdentityBinding.objects.filter(issuer=issuer, audience=audience)
             .exclude(tenant=tenant)
