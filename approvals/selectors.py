@@ -33,9 +33,17 @@ def approvals_visible(*, tenant: Tenant, user) -> QuerySet[ApprovalRequest]:
     return ApprovalRequest.objects.filter(tenant=tenant).select_related(*_RELATED)
 
 
+def _lookup_id(public_id) -> str:
+    """The id as stored ids look; one with a NUL matches nothing (and PostgreSQL cannot even compare it)."""
+    public_id = str(public_id)[:32]
+    if "\x00" in public_id:
+        raise Http404("No approval request matches the given id.")
+    return public_id
+
+
 def approval_get(*, tenant: Tenant, user, public_id: str) -> ApprovalRequest:
     """Find and may-see in one: missing, another tenant's, or not readable are the same 404."""
-    approval = approvals_visible(tenant=tenant, user=user).filter(public_id=str(public_id)[:32]).first()
+    approval = approvals_visible(tenant=tenant, user=user).filter(public_id=_lookup_id(public_id)).first()
     if approval is None:
         raise Http404("No approval request matches the given id.")
     return approval
@@ -43,7 +51,7 @@ def approval_get(*, tenant: Tenant, user, public_id: str) -> ApprovalRequest:
 
 def approval_get_for_agent(*, tenant: Tenant, agent, public_id: str) -> ApprovalRequest:
     approval = (
-        ApprovalRequest.objects.filter(tenant=tenant, agent=agent, public_id=str(public_id)[:32])
+        ApprovalRequest.objects.filter(tenant=tenant, agent=agent, public_id=_lookup_id(public_id))
         .select_related(*_RELATED)
         .first()
     )

@@ -56,6 +56,15 @@ def _parse_time(value: str | None, field: str) -> datetime | None:
     return parsed
 
 
+def _text_filter(filters, key: str) -> str:
+    from django.core.exceptions import ValidationError
+
+    value = (filters.get(key) or "").strip()
+    if "\x00" in value:
+        raise ValidationError({key: "Null characters are not allowed."})
+    return value
+
+
 def decision_list(*, tenant, user, filters: dict | None = None) -> QuerySet[Decision]:
     """Decisions the caller may see: an agent only its own, a member with an activity role all."""
     if not can_read_activity(user, tenant):
@@ -76,7 +85,7 @@ def decision_list(*, tenant, user, filters: dict | None = None) -> QuerySet[Deci
         "session": "session__public_id",
     }
     for key, column in mapping.items():
-        value = (filters.get(key) or "").strip()
+        value = _text_filter(filters, key)
         if value:
             qs = qs.filter(**{column: value})
     since = _parse_time(filters.get("since"), "since")
@@ -105,7 +114,7 @@ def session_list(*, tenant, user, filters: dict | None = None) -> QuerySet[Agent
         "repository": "repository",
         "environment": "environment",
     }.items():
-        value = (filters.get(key) or "").strip()
+        value = _text_filter(filters, key)
         if value:
             qs = qs.filter(**{column: value})
     return qs

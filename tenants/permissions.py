@@ -57,10 +57,14 @@ def get_for_tenant_or_404(queryset: QuerySet, tenant: Tenant | None, **lookup) -
     """Find and may-see in one: another tenant's object is exactly as absent as a missing one."""
     if tenant is None:
         raise Http404("No tenant selected.")
+    missing = Http404(f"No {queryset.model._meta.verbose_name} matches the given query.")
+    # No stored id holds a NUL: PostgreSQL refuses one even in a lookup, which would be a 500.
+    if any(isinstance(value, str) and "\x00" in value for value in lookup.values()):
+        raise missing
     try:
         return queryset.get(tenant=tenant, **lookup)
     except (queryset.model.DoesNotExist, ValueError, TypeError):
-        raise Http404(f"No {queryset.model._meta.verbose_name} matches the given query.")
+        raise missing
 
 
 class TenantRoleRequiredMixin(AccessMixin):

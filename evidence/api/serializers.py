@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
 from evidence.models import Checkpoint, EvidenceRecord, VerificationRun
+from evidence.offline.canonical import MAX_SAFE_INTEGER
 from evidence.services import utc_timestamp
 
 
@@ -63,8 +64,9 @@ class BundleRequestSerializer(serializers.Serializer):
     session = serializers.CharField(required=False, allow_blank=True, default="")
     agent = serializers.CharField(required=False, allow_blank=True, default="")
     repository = serializers.CharField(required=False, allow_blank=True, default="")
-    first_seq = serializers.IntegerField(required=False, min_value=1)
-    last_seq = serializers.IntegerField(required=False, min_value=1)
+    # Seqs are canonical-JSON integers: beyond 2**53-1 none exists, and the bundle manifest cannot hold it.
+    first_seq = serializers.IntegerField(required=False, min_value=1, max_value=MAX_SAFE_INTEGER)
+    last_seq = serializers.IntegerField(required=False, min_value=1, max_value=MAX_SAFE_INTEGER)
 
     def validate(self, attrs):
         if attrs.get("since") and attrs.get("until") and attrs["since"] >= attrs["until"]:
@@ -73,8 +75,9 @@ class BundleRequestSerializer(serializers.Serializer):
 
 
 class VerifyRequestSerializer(serializers.Serializer):
-    first_seq = serializers.IntegerField(required=False, min_value=1)
-    last_seq = serializers.IntegerField(required=False, min_value=1)
+    # Seqs are canonical-JSON integers: beyond 2**53-1 none exists, and the bundle manifest cannot hold it.
+    first_seq = serializers.IntegerField(required=False, min_value=1, max_value=MAX_SAFE_INTEGER)
+    last_seq = serializers.IntegerField(required=False, min_value=1, max_value=MAX_SAFE_INTEGER)
 
     def validate(self, attrs):
         if attrs.get("first_seq") and attrs.get("last_seq") and attrs["first_seq"] > attrs["last_seq"]:

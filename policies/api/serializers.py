@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from cavra_portal.api.validators import storable_json
 from evidence.models import AgentSession, Decision
 from policies.decide import ACTIONS
 
@@ -13,10 +14,10 @@ MAX_TARGET = 8192
 class McpSerializer(serializers.Serializer):
     server = serializers.CharField(max_length=200)
     tool = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    arguments = serializers.JSONField(required=False)
+    arguments = serializers.JSONField(required=False, validators=[storable_json])
     capability = serializers.CharField(max_length=50, required=False, allow_blank=True)
     description = serializers.CharField(required=False, allow_blank=True, max_length=20000)
-    input_schema = serializers.JSONField(required=False)
+    input_schema = serializers.JSONField(required=False, validators=[storable_json])
 
 
 class DecisionRequestSerializer(serializers.Serializer):
@@ -32,7 +33,7 @@ class DecisionRequestSerializer(serializers.Serializer):
     method = serializers.CharField(max_length=16, required=False, allow_null=True, allow_blank=True)
     mcp = McpSerializer(required=False, allow_null=True)
     approval_id = serializers.CharField(max_length=64, required=False, allow_null=True, allow_blank=True)
-    context = serializers.DictField(required=False, allow_null=True)
+    context = serializers.DictField(required=False, allow_null=True, validators=[storable_json])
 
     def validate_target(self, value: str) -> str:
         if not value.strip():
@@ -133,7 +134,7 @@ class DecisionSerializer(serializers.ModelSerializer):
 class SessionCreateSerializer(serializers.Serializer):
     repository = serializers.CharField(max_length=300, required=False, allow_blank=True)
     environment = serializers.CharField(max_length=100, required=False, allow_blank=True)
-    metadata = serializers.DictField(required=False)
+    metadata = serializers.DictField(required=False, validators=[storable_json])
 
 
 class SessionSerializer(serializers.ModelSerializer):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from cavra_portal.api.validators import storable_json
 from registry.models import (
     Agent,
     AgentCredential,
@@ -222,7 +223,9 @@ class McpToolObserveSerializer(serializers.Serializer):
     )
     tool = serializers.CharField(max_length=128, help_text="The tool's name as the server lists it.")
     description = serializers.CharField(allow_blank=True, max_length=20_000, trim_whitespace=False)
-    input_schema = serializers.JSONField(help_text="The tool's inputSchema, a JSON object.")
+    input_schema = serializers.JSONField(
+        help_text="The tool's inputSchema, a JSON object.", validators=[storable_json]
+    )
     capability_class = serializers.ChoiceField(choices=CapabilityClass.choices, required=False)
 
 

@@ -70,6 +70,13 @@ def _choice_filter(request, name: str, valid) -> str | None:
     return value
 
 
+def _text_filter(request, name: str) -> str | None:
+    value = request.query_params.get(name)
+    if value and "\x00" in value:
+        raise ValidationError({name: "Null characters are not allowed."})
+    return value
+
+
 def _owner(tenant, email):
     """An e-mail from the API -> the member it names (service checks membership)."""
     if email in (None, ""):
@@ -93,8 +100,8 @@ class AgentListView(RegistryAPIView, generics.ListAPIView):
             "status": _choice_filter(request, "status", Agent.Status.values),
             "profile": _choice_filter(request, "profile", list(PROFILES)),
             "risk_tier": _choice_filter(request, "risk_tier", RiskTier.values),
-            "owner": request.query_params.get("owner"),
-            "q": request.query_params.get("q"),
+            "owner": _text_filter(request, "owner"),
+            "q": _text_filter(request, "q"),
         }
         return selectors.agent_list(tenant=request.tenant, user=request.user, filters=filters)
 
@@ -267,7 +274,7 @@ class McpServerListView(RegistryAPIView, generics.ListAPIView):
         filters = {
             "trust_tier": _choice_filter(request, "trust_tier", McpServer.TrustTier.values),
             "approval_state": _choice_filter(request, "approval_state", McpServer.ApprovalState.values),
-            "q": request.query_params.get("q"),
+            "q": _text_filter(request, "q"),
         }
         return selectors.mcp_server_list(tenant=request.tenant, user=request.user, filters=filters)
 
