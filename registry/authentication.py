@@ -21,6 +21,7 @@ from registry.workload_identity import (
     looks_like_jwt,
     verify_workload_token,
 )
+from tenants.authentication import PersonalTokenAuthentication
 from tenants.models import Tenant
 
 LAST_USED_GRANULARITY = timedelta(minutes=1)
@@ -257,7 +258,12 @@ class AgentTokenAuthentication(BaseAuthentication):
 
 
 # Views that agents and signed-in people both call list this: token first so a 401 says "Bearer".
-AGENT_OR_SESSION_AUTHENTICATION = [AgentTokenAuthentication, SessionAuthentication]
+# People: a personal token (cvp_) or a browser session; agents: their own token (cvr_) or a CI OIDC JWT.
+AGENT_OR_SESSION_AUTHENTICATION = [
+    PersonalTokenAuthentication,
+    AgentTokenAuthentication,
+    SessionAuthentication,
+]
 
 
 def request_agent(request) -> Agent | None:

@@ -25,6 +25,6 @@ def test_seq_beyond_what_evidence_can_hold_is_a_400(acme, append, auditor_client
     assert field in response.json()["errors"]
 
 
-def test_record_id_with_a_nul_is_a_404(acme, auditor_client):
+def test_record_id_with_a_nul_is_a_400(acme, auditor_client):
     response = auditor_client.get("/api/v1/evidence/records/evd_a%00b")
-    assert response.status_code == 404, response.content
+    assert response.status_code == 400, response.content

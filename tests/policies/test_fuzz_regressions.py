@@ -68,7 +68,7 @@ def test_list_filter_with_a_nul_is_a_400_naming_it(agent_client, url, field):
 
 
 @pytest.mark.parametrize("url", ["/api/v1/decisions/dec_a%00b", "/api/v1/sessions/ses_a%00b"])
-def test_detail_id_with_a_nul_is_a_404(agent_client, url):
+def test_detail_id_with_a_nul_is_a_400(agent_client, url):
     response = agent_client.get(url)
-    assert response.status_code == 404, response.content
+    assert response.status_code == 400, response.content
     assert response["Content-Type"] == "application/problem+json"

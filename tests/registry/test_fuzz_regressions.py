@@ -44,6 +44,6 @@ def test_list_filter_with_a_nul_is_a_400_naming_it(acme, make_agent, token_for, 
 
 
 @pytest.mark.parametrize("url", ["/api/v1/agents/agt_a%00", "/api/v1/mcp-servers/mcp_a%00"])
-def test_detail_id_with_a_nul_is_a_404(acme, make_agent, token_for, agent_client, url):
+def test_detail_id_with_a_nul_is_a_400(acme, make_agent, token_for, agent_client, url):
     response = agent_client(token_for(make_agent(acme))).get(url)
-    assert response.status_code == 404, response.content
+    assert response.status_code == 400, response.content
