@@ -144,6 +144,33 @@ def policy_version_get(*, tenant, user, public_id: str) -> PolicyVersion:
     return get_for_tenant_or_404(policy_versions(tenant=tenant, user=user), tenant, public_id=public_id)
 
 
+def policy_version_previous(*, version: PolicyVersion) -> PolicyVersion | None:
+    """The version of the same pack stored just before this one, if any (what this one changes)."""
+    return (
+        PolicyVersion.objects.filter(
+            tenant=version.tenant_id, pack=version.pack_id, created_at__lt=version.created_at
+        )
+        .order_by("-created_at", "-id")
+        .first()
+    )
+
+
+def policy_version_changes(*, version: PolicyVersion) -> dict | None:
+    """The semantic diff from the previous version: rules added, removed, tightened, loosened."""
+    from policies.decide import compiled_policy
+    from policies.engine import diff_packs
+
+    previous = policy_version_previous(version=version)
+    if previous is None:
+        return None
+    changes = diff_packs(
+        compiled_policy(previous.digest, lambda: previous.compiled_json),
+        compiled_policy(version.digest, lambda: version.compiled_json),
+    )
+    changes["previous"] = previous
+    return changes
+
+
 def rollouts(*, tenant, user) -> QuerySet[Rollout]:
     if not has_role(user, tenant, *POLICY_READ_ROLES):
         return Rollout.objects.none()

@@ -18,6 +18,7 @@ from policies.selectors import (
     POLICY_WRITE_ROLES,
     decision_get,
     decision_list,
+    policy_version_changes,
     policy_version_get,
     policy_versions,
     rollout_get,
@@ -142,7 +143,8 @@ class VersionDetailView(TenantRoleRequiredMixin, View):
 
     def get(self, request, public_id: str):
         version = policy_version_get(tenant=request.tenant, user=request.user, public_id=public_id)
-        return render(request, "policies/version.html", {"version": version})
+        changes = policy_version_changes(version=version)
+        return render(request, "policies/version.html", {"version": version, "changes": changes})
 
 
 class ActivityView(TenantRoleRequiredMixin, View):

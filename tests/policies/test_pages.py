@@ -93,3 +93,22 @@ def test_activity_filters_and_htmx_fragment(acme, globex, operator, django_asser
         and b"20 decisions" in fragment.content
     )
     assert operator.get("/policies/activity/?since=not-a-date").status_code == 200  # shown as a field error
+
+
+def test_version_page_shows_what_changed_from_the_previous_version(acme, operator):
+    from policies.services import policy_pack_upload
+    from tests.policies.conftest import TEST_PACK
+
+    policy_pack_upload(tenant=acme, text=TEST_PACK, actor=None)
+    tighter = TEST_PACK.replace("version: 1.0.0", "version: 1.1.0").replace(
+        "    effect: require_approval\n    severity: high\n    reason: Changes to a cluster need a reviewer.",
+        "    effect: block\n    severity: high\n    reason: Changes to a cluster need a reviewer.",
+    )
+    tighter = tighter.replace(
+        "    target: kubectl apply -f deploy.yaml\n    expect: require_approval",
+        "    target: kubectl apply -f deploy.yaml\n    expect: block",
+    )
+    newer = policy_pack_upload(tenant=acme, text=tighter, actor=None)
+    html = operator.get(f"/policies/versions/{newer.public_id}/").content.decode()
+    assert 'data-testid="changes"' in html and "Changes from 1.0.0" in html
+    assert "changed <code>test.deploy</code>: <strong>tightened</strong>" in html
