@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from approvals.models import BreakGlassReview
 from approvals.selectors import QUEUE_ROLES, approval_queue
-from cavra_portal.home import HomePanel
+from core.pages import HomePanel
 from tenants.permissions import has_role
 from tenants.roles import Role
 

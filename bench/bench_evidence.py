@@ -102,8 +102,8 @@ def bench_appends(writers: int, appends: int, base_url: str, synchronous_commit:
 
 
 def bench_verify(records: int) -> dict:
-    from evidence.offline.synthetic import synthetic_bundle
-    from evidence.offline.verify import verify_file
+    from cavra_engine.evidence.synthetic import synthetic_bundle
+    from cavra_engine.evidence.verify import verify_file
 
     started = time.perf_counter()
     data, _ = synthetic_bundle(records, checkpoint_every=10_000)

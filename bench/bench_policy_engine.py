@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from policies.engine import (  # noqa: E402
+from cavra_engine.policy import (  # noqa: E402
     ActionRequest,
     PolicyError,
     compile_pack,
@@ -33,18 +33,18 @@ from policies.engine import (  # noqa: E402
     load_pack_file,
     load_pack_text,
 )
-from policies.engine.aliases import canonical_flag  # noqa: E402
-from policies.engine.compiler import RANK  # noqa: E402
-from policies.engine.evaluator import _Request  # noqa: E402
-from policies.engine.globs import path_glob_regex, text_glob_regex  # noqa: E402
-from policies.engine.loader import bundled_pack_paths  # noqa: E402
-from policies.engine.normalise import (  # noqa: E402
+from cavra_engine.policy.aliases import canonical_flag  # noqa: E402
+from cavra_engine.policy.compiler import RANK  # noqa: E402
+from cavra_engine.policy.evaluator import _Request  # noqa: E402
+from cavra_engine.policy.globs import path_glob_regex, text_glob_regex  # noqa: E402
+from cavra_engine.policy.loader import bundled_pack_paths  # noqa: E402
+from cavra_engine.policy.normalise import (  # noqa: E402
     git_ops_for_request,
     git_ops_from_segment,
     normalise_url,
     parse_mcp_target,
 )
-from policies.engine.shell import parse_command  # noqa: E402
+from cavra_engine.policy.shell import parse_command  # noqa: E402
 
 REPO_ROOT = "/repo"
 DOC = ROOT / "docs" / "benchmarks.md"

@@ -20,11 +20,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if argv else 2
     command, rest = argv[0], argv[1:]
     if command in {"policy", "evaluate"}:
-        from policies.engine.cli import main as policy_main
+        from cavra_engine.policy.cli import main as policy_main
 
         return policy_main(argv)
     if command == "evidence":
-        from evidence.offline.cli import main as evidence_main
+        from cavra_engine.evidence.cli import main as evidence_main
 
         return evidence_main(rest)
     print(f"cavra: unknown command {command!r}\n\n{USAGE}", file=sys.stderr)

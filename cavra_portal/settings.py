@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "allauth.socialaccount",
     "allauth.socialaccount.providers.openid_connect",
     "django_celery_beat",
+    "core",
     "cavra_portal",
     "tenants",
     "evidence",
@@ -52,7 +53,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "cavra_portal.middleware.RefuseNullCharactersMiddleware",
+    "core.middleware.RefuseNullCharactersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -204,9 +205,9 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "cavra_portal.api.pagination.StableCursorPagination",
+    "DEFAULT_PAGINATION_CLASS": "core.api.pagination.StableCursorPagination",
     "PAGE_SIZE": 50,
-    "EXCEPTION_HANDLER": "cavra_portal.api.problems.problem_exception_handler",
+    "EXCEPTION_HANDLER": "core.api.problems.problem_exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cavra_portal.home import HomePanel
+from core.pages import HomePanel
 from evidence.navigation import EVIDENCE_READERS
 from evidence.selectors import chain_head, checkpoints_list, verification_latest
 

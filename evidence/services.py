@@ -13,6 +13,22 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max, Min
 from django.utils import timezone
 
+from cavra_engine.evidence.bundle import (
+    build_bundle,
+    checkpoint_message,
+    fingerprint,
+    key_id_for,
+    public_key_raw,
+    sign_checkpoint,
+    trust_root_document,
+)
+from cavra_engine.evidence.canonical import (
+    GENESIS_HASH,
+    CanonicalizationError,
+    canonicalize,
+    normalize,
+    sha256_hex,
+)
 from evidence.models import (
     AgentSession,
     ChainHead,
@@ -22,22 +38,6 @@ from evidence.models import (
     RetentionPolicy,
     SigningKey,
     VerificationRun,
-)
-from evidence.offline.bundle import (
-    build_bundle,
-    checkpoint_message,
-    fingerprint,
-    key_id_for,
-    public_key_raw,
-    sign_checkpoint,
-    trust_root_document,
-)
-from evidence.offline.canonical import (
-    GENESIS_HASH,
-    CanonicalizationError,
-    canonicalize,
-    normalize,
-    sha256_hex,
 )
 from evidence.signing import decrypt_private_key, encrypt_private_key
 from tenants.models import Tenant

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
+from cavra_engine.evidence.canonical import canonicalize
 from evidence.models import EvidenceRecord
-from evidence.offline.canonical import canonicalize
 from evidence.services import record_document
 
 CEF_SEVERITY = {"low": 3, "medium": 5, "high": 8, "critical": 10}

@@ -20,11 +20,11 @@ from django.db import DatabaseError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from cavra_engine.evidence.canonical import canonicalize
+from cavra_engine.policy import ActionRequest, CompiledPolicy, evaluate
+from cavra_engine.policy.evaluator import RANK
 from evidence.models import AgentSession, Decision
-from evidence.offline.canonical import canonicalize
 from evidence.services import evidence_append
-from policies.engine import ActionRequest, CompiledPolicy, evaluate
-from policies.engine.evaluator import RANK
 from policies.models import Rollout
 
 logger = logging.getLogger(__name__)

@@ -15,9 +15,9 @@ from unittest import mock
 from django.test.utils import override_settings
 from django.utils import timezone
 
+from cavra_engine.policy import list_bundled_packs
 from evidence.models import Decision
 from policies.decide import DecisionInput, decide
-from policies.engine import list_bundled_packs
 from policies.models import Rollout
 from policies.services import environment_ensure, policy_pack_install_bundled, repository_ensure, rollout_set
 

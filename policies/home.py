@@ -7,7 +7,7 @@ from datetime import timedelta
 from django.db.models import Count
 from django.utils import timezone
 
-from cavra_portal.home import HomePanel
+from core.pages import HomePanel
 from policies.selectors import ACTIVITY_ROLES, POLICY_WRITE_ROLES, decision_list, rollouts
 
 

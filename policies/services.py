@@ -9,7 +9,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from policies.engine import PolicyError, compile_pack, load_bundled_pack, load_pack_text, run_pack_tests
+from cavra_engine.policy import PolicyError, compile_pack, load_bundled_pack, load_pack_text, run_pack_tests
 from policies.models import Environment, PolicyPack, PolicyVersion, Repository, Rollout, RolloutChange
 from tenants.audit import record_audit
 from tenants.models import Tenant, User

@@ -9,8 +9,8 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views import View
 
+from cavra_engine.policy import list_bundled_packs
 from evidence.models import Decision
-from policies.engine import list_bundled_packs
 from policies.forms import BundledInstallForm, DecisionFilterForm, PackUploadForm, RolloutForm
 from policies.selectors import (
     ACTIVITY_ROLES,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cavra_portal.home import HomePanel
+from core.pages import HomePanel
 from registry.selectors import WRITE_ROLES, registry_summary
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cavra_portal.navigation import navigation_for
+from core.pages import navigation_for
 from tenants.permissions import roles_of
 
 
@@ -11,9 +11,10 @@ def tenant_shell(request) -> dict:
     user = getattr(request, "user", None)
     if tenant is None or user is None or not user.is_authenticated:
         return {"current_tenant": None, "nav_items": [], "current_roles": frozenset()}
+    roles = roles_of(user, tenant)
     return {
         "current_tenant": tenant,
         "tenant_memberships": getattr(request, "memberships", []),
-        "current_roles": roles_of(user, tenant),
-        "nav_items": navigation_for(user, tenant),
+        "current_roles": roles,
+        "nav_items": navigation_for(roles),
     }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cavra_portal.home import HomePanel
+from core.pages import HomePanel
 from tenants.roles import Role
 from tenants.selectors import tenant_audit_entries, tenant_members, tenant_sso_providers
 

@@ -12,7 +12,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 from django.views.decorators.http import require_POST
 
-from cavra_portal.home import panels_for
+from core.pages import panels_for
 from tenants.forms import MemberInviteForm, MemberRolesForm, PersonalTokenForm, apply_service_errors
 from tenants.middleware import SESSION_KEY
 from tenants.permissions import TenantRoleRequiredMixin, has_role, roles_of
@@ -36,7 +36,7 @@ def home(request):
         request,
         "tenants/home.html",
         {
-            "panels": panels_for(user=request.user, tenant=tenant),
+            "panels": panels_for(roles=roles_of(request.user, tenant), user=request.user, tenant=tenant),
             "roles": sorted(roles_of(request.user, tenant)),
         },
     )

@@ -1,7 +1,7 @@
 from rest_framework import serializers
 
+from cavra_engine.evidence.canonical import MAX_SAFE_INTEGER
 from evidence.models import Checkpoint, EvidenceRecord, VerificationRun
-from evidence.offline.canonical import MAX_SAFE_INTEGER
 from evidence.services import utc_timestamp
 
 

@@ -9,7 +9,7 @@ from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from cavra_portal.api.pagination import StableCursorPagination
+from core.api.pagination import StableCursorPagination
 from evidence import selectors, services
 from evidence.api.serializers import (
     BundleRequestSerializer,
@@ -84,7 +84,7 @@ class CheckpointListView(EvidenceAPIView, generics.ListAPIView):
     def post(self, request):
         checkpoint = services.checkpoint_create(tenant=request.tenant)
         if checkpoint is None:
-            from cavra_portal.api.problems import problem_response
+            from core.api.problems import problem_response
 
             return problem_response(409, "The evidence chain is empty; there is nothing to sign yet.")
         return Response(CheckpointSerializer(checkpoint).data, status=status.HTTP_201_CREATED)
@@ -132,7 +132,7 @@ class VerificationView(EvidenceAPIView, APIView):
     def get(self, request):
         run = selectors.verification_latest(tenant=request.tenant, user=request.user)
         if run is None:
-            from cavra_portal.api.problems import problem_response
+            from core.api.problems import problem_response
 
             return problem_response(404, "The chain has not been verified yet.")
         return Response(VerificationRunSerializer(run).data)

@@ -16,7 +16,7 @@ from rest_framework.permissions import AllowAny, BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from cavra_portal.api.problems import PROBLEM_CONTENT_TYPE, problem_body
+from core.api.problems import PROBLEM_CONTENT_TYPE, problem_body
 from policies.api.serializers import (
     DecisionRequestSerializer,
     DecisionResponseSerializer,

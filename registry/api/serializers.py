@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from cavra_portal.api.validators import storable_json
+from core.api.validators import storable_json
 from registry.models import (
     Agent,
     AgentCredential,

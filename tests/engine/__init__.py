@@ -1,1 +1,1 @@
-"""Tests of the policy language engine (policies/engine)."""
+"""Tests of the policy language engine (cavra_engine/policy)."""

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from policies.engine import ActionRequest, compile_pack, evaluate, load_pack_file
+from cavra_engine.policy import ActionRequest, compile_pack, evaluate, load_pack_file
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

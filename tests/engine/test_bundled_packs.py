@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from policies.engine import (
+from cavra_engine.policy import (
     ActionRequest,
     compile_pack,
     evaluate,
@@ -18,7 +18,7 @@ from policies.engine import (
     run_pack_tests,
 )
 
-PACKS_DIR = Path(__file__).resolve().parents[2] / "policies" / "packs"
+PACKS_DIR = Path(__file__).resolve().parents[2] / "cavra_engine" / "packs"
 PACK_IDS = [
     "baseline",
     "destructive-commands",

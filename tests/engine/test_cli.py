@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from policies.engine import CompiledPolicy
-from policies.engine.cli import main
-from policies.engine.loader import BUNDLED_DIR
+from cavra_engine.policy import CompiledPolicy
+from cavra_engine.policy.cli import main
+from cavra_engine.policy.loader import BUNDLED_DIR
 
 from .conftest import FIXTURES
 

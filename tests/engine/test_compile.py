@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from policies.engine import CompiledPolicy, PolicyError, compile_pack, load_pack_file, load_pack_text
+from cavra_engine.policy import CompiledPolicy, PolicyError, compile_pack, load_pack_file, load_pack_text
 
 from .conftest import FIXTURES, decide
 

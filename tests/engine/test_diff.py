@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from policies.engine import compile_pack, diff_packs, load_pack_text
+from cavra_engine.policy import compile_pack, diff_packs, load_pack_text
 
 OLD = """
 apiVersion: cavra.policy/v2

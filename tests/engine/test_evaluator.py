@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from policies.engine import (
+from cavra_engine.policy import (
     ActionRequest,
     CompiledPolicy,
     compile_pack,
@@ -204,7 +204,7 @@ def test_git_operation_request_fields(sample):
 
 
 def test_pull_and_merge_requests_are_not_network_tools():
-    from policies.engine.normalise import tool_capabilities
+    from cavra_engine.policy.normalise import tool_capabilities
 
     assert "network" not in tool_capabilities("create_pull_request")
     assert "network" not in tool_capabilities("mergeRequestCreate")
@@ -212,7 +212,7 @@ def test_pull_and_merge_requests_are_not_network_tools():
 
 
 def test_local_tag_delete_does_not_match_a_remote_rule():
-    from policies.engine import ActionRequest, compile_pack, evaluate, load_pack_text
+    from cavra_engine.policy import ActionRequest, compile_pack, evaluate, load_pack_text
 
     pack = load_pack_text(
         """

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from policies.engine.normalise import git_ops_for_request, normalise_path, normalise_url, parse_mcp_target
-from policies.engine.shell import parse_command
+from cavra_engine.policy.normalise import git_ops_for_request, normalise_path, normalise_url, parse_mcp_target
+from cavra_engine.policy.shell import parse_command
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from policies.engine import compile_pack, load_pack_text, run_pack_tests
+from cavra_engine.policy import compile_pack, load_pack_text, run_pack_tests
 
 from .conftest import decide
 
@@ -109,7 +109,7 @@ def test_network_is_allowed_and_apiversion_v1_is_accepted():
 
 
 def test_v1_tests_are_validated():
-    from policies.engine import PolicyError
+    from cavra_engine.policy import PolicyError
 
     with pytest.raises(PolicyError) as info:
         load_pack_text(

@@ -9,8 +9,8 @@ import jsonschema
 import pytest
 import yaml
 
-from policies.engine import PolicyError, compile_pack, load_pack_file, load_pack_text
-from policies.engine.schema import policy_schema, schema_json
+from cavra_engine.policy import PolicyError, compile_pack, load_pack_file, load_pack_text
+from cavra_engine.policy.schema import policy_schema, schema_json
 
 from .conftest import FIXTURES
 
@@ -281,7 +281,7 @@ AGREEMENT_CASES = [
 
 @pytest.mark.parametrize("text", AGREEMENT_CASES)
 def test_fast_validator_agrees_with_jsonschema(text):
-    from policies.engine.validate import schema_errors
+    from cavra_engine.policy.validate import schema_errors
 
     data = yaml.safe_load(text)
     reference = list(jsonschema.Draft202012Validator(policy_schema()).iter_errors(data))
@@ -289,8 +289,8 @@ def test_fast_validator_agrees_with_jsonschema(text):
 
 
 def test_fast_validator_agrees_on_every_fixture_and_bundled_pack():
-    from policies.engine.loader import bundled_pack_paths
-    from policies.engine.validate import schema_errors
+    from cavra_engine.policy.loader import bundled_pack_paths
+    from cavra_engine.policy.validate import schema_errors
 
     for path in [FIXTURES / "sample.yaml", *bundled_pack_paths()]:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))

@@ -6,8 +6,8 @@ import pytest
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
+from cavra_engine.evidence.verify import verify_bundle
 from evidence.models import AgentSession, Checkpoint, Decision, EvidenceRecord
-from evidence.offline.verify import verify_bundle
 from evidence.services import (
     EvidenceError,
     LegalHoldActive,

@@ -4,8 +4,8 @@ import pytest
 from cryptography.exceptions import InvalidTag
 from django.db import DatabaseError, connection, transaction
 
+from cavra_engine.evidence.canonical import GENESIS_HASH
 from evidence.models import ChainHead, Checkpoint, EvidenceRecord, SigningKey
-from evidence.offline.canonical import GENESIS_HASH
 from evidence.services import (
     EvidenceError,
     chain_verify,

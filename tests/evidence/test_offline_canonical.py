@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from evidence.offline.canonical import (
+from cavra_engine.evidence.canonical import (
     CanonicalizationError,
     canonicalize,
     canonicalize_slow,
@@ -85,7 +85,7 @@ def test_worked_example_keys_second_record_and_checkpoint():
 
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    from evidence.offline.bundle import fingerprint, key_id_for, public_key_raw, sign_checkpoint
+    from cavra_engine.evidence.bundle import fingerprint, key_id_for, public_key_raw, sign_checkpoint
 
     key = Ed25519PrivateKey.from_private_bytes(hashlib.sha256(b"cavra example key").digest())
     raw = public_key_raw(key.public_key())

@@ -5,12 +5,18 @@ import json
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from evidence.offline import container
-from evidence.offline.bundle import FILES, build_bundle, public_key_raw, sign_checkpoint, trust_root_document
-from evidence.offline.canonical import canonicalize, parse_line, record_hash
-from evidence.offline.cli import main as cli_main
-from evidence.offline.synthetic import synthetic_bundle
-from evidence.offline.verify import verify_bundle
+from cavra_engine.evidence import container
+from cavra_engine.evidence.bundle import (
+    FILES,
+    build_bundle,
+    public_key_raw,
+    sign_checkpoint,
+    trust_root_document,
+)
+from cavra_engine.evidence.canonical import canonicalize, parse_line, record_hash
+from cavra_engine.evidence.cli import main as cli_main
+from cavra_engine.evidence.synthetic import synthetic_bundle
+from cavra_engine.evidence.verify import verify_bundle
 
 KEY = Ed25519PrivateKey.generate()
 BUNDLE, _ = synthetic_bundle(12, checkpoint_every=4, key=KEY)
@@ -257,7 +263,7 @@ def test_large_bundle_uses_parallel_walk_and_reports_the_record():
 
 
 def test_intact_bundles_take_the_fast_walk_and_it_agrees_with_the_full_walk():
-    from evidence.offline import verify as verify_module
+    from cavra_engine.evidence import verify as verify_module
 
     files = unpack(BUNDLE)
     lines = files["records.jsonl"].split(b"\n")[:-1]

@@ -7,8 +7,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from cavra_engine.evidence.verify import verify_bundle
 from evidence.models import EvidenceRecord
-from evidence.offline.verify import verify_bundle
 from evidence.services import agent_session_open, checkpoint_create, decision_record
 
 pytestmark = pytest.mark.django_db

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.http import HttpResponseBadRequest
 
-from cavra_portal.api.problems import problem_response
+from core.api.problems import problem_response
 
 
 class RefuseNullCharactersMiddleware:

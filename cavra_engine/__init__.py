@@ -1,0 +1,1 @@
+"""CAVRA's pure engine: policy language, shared vocabulary, offline evidence verification. Never imports Django."""

@@ -1,0 +1,14 @@
+from django.apps import AppConfig
+
+
+class PoliciesConfig(AppConfig):
+    name = "policies"
+    verbose_name = "Policies and decisions"
+
+    def ready(self):
+        from core.pages import register_home_panels, register_navigation
+        from policies.home import HOME_PANELS
+        from policies.navigation import NAV_ITEMS
+
+        register_navigation(NAV_ITEMS, order=20)
+        register_home_panels(HOME_PANELS)
