@@ -10,11 +10,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from approvals.models import DEFAULT_TTL_SECONDS, ReviewerGroup, ReviewerRepositoryGrant, RoutingRule
+from cavra_engine.policy.vocabulary import ACTIONS, SEVERITIES
 from tenants.models import Tenant
 from tenants.roles import Role
-
-ACTIONS = ("read_file", "write_file", "execute_command", "git_operation", "mcp_tool_call", "network_request")
-SEVERITIES = ("low", "medium", "high", "critical")
 
 
 def max_ttl_seconds() -> int:

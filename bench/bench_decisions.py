@@ -631,7 +631,8 @@ def main() -> int:
         from django.db import connection
 
         from evidence.models import Decision, EvidenceRecord
-        from evidence.services import agent_session_open, chain_verify
+        from evidence.services import chain_verify
+        from policies.decisions import session_open
         from policies.services import policy_pack_install_bundled, rollout_set
         from registry.models import Agent
         from tenants.services import tenant_create
@@ -660,7 +661,7 @@ def main() -> int:
         agent = Agent.objects.get(tenant=tenant, name="bench-agent")
         max_c = max(args.concurrency)
         sessions = [
-            agent_session_open(
+            session_open(
                 tenant=tenant,
                 agent_ref=agent.public_id,
                 agent_name=agent.name,
@@ -836,7 +837,7 @@ def main() -> int:
 
         # 3. evidence check
         decisions = Decision.objects.filter(tenant=tenant).count()
-        evidence = EvidenceRecord.objects.filter(tenant=tenant, kind="decision").count()
+        evidence = EvidenceRecord.objects.filter(tenant=tenant, kind="decision.recorded").count()
         chain_records = EvidenceRecord.objects.filter(tenant=tenant).count()
         run = chain_verify(tenant=tenant)
         chain = "verified" if run.ok else f"FAILED ({run.summary})"

@@ -18,8 +18,8 @@ from .normalise import (
 )
 from .schema import ACTIONS
 from .shell import Segment, lenient_parses, parse_command
+from .vocabulary import VERDICT_RANK as RANK
 
-RANK = {"allow": 0, "require_approval": 1, "block": 2}
 DEFAULT_TEST_ROOT = "/repo"
 
 
