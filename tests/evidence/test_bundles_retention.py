@@ -19,14 +19,15 @@ from evidence.services import (
     signing_key_rotate,
     trust_root_export,
 )
-
 from tests.evidence.activity import open_session, record_decision
 
 pytestmark = pytest.mark.django_db
 
 
 def _decisions(tenant, n, **kw):
-    session = open_session(tenant, agent_ref=kw.get("agent_ref", "agt_ci"), repository=kw.get("repository", "acme/api"))
+    session = open_session(
+        tenant, agent_ref=kw.get("agent_ref", "agt_ci"), repository=kw.get("repository", "acme/api")
+    )
     for i in range(n):
         record_decision(tenant, session, action="execute_command", target=f"make test-{i}",
                         decision="allow" if i % 3 else "block", rule_id="commands.allow", severity="low", reason="ok",

@@ -44,7 +44,9 @@ def test_every_decision_has_its_row_and_evidence_in_the_chain(acme, rolled_out, 
         ask(agent_client, action="read_file", target=f"src/f{i}.py").json()["decision_id"] for i in range(5)
     ]
     rows = Decision.objects.filter(public_id__in=ids).select_related("evidence")
-    assert len(rows) == 5 and all(r.evidence is not None and r.evidence.kind == "decision.recorded" for r in rows)
+    assert len(rows) == 5 and all(
+        r.evidence is not None and r.evidence.kind == "decision.recorded" for r in rows
+    )
     assert EvidenceRecord.objects.filter(tenant=acme).count() == before + 5
     from evidence.services import chain_verify
 
