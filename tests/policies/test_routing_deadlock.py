@@ -25,6 +25,14 @@ from .conftest import ask
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 
+def run_together(*targets) -> None:
+    threads = [threading.Thread(target=target) for target in targets]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+
+
 def test_first_require_approval_does_not_deadlock_with_a_committing_decision(
     acme, rolled_out, agent, agent_client
 ):
@@ -59,11 +67,7 @@ def test_first_require_approval_does_not_deadlock_with_a_committing_decision(
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=committing_decision), threading.Thread(target=first_require_approval)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
+    run_together(committing_decision, first_require_approval)
     assert errors == []
     assert answers[0].status_code == 200, answers[0].content
     assert answers[0].json()["decision"] == "require_approval"
@@ -80,10 +84,6 @@ def test_concurrent_first_uses_create_one_default_set(acme, rolled_out, agent_cl
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=first_use) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
+    run_together(*[first_use] * 4)
     assert [a.status_code for a in answers] == [200] * 4
     assert RoutingRule.objects.filter(tenant=acme).count() == len(DEFAULT_RULES)
