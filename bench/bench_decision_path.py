@@ -10,8 +10,10 @@ and its round trips, and stay comparable on a busy machine (process CPU time, no
 from __future__ import annotations
 
 import argparse
+import cProfile
 import json
 import os
+import pstats
 import statistics
 import sys
 import time
@@ -21,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.bench_decisions import REPOSITORY, action_mix, cavra_body  # noqa: E402
+from bench.bench_decisions import REPOSITORY, action_mix, bench_env, cavra_body  # noqa: E402
 
 
 def main() -> int:
@@ -30,16 +32,7 @@ def main() -> int:
     ap.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/cavra_bench_path")
     args = ap.parse_args()
     db_name = args.database_url.rsplit("/", 1)[1]
-    os.environ.update(
-        DATABASE_URL=args.database_url,
-        SECRET_KEY="bench-" + os.urandom(16).hex(),
-        DEBUG="0",
-        CAVRA_DEMO="0",
-        SECURE_SSL_REDIRECT="0",
-        ALLOWED_HOSTS="127.0.0.1",
-        CELERY_TASK_ALWAYS_EAGER="1",
-        DJANGO_SETTINGS_MODULE="cavra_portal.settings",
-    )
+    os.environ.update(bench_env(args.database_url))
     import psycopg
 
     with psycopg.connect(args.database_url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as pg:
@@ -91,6 +84,13 @@ def main() -> int:
         with CaptureQueriesContext(connection) as captured:
             verdict = post(body).json()["decision"]
         queries[verdict].append(len(captured))
+    # Function calls are deterministic: a load-independent measure of the Python work per decision.
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for body in bodies:
+        post(body)
+    profiler.disable()
+    calls = pstats.Stats(profiler).total_calls / len(bodies)
     outcomes: Counter = Counter()
     cpu: list[float] = []
     for i in range(args.requests):
@@ -104,6 +104,7 @@ def main() -> int:
         f"process CPU per decision: mean {statistics.fmean(cpu):.3f} ms, median {statistics.median(cpu):.3f} ms, "
         f"p90 {cpu[int(len(cpu) * 0.9)]:.3f} ms"
     )
+    print(f"Python function calls per decision: {calls:.0f}")
     for verdict, counts in sorted(queries.items()):
         print(f"SQL statements per {verdict}: {sorted(Counter(counts).items())}")
     connection.close()

@@ -566,6 +566,21 @@ def write_section(text: str) -> None:
 # --- main -------------------------------------------------------------------------------------------
 
 
+def bench_env(database_url: str) -> dict[str, str]:
+    """The portal's settings for a benchmark: production-like, no Celery worker needed."""
+    return {
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": "bench-" + os.urandom(16).hex(),
+        "DEBUG": "0",
+        "CAVRA_DEMO": "0",
+        "SECURE_SSL_REDIRECT": "0",
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "CELERY_TASK_ALWAYS_EAGER": "1",
+        "DJANGO_SETTINGS_MODULE": "cavra_portal.settings",
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--duration", type=float, default=20.0, help="seconds per measured phase (default 20)")
@@ -593,18 +608,7 @@ def main() -> int:
 
     db_name = args.database_url.rsplit("/", 1)[1]
     admin_url = args.database_url.rsplit("/", 1)[0] + "/postgres"
-    env = dict(
-        os.environ,
-        DATABASE_URL=args.database_url,
-        SECRET_KEY="bench-" + os.urandom(16).hex(),
-        DEBUG="0",
-        CAVRA_DEMO="0",
-        SECURE_SSL_REDIRECT="0",
-        ALLOWED_HOSTS="127.0.0.1",
-        CELERY_TASK_ALWAYS_EAGER="1",
-        DJANGO_SETTINGS_MODULE="cavra_portal.settings",
-        PYTHONUNBUFFERED="1",
-    )
+    env = dict(os.environ, **bench_env(args.database_url))
     os.environ.update(env)
     python = sys.executable
     cerbos = cerbos_binary(args.cerbos_version)
