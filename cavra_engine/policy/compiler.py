@@ -7,7 +7,8 @@ import json
 from fnmatch import fnmatchcase
 
 from .errors import PolicyError
-from .loader import Pack, as_list, format_path, rule_actions
+from .loader import Pack
+from .pack_checks import as_list, format_path, rule_actions
 from .schema import ACTIONS
 from .vocabulary import DEFAULT_SEVERITY
 from .vocabulary import VERDICT_RANK as RANK
