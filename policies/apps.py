@@ -12,3 +12,8 @@ class PoliciesConfig(AppConfig):
 
         register_navigation(NAV_ITEMS, order=20)
         register_home_panels(HOME_PANELS)
+
+        from policies.services.defaults import tenant_default_rollout_create
+        from tenants.services import register_tenant_created
+
+        register_tenant_created(tenant_default_rollout_create)

@@ -225,15 +225,24 @@ class _Verdict:
     compliance: Any = None
 
 
-def _engine_verdict(compiled: CompiledPolicy, data: DecisionInput, agent) -> _Verdict:
-    git = None
+def _git_request(data: DecisionInput) -> dict | None:
     if data.action == "git_operation" or data.operation or data.branch:
-        git = {
+        return {
             "operation": data.operation,
             "branch": data.branch,
             "force": bool(data.force),
             "remote": data.remote,
         }
+    return None
+
+
+def replay_inputs(data: DecisionInput, agent) -> dict:
+    """The request fields a Decision row does not otherwise keep (see policies.services.replay)."""
+    return {"agent_profile": getattr(agent, "profile", None), "git": _git_request(data), "method": data.method}
+
+
+def _engine_verdict(compiled: CompiledPolicy, data: DecisionInput, agent) -> _Verdict:
+    git = _git_request(data)
     request = ActionRequest(
         action=data.action,
         target=data.target,
@@ -412,6 +421,8 @@ def decide(*, tenant, agent, data: DecisionInput) -> DecisionOutcome:
                     "git": {"operation": data.operation, "branch": data.branch, "force": data.force}
                     if data.operation
                     else None,
+                    # What shadow replay needs to evaluate this exact request again under another policy.
+                    "replay": replay_inputs(data, agent),
                 },
             )
             now = timezone.now()

@@ -149,3 +149,49 @@ class RolloutChange(TenantOwned):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+
+
+def new_replay_id() -> str:
+    return f"rpl_{secrets.token_hex(10)}"
+
+
+class PolicyReplay(TenantOwned):
+    """A shadow replay: a candidate policy evaluated over stored decisions; its stored result is what plans show."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    public_id = models.CharField(max_length=40, unique=True, default=new_replay_id, editable=False)
+    version = models.ForeignKey(
+        PolicyVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="replays"
+    )
+    candidate_label = models.CharField(max_length=300, help_text="What was replayed, e.g. 'baseline 1.1.0'.")
+    candidate_digest = models.CharField(max_length=64, db_index=True)
+    candidate_compiled_json = models.TextField(help_text="The exact compiled policy replayed.")
+    since = models.DateTimeField()
+    until = models.DateTimeField()
+    repository = models.CharField(max_length=300, blank=True)
+    environment = models.CharField(max_length=100, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
+    total = models.PositiveIntegerField(default=0)
+    processed = models.PositiveIntegerField(default=0)
+    matrix = models.JSONField(default=dict, blank=True)
+    changed_count = models.PositiveIntegerField(default=0)
+    changed = models.JSONField(default=list, blank=True, help_text="Changed decisions (the first 5,000).")
+    error = models.TextField(blank=True)
+    requested_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.public_id} {self.candidate_label} [{self.status}]"
+
+    @property
+    def percent(self) -> int:
+        return 100 if not self.total else min(100, int(self.processed * 100 / self.total))

@@ -12,7 +12,7 @@ from .compiled import CompiledPolicy, compile_pack, evaluate
 from .diff import diff_packs
 from .errors import PolicyError, format_error
 from .evaluator import ActionRequest
-from .loader import BUNDLED_DIR, bundled_pack_paths, find_pack_file, load_pack_file
+from .loader import BUNDLED_DIR, RECOMMENDED_PACK, bundled_pack_paths, find_pack_file, load_pack_file
 from .schema import ACTIONS
 from .testing import run_pack_tests
 
@@ -20,7 +20,7 @@ EXIT_OK = 0
 EXIT_TEST_FAILED = 1
 EXIT_BAD_INPUT = 2
 EXIT_CODES = {"allow": 0, "require_approval": 3, "block": 4}
-DEFAULT_PACK = "baseline"
+DEFAULT_PACK = RECOMMENDED_PACK
 
 
 class _Parser(argparse.ArgumentParser):
@@ -217,6 +217,46 @@ def _diff(args) -> int:
     return EXIT_OK
 
 
+def _canaries(args) -> int:
+    from .canaries import check_canaries, is_add_on, load_canaries
+
+    try:
+        canaries = load_canaries(_read_canaries(args.canaries) if args.canaries else None)
+    except PolicyError as exc:
+        _print_policy_error(exc)
+        return EXIT_BAD_INPUT
+    refs = _refs_or_bundled(args.targets)
+    failed = 0
+    report = []
+    for ref in refs:
+        compiled = _load_compiled(ref)
+        results = check_canaries(compiled, canaries)
+        unsafe = [r for r in results if not r["safe"]]
+        add_on = is_add_on(compiled)
+        if unsafe and not add_on:
+            failed += 1
+        report.append({"id": compiled.pack_id, "add_on": add_on, "canaries": results})
+        if not args.json:
+            mark = "ok  " if not unsafe else ("add-on" if add_on else "FAIL")
+            _out(f"{mark} {compiled.pack_id}: {len(results) - len(unsafe)}/{len(results)} canaries held back")
+            for result in results if args.verbose else ([] if add_on else unsafe):
+                _out(f"     {result['decision']:16} {result['id']} ({result['title']})")
+    if args.json:
+        _out(json.dumps(report, indent=2))
+    return EXIT_TEST_FAILED if failed else EXIT_OK
+
+
+def _read_canaries(path: str) -> list:
+    import yaml
+
+    try:
+        return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise PolicyError(f"cannot read: {exc.strerror or exc}", file=path)
+    except yaml.YAMLError as exc:
+        raise PolicyError(f"not YAML: {exc}", file=path)
+
+
 def _list(args) -> int:
     from . import list_bundled_packs
 
@@ -398,6 +438,14 @@ def _parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     diff.add_argument("old")
     diff.add_argument("new")
     diff.add_argument("--json", action="store_true")
+    canaries = sub.add_parser(
+        "canaries",
+        help="check the safety canaries; exit 1 if a pack that is not a declared add-on allows one",
+    )
+    canaries.add_argument("targets", nargs="*", metavar="FILE|PACK")
+    canaries.add_argument("--canaries", metavar="FILE", help="YAML list of canaries (default: the shipped list)")
+    canaries.add_argument("--json", action="store_true")
+    canaries.add_argument("-v", "--verbose", action="store_true")
     list_ = sub.add_parser("list", help="bundled packs")
     list_.add_argument("--json", action="store_true")
 
@@ -408,7 +456,7 @@ def _parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     ev.add_argument("action", nargs="?", help=" | ".join(ACTIONS))
     ev.add_argument("target", nargs="?")
     source = ev.add_mutually_exclusive_group()
-    source.add_argument("--pack", help="pack id (bundled or in CAVRA_POLICY_DIR); default baseline")
+    source.add_argument("--pack", help="pack id (bundled or in CAVRA_POLICY_DIR); default the recommended pack, " + RECOMMENDED_PACK)
     source.add_argument("--policy", help="pack file (.yaml) or compiled policy (.json)")
     ev.add_argument("--repo-root")
     ev.add_argument("--cwd")
@@ -448,7 +496,14 @@ def main(argv: list[str]) -> int:
     try:
         if argv[0] == "evaluate":
             return _evaluate(args)
-        handler = {"validate": _validate, "test": _test, "compile": _compile, "diff": _diff, "list": _list}[
+        handler = {
+            "validate": _validate,
+            "test": _test,
+            "compile": _compile,
+            "diff": _diff,
+            "list": _list,
+            "canaries": _canaries,
+        }[
             args.command
         ]
         return handler(args)

@@ -16,6 +16,8 @@ from .validate import kind_of as _kind_of
 from .validate import schema_errors, validate_value
 
 BUNDLED_DIR = Path(__file__).resolve().parent.parent / "packs"
+# The full pack a new tenant and `cavra evaluate` start from: every shipped safety canary is held back by it.
+RECOMMENDED_PACK = "compliance-overlay"
 API_V2 = "cavra.policy/v2"
 API_V1 = "cavra.policy/v1"
 V1_SECTIONS = ("filesystem", "commands", "git", "mcp")
