@@ -17,3 +17,15 @@ class PoliciesConfig(AppConfig):
         from tenants.services import register_tenant_created
 
         register_tenant_created(tenant_default_rollout_create)
+
+        from approvals.subjects import SubjectType, register_subject_type
+        from policies.services.plans import SUBJECT_TYPE, policy_publish_on_approval, policy_publish_on_denial
+
+        register_subject_type(
+            SubjectType(
+                name=SUBJECT_TYPE,
+                label="Policy publish",
+                on_approved=policy_publish_on_approval,
+                on_denied=policy_publish_on_denial,
+            )
+        )

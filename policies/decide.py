@@ -238,7 +238,11 @@ def _git_request(data: DecisionInput) -> dict | None:
 
 def replay_inputs(data: DecisionInput, agent) -> dict:
     """The request fields a Decision row does not otherwise keep (see policies.services.replay)."""
-    return {"agent_profile": getattr(agent, "profile", None), "git": _git_request(data), "method": data.method}
+    return {
+        "agent_profile": getattr(agent, "profile", None),
+        "git": _git_request(data),
+        "method": data.method,
+    }
 
 
 def _engine_verdict(compiled: CompiledPolicy, data: DecisionInput, agent) -> _Verdict:

@@ -185,3 +185,73 @@ def rollout_history(*, tenant, user, limit: int = 20) -> list[RolloutChange]:
     if not has_role(user, tenant, *POLICY_READ_ROLES):
         return []
     return list(RolloutChange.objects.filter(tenant=tenant).select_related("actor")[:limit])
+
+
+# --- governed policy change: drafts, plans, replays, versions (404 for another tenant's or a missing one) ---
+
+
+def policy_draft_get(*, tenant, user, public_id: str):
+    from policies.models import PolicyDraft
+
+    return get_for_tenant_or_404(
+        PolicyDraft.objects.select_related("author", "base_version__pack"), tenant, public_id=public_id
+    )
+
+
+def policy_draft_list(*, tenant, user):
+    from policies.models import PolicyDraft
+
+    return (
+        PolicyDraft.objects.filter(tenant=tenant)
+        .select_related("author")
+        .order_by("-updated_at", "-id")[:200]
+    )
+
+
+def publish_plan_get(*, tenant, user, public_id: str):
+    from policies.models import PublishPlan
+
+    return get_for_tenant_or_404(
+        PublishPlan.objects.select_related("draft", "against__pack", "replay", "created_by"),
+        tenant=tenant,
+        public_id=public_id,
+    )
+
+
+def policy_replay_get(*, tenant, user, public_id: str):
+    from policies.models import PolicyReplay
+
+    return get_for_tenant_or_404(
+        PolicyReplay.objects.select_related("version__pack"), tenant, public_id=public_id
+    )
+
+
+def policy_pack_catalog(*, tenant, user) -> dict:
+    """Bundled packs (with their shipped digests) and the tenant's packs with every version."""
+    from cavra_engine.policy import list_bundled_packs
+
+    packs = []
+    for pack in PolicyPack.objects.filter(tenant=tenant).prefetch_related("versions").order_by("pack_id"):
+        packs.append(
+            {
+                "pack": pack.pack_id,
+                "public_id": pack.public_id,
+                "title": pack.title,
+                "source": pack.source,
+                "versions": [
+                    {
+                        "id": v.public_id,
+                        "version": v.version,
+                        "digest": v.digest,
+                        "signed": bool(v.signature),
+                        "created_at": v.created_at,
+                    }
+                    for v in sorted(pack.versions.all(), key=lambda v: (v.created_at, v.pk), reverse=True)
+                ],
+            }
+        )
+    bundled = [
+        {"pack": i.id, "title": i.title, "version": i.version, "digest": i.digest}
+        for i in list_bundled_packs()
+    ]
+    return {"bundled": bundled, "tenant": packs}

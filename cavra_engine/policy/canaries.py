@@ -83,7 +83,13 @@ def check_canaries(policy: CompiledPolicy | Pack | None, canaries: list[Canary] 
             verdict = run_case(compiled, canary.case)
             decision, rule_id = verdict.decision, verdict.rule_id
         results.append(
-            {"id": canary.id, "title": canary.title, "decision": decision, "rule_id": rule_id, "safe": decision != "allow"}
+            {
+                "id": canary.id,
+                "title": canary.title,
+                "decision": decision,
+                "rule_id": rule_id,
+                "safe": decision != "allow",
+            }
         )
     return results
 

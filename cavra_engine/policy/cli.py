@@ -246,6 +246,40 @@ def _canaries(args) -> int:
     return EXIT_TEST_FAILED if failed else EXIT_OK
 
 
+def _verify(args) -> int:
+    from .signature import verify_policy
+
+    try:
+        source = Path(args.policy).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        _err(f"cannot read {args.policy}: {getattr(exc, 'strerror', None) or exc}")
+        return EXIT_BAD_INPUT
+    documents = {}
+    for name, path in (
+        ("signature", args.signature or args.policy + ".sig.json"),
+        ("trust root", args.trust_root),
+    ):
+        try:
+            documents[name] = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            _err(f"cannot read the {name} {path}: {getattr(exc, 'strerror', None) or exc}")
+            return EXIT_BAD_INPUT
+    result = verify_policy(
+        source_text=source, signature=documents["signature"], trust_root=documents["trust root"]
+    )
+    if args.json:
+        _out(json.dumps(result.to_dict(), indent=2))
+    elif result.ok:
+        doc = result.document
+        _out(
+            f"ok  {doc.get('pack')} {doc.get('version')} sha256:{doc.get('digest')} signed by {doc.get('key_id')}"
+        )
+    else:
+        for problem in result.problems:
+            _err(f"FAIL {problem}")
+    return EXIT_OK if result.ok else EXIT_TEST_FAILED
+
+
 def _read_canaries(path: str) -> list:
     import yaml
 
@@ -443,9 +477,20 @@ def _parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
         help="check the safety canaries; exit 1 if a pack that is not a declared add-on allows one",
     )
     canaries.add_argument("targets", nargs="*", metavar="FILE|PACK")
-    canaries.add_argument("--canaries", metavar="FILE", help="YAML list of canaries (default: the shipped list)")
+    canaries.add_argument(
+        "--canaries", metavar="FILE", help="YAML list of canaries (default: the shipped list)"
+    )
     canaries.add_argument("--json", action="store_true")
     canaries.add_argument("-v", "--verbose", action="store_true")
+    verify = sub.add_parser(
+        "verify", help="check a signed policy version offline; exit 1 if it does not verify, 2 bad input"
+    )
+    verify.add_argument("policy", metavar="policy.yaml")
+    verify.add_argument("--signature", help="default: POLICY.sig.json")
+    verify.add_argument(
+        "--trust-root", required=True, help="trust root JSON from the portal ({'keys': [...]})"
+    )
+    verify.add_argument("--json", action="store_true")
     list_ = sub.add_parser("list", help="bundled packs")
     list_.add_argument("--json", action="store_true")
 
@@ -456,7 +501,10 @@ def _parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     ev.add_argument("action", nargs="?", help=" | ".join(ACTIONS))
     ev.add_argument("target", nargs="?")
     source = ev.add_mutually_exclusive_group()
-    source.add_argument("--pack", help="pack id (bundled or in CAVRA_POLICY_DIR); default the recommended pack, " + RECOMMENDED_PACK)
+    source.add_argument(
+        "--pack",
+        help="pack id (bundled or in CAVRA_POLICY_DIR); default the recommended pack, " + RECOMMENDED_PACK,
+    )
     source.add_argument("--policy", help="pack file (.yaml) or compiled policy (.json)")
     ev.add_argument("--repo-root")
     ev.add_argument("--cwd")
@@ -503,9 +551,8 @@ def main(argv: list[str]) -> int:
             "diff": _diff,
             "list": _list,
             "canaries": _canaries,
-        }[
-            args.command
-        ]
+            "verify": _verify,
+        }[args.command]
         return handler(args)
     except PolicyError as exc:
         _print_policy_error(exc)

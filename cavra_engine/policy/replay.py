@@ -39,7 +39,11 @@ def request_from_record(record: dict) -> ActionRequest:
                 "remote": None,
             }
             if stored_git
-            else ({"operation": None, "branch": None, "force": False, "remote": None} if record["action"] == "git_operation" else None)
+            else (
+                {"operation": None, "branch": None, "force": False, "remote": None}
+                if record["action"] == "git_operation"
+                else None
+            )
         )
         method, profile = None, None
     return ActionRequest(

@@ -31,9 +31,19 @@ REPLAY_FIELDS = (
 )
 
 
-def replay_decisions(*, tenant: Tenant, since: datetime, until: datetime, repository: str = "", environment: str = ""):
-    """The decisions a replay covers: the tenant's, in [since, until), optionally one repository / environment."""
+def replay_decisions(
+    *,
+    tenant: Tenant,
+    since: datetime,
+    until: datetime,
+    repository: str = "",
+    environment: str = "",
+    pack_filter: str = "",
+):
+    """The decisions a replay covers: the tenant's in [since, until), optionally one repository / environment / pack."""
     qs = Decision.objects.filter(tenant=tenant, created_at__gte=since, created_at__lt=until)
+    if pack_filter:
+        qs = qs.filter(policy_pack=pack_filter)
     if repository:
         qs = qs.filter(repository=repository)
     if environment:
@@ -52,6 +62,7 @@ def policy_replay_start(
     until: datetime | None = None,
     repository: str = "",
     environment: str = "",
+    pack_filter: str = "",
     run_now: bool = False,
 ) -> PolicyReplay:
     """Record a replay and queue it (after commit). A window with no decisions is refused, naming it."""
@@ -65,12 +76,19 @@ def policy_replay_start(
         raise ValidationError({"version": "No such policy version in this tenant."})
     repository, environment = (repository or "").strip(), (environment or "").strip().lower()
     scope = replay_decisions(
-        tenant=tenant, since=since, until=until, repository=repository, environment=environment
+        tenant=tenant,
+        since=since,
+        until=until,
+        repository=repository,
+        environment=environment,
+        pack_filter=pack_filter,
     )
     total = scope.count()
     if total == 0:
         raise ValidationError(
-            {"since": "There are no decisions in this window and scope to replay; widen the window or the scope."}
+            {
+                "since": "There are no decisions in this window and scope to replay; widen the window or the scope."
+            }
         )
     with transaction.atomic():
         replay = PolicyReplay.objects.create(
@@ -83,6 +101,7 @@ def policy_replay_start(
             until=until,
             repository=repository,
             environment=environment,
+            pack_filter=pack_filter,
             total=total,
             requested_by=actor,
         )
@@ -127,6 +146,7 @@ def policy_replay_run(*, replay_id: int) -> PolicyReplay:
             until=replay.until,
             repository=replay.repository,
             environment=replay.environment,
+            pack_filter=replay.pack_filter,
         ).order_by("created_at", "id")
         tally = ReplayTally()
         for record in scope.values(*REPLAY_FIELDS).iterator(chunk_size=CHUNK):

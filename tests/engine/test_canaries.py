@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from cavra_engine.policy import PolicyError, compile_pack, list_bundled_packs, load_bundled_pack, load_pack_text
+from cavra_engine.policy import (
+    PolicyError,
+    compile_pack,
+    list_bundled_packs,
+    load_bundled_pack,
+    load_pack_text,
+)
 from cavra_engine.policy.canaries import check_canaries, classify_risk, is_add_on, load_canaries
 from cavra_engine.policy.cli import main
 from cavra_engine.policy.loader import RECOMMENDED_PACK
@@ -76,7 +82,9 @@ def test_cavra_evaluate_without_a_pack_uses_the_recommended_pack(capsys, command
     assert f"policy: {RECOMMENDED_PACK}" in out
 
 
-def test_cavra_policy_canaries_passes_for_bundled_packs_and_fails_a_full_pack_that_allows_one(capsys, tmp_path):
+def test_cavra_policy_canaries_passes_for_bundled_packs_and_fails_a_full_pack_that_allows_one(
+    capsys, tmp_path
+):
     assert main(["policy", "canaries"]) == 0
     capsys.readouterr()
     loose = tmp_path / "loose.yaml"
@@ -93,7 +101,12 @@ def test_a_bad_canary_names_its_field():
         load_canaries([{"id": "x", "title": "x", "action": "launch_missiles", "target": "now"}])
     assert exc.value.errors[0]["path"] == "action"
     with pytest.raises(PolicyError) as exc:
-        load_canaries([{"id": "a", "action": "read_file", "target": ".env"}, {"id": "a", "action": "read_file", "target": "x"}])
+        load_canaries(
+            [
+                {"id": "a", "action": "read_file", "target": ".env"},
+                {"id": "a", "action": "read_file", "target": "x"},
+            ]
+        )
     assert "duplicate" in str(exc.value)
 
 
@@ -109,7 +122,9 @@ def test_risk_class_of_a_change():
     base = load_pack_text(_variant(""))
     same = load_pack_text(_variant(""))
     tighter = load_pack_text(
-        _variant("", extra_rules="  - {id: v.keys, action: read_file, match: {paths: ['*.pem']}, effect: block}\n")
+        _variant(
+            "", extra_rules="  - {id: v.keys, action: read_file, match: {paths: ['*.pem']}, effect: block}\n"
+        )
     )
     looser_default = load_pack_text(_variant("", default="allow"))
     assert classify_risk(old=base, new=same)["risk"] == "neutral"

@@ -37,7 +37,14 @@ COMMANDS = [
     "npm run build",
     "bash -c 'cat ~/.ssh/id_rsa'",
 ]
-PATHS = [".env", "src/app.py", "~/.ssh/id_ed25519", "~/.aws/credentials", "README.md", ".github/workflows/ci.yml"]
+PATHS = [
+    ".env",
+    "src/app.py",
+    "~/.ssh/id_ed25519",
+    "~/.aws/credentials",
+    "README.md",
+    ".github/workflows/ci.yml",
+]
 
 
 @pytest.fixture(autouse=True)
@@ -61,13 +68,22 @@ def _generated(rng: random.Random, index: int) -> tuple[dict, ActionRequest]:
         action, target = rng.choice(["read_file", "write_file"]), rng.choice(PATHS)
     elif kind < 0.85:
         action, target = "git_operation", "git push origin main"
-        git = {"operation": "push", "branch": rng.choice(["main", "feature/x"]), "force": rng.random() < 0.3, "remote": None}
+        git = {
+            "operation": "push",
+            "branch": rng.choice(["main", "feature/x"]),
+            "force": rng.random() < 0.3,
+            "remote": None,
+        }
     elif kind < 0.93:
         server = rng.choice(["github", "unknown-srv"])
         tool = rng.choice(["create_issue", "run_shell"])
         action, target, mcp = "mcp_tool_call", f"{server}:{tool}", {"server": server, "tool": tool}
     else:
-        action, target, method = "network_request", rng.choice(["https://pypi.org/simple/", "https://pastebin.com/api"]), rng.choice(["GET", "POST"])
+        action, target, method = (
+            "network_request",
+            rng.choice(["https://pypi.org/simple/", "https://pastebin.com/api"]),
+            rng.choice(["GET", "POST"]),
+        )
     request_context = {"cwd": "/workspace", "repo_root": "/workspace"}
     recorded = rng.choice(VERDICTS)
     would_have = None
@@ -110,9 +126,7 @@ def test_replay_agrees_decision_by_decision_with_direct_evaluation(acme, member)
     for index in range(3000):
         row, request = _generated(rng, index)
         before = row.pop("_before")
-        decision = Decision(
-            tenant=acme, created_at=now - timedelta(minutes=index), policy_pack="old", **row
-        )
+        decision = Decision(tenant=acme, created_at=now - timedelta(minutes=index), policy_pack="old", **row)
         rows.append(decision)
         specs.append((decision, before, request))
     Decision.objects.bulk_create(rows, batch_size=1000)
@@ -177,7 +191,9 @@ def test_a_window_without_decisions_or_backwards_is_refused_and_stores_nothing(a
     assert "since" in exc.value.message_dict and "no decisions" in exc.value.message_dict["since"][0]
     now = timezone.now()
     with pytest.raises(ValidationError) as exc:
-        policy_replay_start(tenant=acme, actor=None, compiled=compiled, label="b", since=now, until=now - timedelta(hours=1))
+        policy_replay_start(
+            tenant=acme, actor=None, compiled=compiled, label="b", since=now, until=now - timedelta(hours=1)
+        )
     assert "since" in exc.value.message_dict
     assert not PolicyReplay.objects.exists()
 
@@ -187,7 +203,11 @@ def test_a_version_of_another_tenant_is_refused(acme, globex):
     other = policy_pack_install_bundled(tenant=globex, pack_id="baseline", actor=None)
     with pytest.raises(ValidationError) as exc:
         policy_replay_start(
-            tenant=acme, actor=None, compiled=compile_pack(load_bundled_pack("baseline")), label="b", version=other
+            tenant=acme,
+            actor=None,
+            compiled=compile_pack(load_bundled_pack("baseline")),
+            label="b",
+            version=other,
         )
     assert "version" in exc.value.message_dict
 
@@ -195,4 +215,6 @@ def test_a_version_of_another_tenant_is_refused(acme, globex):
 def test_decisions_of_another_tenant_are_never_replayed(acme, globex):
     Decision.objects.create(tenant=globex, action="read_file", target=".env", decision="allow")
     with pytest.raises(ValidationError):
-        policy_replay_start(tenant=acme, actor=None, compiled=compile_pack(load_bundled_pack("baseline")), label="b")
+        policy_replay_start(
+            tenant=acme, actor=None, compiled=compile_pack(load_bundled_pack("baseline")), label="b"
+        )
