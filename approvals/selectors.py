@@ -99,7 +99,7 @@ def approval_queue(*, tenant: Tenant, user) -> list[ApprovalRequest]:
         if may and approval.repository_limited and approval.repository:
             may = repository_grant_matches(globs, approval.repository)
         approval.can_review = may
-        approval.can_break_glass = breaker
+        approval.can_break_glass = breaker and approval.agent_id is not None
         if may or breaker:
             items.append(approval)
     return items

@@ -27,11 +27,21 @@ from policies.selectors import (
     session_get,
     session_list,
 )
-from policies.services import policy_pack_install_bundled, policy_pack_upload, rollout_remove, rollout_set
+from policies.services import policy_pack_install_bundled, rollout_remove, rollout_set
+from policies.services.drafts import draft_validate, policy_draft_create
 from tenants.forms import apply_service_errors
 from tenants.permissions import TenantRoleRequiredMixin, has_role
 
 PAGE_SIZE = 50
+
+
+def _located(errors: list[dict]) -> list[str]:
+    return [
+        ", ".join(p for p in (f"line {e['line']}" if e.get("line") else "", e.get("path") or "") if p)
+        + (": " if e.get("line") or e.get("path") else "")
+        + e["message"]
+        for e in errors
+    ]
 
 
 class PoliciesView(TenantRoleRequiredMixin, View):
@@ -60,19 +70,23 @@ class PackUploadView(PoliciesView):
     http_method_names = ["post"]
 
     def post(self, request):
+        # An upload becomes a draft, never a published version: publishing goes through a plan and review.
         form = PackUploadForm(request.POST, request.FILES)
         if form.is_valid():
+            text = form.cleaned_data["source"]
+            _, errors = draft_validate(text)
             try:
-                version = policy_pack_upload(
-                    tenant=request.tenant, text=form.cleaned_data["source"], actor=request.user
-                )
+                if errors:
+                    raise ValidationError({"source": _located(errors)})
+                draft = policy_draft_create(tenant=request.tenant, actor=request.user, source_text=text)
             except ValidationError as exc:
                 apply_service_errors(form, exc)
             else:
                 messages.success(
-                    request, f"Stored {version.pack.pack_id} {version.version} ({version.digest[:12]})."
+                    request,
+                    f"Stored as draft {draft.public_id} ({draft.pack_id}); compute a publish plan to publish it.",
                 )
-                return redirect("policies:version", public_id=version.public_id)
+                return redirect("policies:draft", public_id=draft.public_id)
         return self._render(request, upload=form, status=422)
 
 

@@ -129,7 +129,7 @@ def break_glass_review_close(*, review: BreakGlassReview, actor: User, notes: st
         raise ValidationError({"notes": "Write what the review found."})
     with transaction.atomic():
         review = (
-            BreakGlassReview.objects.select_for_update()
+            BreakGlassReview.objects.select_for_update(of=("self",))
             .select_related("request", "request__agent")
             .get(pk=review.pk)
         )
