@@ -29,3 +29,13 @@ class PoliciesConfig(AppConfig):
                 on_denied=policy_publish_on_denial,
             )
         )
+        from policies.services import rollout_plans
+
+        register_subject_type(
+            SubjectType(
+                name=rollout_plans.SUBJECT_TYPE,
+                label="Rollout change",
+                on_approved=rollout_plans.rollout_change_on_approval,
+                on_denied=rollout_plans.rollout_change_on_denial,
+            )
+        )

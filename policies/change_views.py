@@ -18,6 +18,7 @@ from policies import selectors
 from policies.selectors import POLICY_READ_ROLES, POLICY_WRITE_ROLES
 from policies.services.drafts import policy_draft_create, policy_draft_update
 from policies.services.plans import publish_plan_create, publish_request_create
+from policies.services.rollout_plans import rollout_change_apply, rollout_change_rollback_plan
 from policies.services.signing import policy_signing_key_current, policy_signing_key_rotate, policy_trust_root
 from tenants.permissions import TenantRoleRequiredMixin, has_role
 from tenants.roles import Role
@@ -269,3 +270,74 @@ class SigningKeyRotateView(TenantRoleRequiredMixin, View):
         key = policy_signing_key_rotate(tenant=request.tenant, actor=request.user)
         messages.success(request, f"New policy-signing key {key.key_id}; earlier versions stay verifiable.")
         return redirect("policies:signing")
+
+
+class RolloutPlanView(TenantRoleRequiredMixin, View):
+    required_roles = POLICY_READ_ROLES
+
+    def get(self, request, public_id: str):
+        plan = selectors.rollout_change_plan_get(
+            tenant=request.tenant, user=request.user, public_id=public_id
+        )
+        context = {
+            "plan": plan,
+            "turning": [c for c in plan.canaries if c.get("turns_allow")],
+            "matrix": _matrix_rows(plan.replay) if plan.replay_id else None,
+            "can_write": has_role(request.user, request.tenant, *POLICY_WRITE_ROLES),
+        }
+        return render(request, "policies/rollout_plan.html", context)
+
+
+class RolloutPlanApplyView(TenantRoleRequiredMixin, View):
+    required_roles = POLICY_WRITE_ROLES
+
+    def post(self, request, public_id: str):
+        plan = selectors.rollout_change_plan_get(
+            tenant=request.tenant, user=request.user, public_id=public_id
+        )
+        try:
+            plan = rollout_change_apply(
+                plan=plan, actor=request.user, acknowledgement=request.POST.get("acknowledgement", "")
+            )
+        except ValidationError as exc:
+            messages.error(request, _errors_text(exc))
+        else:
+            if plan.status == "applied":
+                messages.success(request, f"Applied to {plan.scope_label}.")
+            else:
+                messages.success(
+                    request, f"Acknowledged; approval {plan.approval_ref} is in the reviewers' queue."
+                )
+        return redirect("policies:rollout-plan", public_id=plan.public_id)
+
+
+class RolloutPlanRollbackView(TenantRoleRequiredMixin, View):
+    required_roles = POLICY_WRITE_ROLES
+
+    def post(self, request, public_id: str):
+        plan = selectors.rollout_change_plan_get(
+            tenant=request.tenant, user=request.user, public_id=public_id
+        )
+        try:
+            back = rollout_change_rollback_plan(plan=plan, actor=request.user)
+        except ValidationError as exc:
+            messages.error(request, _errors_text(exc))
+            return redirect("policies:rollout-plan", public_id=plan.public_id)
+        return redirect("policies:rollout-plan", public_id=back.public_id)
+
+
+class AuditResultsView(TenantRoleRequiredMixin, View):
+    """Rollouts in audit_only: what would have been blocked or sent for approval, grouped by rule."""
+
+    required_roles = POLICY_READ_ROLES
+
+    def get(self, request):
+        from policies.models import Rollout
+
+        context = {
+            "results": selectors.audit_mode_results(tenant=request.tenant, user=request.user),
+            "audit_rollouts": Rollout.objects.filter(
+                tenant=request.tenant, mode=Rollout.Mode.AUDIT_ONLY
+            ).select_related("version__pack", "repository", "environment"),
+        }
+        return render(request, "policies/audit_results.html", context)

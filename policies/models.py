@@ -301,3 +301,55 @@ class PolicySigningKey(TenantOwned):
 
     def __str__(self) -> str:
         return self.key_id
+
+
+def new_rollout_plan_id() -> str:
+    return f"rcp_{secrets.token_hex(10)}"
+
+
+class RolloutChangePlan(TenantOwned):
+    """A proposed change to what one scope runs (pack, version, mode, or removal), with its risk and replay."""
+
+    class Status(models.TextChoices):
+        PLANNED = "planned", "Planned"
+        PENDING_APPROVAL = "pending_approval", "Waiting for approval"
+        APPLIED = "applied", "Applied"
+        REFUSED = "refused", "Refused"
+
+    public_id = models.CharField(max_length=40, unique=True, default=new_rollout_plan_id, editable=False)
+    repository = models.CharField(max_length=300, blank=True)
+    environment = models.CharField(max_length=100, blank=True)
+    scope_label = models.CharField(max_length=500)
+    before = models.JSONField(null=True, blank=True, help_text="The scope's own rollout before (null: none).")
+    after = models.JSONField(
+        null=True, blank=True, help_text="The scope's own rollout after (null: removed)."
+    )
+    effective_before = models.JSONField(null=True, blank=True, help_text="What decided for the scope before.")
+    effective_after = models.JSONField(null=True, blank=True, help_text="What decides for the scope after.")
+    version = models.ForeignKey(
+        PolicyVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    mode = models.CharField(max_length=20, blank=True)
+    risk = models.CharField(max_length=20)
+    reasons = models.JSONField(default=list, blank=True)
+    canaries = models.JSONField(default=list, blank=True)
+    replay = models.ForeignKey(
+        PolicyReplay, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PLANNED)
+    approval_ref = models.CharField(max_length=40, blank=True)
+    acknowledged = models.CharField(max_length=200, blank=True)
+    rollback_of = models.CharField(max_length=40, blank=True, help_text="The applied plan this one undoes.")
+    created_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    applied_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.public_id} {self.scope_label} [{self.risk}]"
+
+    @property
+    def acknowledgement_phrase(self) -> str:
+        return f"loosen {self.scope_label}"

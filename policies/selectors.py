@@ -255,3 +255,46 @@ def policy_pack_catalog(*, tenant, user) -> dict:
         for i in list_bundled_packs()
     ]
     return {"bundled": bundled, "tenant": packs}
+
+
+def rollout_change_plan_get(*, tenant, user, public_id: str):
+    from policies.models import RolloutChangePlan
+
+    return get_for_tenant_or_404(
+        RolloutChangePlan.objects.select_related("version__pack", "replay", "created_by"),
+        tenant,
+        public_id=public_id,
+    )
+
+
+def audit_mode_results(*, tenant, user, since=None) -> list[dict]:
+    """What audit_only rollouts let through that policy would have blocked or sent for approval, by rule."""
+    from django.db.models import Count, Max
+    from django.db.models.fields.json import KeyTextTransform
+
+    qs = Decision.objects.filter(
+        tenant=tenant, policy_mode="audit_only", context__would_have__isnull=False
+    ).exclude(context__would_have=None)
+    if since is not None:
+        qs = qs.filter(created_at__gte=since)
+    rows = (
+        qs.annotate(
+            would_rule=KeyTextTransform("rule_id", KeyTextTransform("would_have", "context")),
+            would_decision=KeyTextTransform("decision", KeyTextTransform("would_have", "context")),
+        )
+        .values("would_rule", "would_decision")
+        .annotate(
+            count=Count("id"), last_seen=Max("created_at"), repositories=Count("repository", distinct=True)
+        )
+        .order_by("-count", "would_rule")
+    )
+    return [
+        {
+            "rule_id": r["would_rule"] or "",
+            "would_have": r["would_decision"],
+            "count": r["count"],
+            "repositories": r["repositories"],
+            "last_seen": r["last_seen"],
+        }
+        for r in rows[:500]
+    ]

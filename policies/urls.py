@@ -31,6 +31,18 @@ urlpatterns = [
     path(
         "replays/<str:public_id>/changed.csv", change_views.ReplayExportView.as_view(), name="replay-export"
     ),
+    path("rollout-plans/<str:public_id>/", change_views.RolloutPlanView.as_view(), name="rollout-plan"),
+    path(
+        "rollout-plans/<str:public_id>/apply/",
+        change_views.RolloutPlanApplyView.as_view(),
+        name="rollout-plan-apply",
+    ),
+    path(
+        "rollout-plans/<str:public_id>/rollback/",
+        change_views.RolloutPlanRollbackView.as_view(),
+        name="rollout-plan-rollback",
+    ),
+    path("audit-results/", change_views.AuditResultsView.as_view(), name="audit-results"),
     path("signing-key/", change_views.SigningKeyView.as_view(), name="signing"),
     path("signing-key/rotate/", change_views.SigningKeyRotateView.as_view(), name="signing-rotate"),
     path("activity/", views.ActivityView.as_view(), name="activity"),

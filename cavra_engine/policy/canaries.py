@@ -164,11 +164,13 @@ def classify_risk(
                 reasons.append(f"rule {rule['id']} ({rule['effect']}) removed")
             else:
                 tight.append(f"allow rule {rule['id']} removed")
+        old_defaults = _compiled(old).document.get("defaults") or {}
         for rule in diff["rules_added"]:
-            if rule["effect"] == "allow":
-                reasons.append(f"allow rule {rule['id']} added")
-            else:
+            if rule["effect"] != "allow":
                 tight.append(f"rule {rule['id']} ({rule['effect']}) added")
+            elif any((old_defaults.get(a) or {}).get("effect", "allow") != "allow" for a in rule["actions"]):
+                # An allow rule only lets more through where the old default held the action back.
+                reasons.append(f"allow rule {rule['id']} added")
         for change in diff["rules_changed"]:
             if change.get("direction") == "loosened":
                 reasons.append(f"rule {change['id']} loosened its effect")
@@ -186,10 +188,11 @@ def classify_risk(
                 reasons.append(f"test {case['name']!r} now answers {case['new']['decision']}")
             elif case["direction"] == "tightened":
                 tight.append(f"test {case['name']!r} now answers {case['new']['decision']}")
-        old_names = {c.get("name") for c in _compiled(old).tests}
-        new_names = {c.get("name") for c in _compiled(new).tests}
-        for name in sorted(n for n in old_names - new_names if n):
-            reasons.append(f"test {name!r} removed")
+        if _compiled(old).pack_id == _compiled(new).pack_id:  # another pack brings its own tests
+            old_names = {c.get("name") for c in _compiled(old).tests}
+            new_names = {c.get("name") for c in _compiled(new).tests}
+            for name in sorted(n for n in old_names - new_names if n):
+                reasons.append(f"test {name!r} removed")
         if is_add_on(new) and not is_add_on(old):
             reasons.append(f"{_compiled(new).pack_id} is a narrow add-on pack replacing a full pack")
     elif new is None and old is not None:

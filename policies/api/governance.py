@@ -327,3 +327,130 @@ class PolicyTrustRootView(GovernanceAPIView):
     )
     def get(self, request):
         return Response(policy_trust_root(tenant=request.tenant))
+
+
+def rollout_plan_json(plan) -> dict:
+    return {
+        "id": plan.public_id,
+        "scope": plan.scope_label,
+        "repository": plan.repository or None,
+        "environment": plan.environment or None,
+        "before": plan.before,
+        "after": plan.after,
+        "effective_before": plan.effective_before,
+        "effective_after": plan.effective_after,
+        "risk": plan.risk,
+        "reasons": plan.reasons,
+        "canaries": plan.canaries,
+        "replay": replay_json(plan.replay, changed=False) if plan.replay_id else None,
+        "status": plan.status,
+        "acknowledgement_required": plan.acknowledgement_phrase if plan.risk == "loosening" else None,
+        "approval": plan.approval_ref or None,
+        "rollback_of": plan.rollback_of or None,
+        "created_at": _iso(plan.created_at),
+        "applied_at": _iso(plan.applied_at),
+    }
+
+
+class ChangePlanSerializer(serializers.Serializer):
+    version = serializers.CharField(required=False, help_text="Policy version (pv_...) the scope should run.")
+    mode = serializers.ChoiceField(
+        choices=["audit_only", "enforce", "strict"], required=False, default="enforce"
+    )
+    repository = serializers.CharField(required=False, allow_blank=True, max_length=300)
+    environment = serializers.CharField(required=False, allow_blank=True, max_length=100)
+    remove = serializers.BooleanField(required=False, default=False)
+    rollback_of = serializers.CharField(required=False, help_text="An applied plan (rcp_...) to undo.")
+
+
+class RolloutChangePlanView(GovernanceAPIView):
+    @extend_schema(
+        summary="Plan a rollout change",
+        description=(
+            "Before/after for the scope (and what it falls back to on removal), replay on the scope's last 7 days, "
+            "safety canaries and the risk class. Nothing changes until apply-change."
+        ),
+        request=ChangePlanSerializer,
+        responses={201: ANY_OBJECT, **ERRORS},
+    )
+    def post(self, request):
+        from policies.services.rollout_plans import rollout_change_plan_create, rollout_change_rollback_plan
+
+        body = ChangePlanSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        if data.get("rollback_of"):
+            try:
+                applied = selectors.rollout_change_plan_get(
+                    tenant=request.tenant, user=request.user, public_id=data["rollback_of"]
+                )
+            except Http404:
+                raise ValidationError({"rollback_of": "No such rollout change plan in this tenant."})
+            plan = rollout_change_rollback_plan(plan=applied, actor=request.user)
+            return Response(rollout_plan_json(plan), status=status.HTTP_201_CREATED)
+        version = None
+        if not data["remove"]:
+            if not data.get("version"):
+                raise ValidationError(
+                    {"version": "A policy version (pv_...) is required unless remove is true."}
+                )
+            try:
+                version = selectors.policy_version_get(
+                    tenant=request.tenant, user=request.user, public_id=data["version"]
+                )
+            except Http404:
+                raise ValidationError({"version": "No such policy version in this tenant."})
+        plan = rollout_change_plan_create(
+            tenant=request.tenant,
+            actor=request.user,
+            version=version,
+            mode=data["mode"],
+            repository=data.get("repository", ""),
+            environment=data.get("environment", ""),
+            remove=data["remove"],
+        )
+        return Response(rollout_plan_json(plan), status=status.HTTP_201_CREATED)
+
+
+class ApplyChangeSerializer(serializers.Serializer):
+    plan = serializers.CharField(help_text="The rollout change plan (rcp_...).")
+    acknowledgement = serializers.CharField(required=False, allow_blank=True, max_length=600)
+
+
+class RolloutApplyChangeView(GovernanceAPIView):
+    @extend_schema(
+        summary="Apply a rollout change plan",
+        description=(
+            "Tightening or neutral: applied now (200). Loosening: needs `acknowledgement` equal to the plan's "
+            "`acknowledgement_required` text, then opens an approval (202); a reviewer other than you applies it by approving."
+        ),
+        request=ApplyChangeSerializer,
+        responses={200: ANY_OBJECT, 202: ANY_OBJECT, **ERRORS},
+    )
+    def post(self, request):
+        from policies.services.rollout_plans import rollout_change_apply
+
+        body = ApplyChangeSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            plan = selectors.rollout_change_plan_get(
+                tenant=request.tenant, user=request.user, public_id=body.validated_data["plan"]
+            )
+        except Http404:
+            raise ValidationError({"plan": "No such rollout change plan in this tenant."})
+        plan = rollout_change_apply(
+            plan=plan, actor=request.user, acknowledgement=body.validated_data.get("acknowledgement", "")
+        )
+        code = status.HTTP_200_OK if plan.status == "applied" else status.HTTP_202_ACCEPTED
+        return Response(rollout_plan_json(plan), status=code)
+
+
+class AuditResultsAPIView(GovernanceAPIView):
+    @extend_schema(
+        summary="Audit-mode results",
+        description="For rollouts in audit_only: what would have been blocked or sent for approval, grouped by rule.",
+        responses={200: ANY_OBJECT, **ERRORS},
+    )
+    def get(self, request):
+        rows = selectors.audit_mode_results(tenant=request.tenant, user=request.user)
+        return Response({"results": [{**r, "last_seen": _iso(r["last_seen"])} for r in rows]})

@@ -37,4 +37,17 @@ urlpatterns = [
         name="policy-signature",
     ),
     path("policy-trust-root", governance.PolicyTrustRootView.as_view(), name="policy-trust-root"),
+    path(
+        "policy-rollouts/change-plan", governance.RolloutChangePlanView.as_view(), name="rollout-change-plan"
+    ),
+    path(
+        "policy-rollouts/apply-change",
+        governance.RolloutApplyChangeView.as_view(),
+        name="rollout-apply-change",
+    ),
+    path(
+        "policy-rollouts/audit-results",
+        governance.AuditResultsAPIView.as_view(),
+        name="rollout-audit-results",
+    ),
 ]

@@ -74,7 +74,75 @@ def _signed_version(ctx):
     return version
 
 
+def _rollout_plan(ctx, *, applied: bool = False):
+    from policies.services.rollout_plans import rollout_change_plan_create
+
+    version = policy_pack_upload(tenant=ctx.tenant, text=PACK, actor=None)
+    plan = rollout_change_plan_create(
+        tenant=ctx.tenant, actor=None, version=version, repository=f"acme/r{ctx.seq()}"
+    )
+    if applied:
+        # A scope with nothing in force blocks everything: rolling a pack out there is planned as loosening,
+        # so the matrix applies it directly to get an applied plan to roll back.
+        from policies.services import rollout_set
+
+        rollout_set(
+            tenant=ctx.tenant, version=version, mode="enforce", actor=None, repository=plan.repository
+        )
+        plan.status = "applied"
+        plan.before = None
+        plan.save(update_fields=["status", "before"])
+    return plan
+
+
+def _tightening_plan(ctx):
+    from policies.services.rollout_plans import rollout_change_plan_create
+
+    version = policy_pack_upload(tenant=ctx.tenant, text=PACK, actor=None)
+    return rollout_change_plan_create(
+        tenant=ctx.tenant, actor=None, version=version, remove=False, mode="enforce"
+    )
+
+
 GOVERNANCE_ENTRIES = [
+    Entry(
+        "policies:rollout-plan",
+        roles=POLICY_READ_ROLES,
+        kwargs=lambda ctx: {"public_id": _rollout_plan(ctx).public_id},
+    ),
+    Entry(
+        "policies:rollout-plan-apply",
+        roles=POLICY_WRITE_ROLES,
+        method="POST",
+        kwargs=lambda ctx: {"public_id": _rollout_plan(ctx).public_id},
+        ok=(302,),
+    ),
+    Entry(
+        "policies:rollout-plan-rollback",
+        roles=POLICY_WRITE_ROLES,
+        method="POST",
+        kwargs=lambda ctx: {"public_id": _rollout_plan(ctx, applied=True).public_id},
+        ok=(302,),
+    ),
+    Entry("policies:audit-results", roles=POLICY_READ_ROLES),
+    Entry(
+        "policies-api:rollout-change-plan",
+        roles=POLICY_WRITE_ROLES,
+        method="POST",
+        api=True,
+        data=lambda ctx: {"version": policy_pack_upload(tenant=ctx.tenant, text=PACK, actor=None).public_id},
+        ok=(201,),
+    ),
+    Entry(
+        "policies-api:rollout-apply-change",
+        roles=POLICY_WRITE_ROLES,
+        method="POST",
+        api=True,
+        data=lambda ctx: {"plan": _tightening_plan(ctx).public_id},
+        ok=(200, 202, 400),
+        note="a plan of this tenant: applied (200) or refused as stale when an earlier role applied it (400)",
+    ),
+    Entry("policies-api:rollout-audit-results", roles=POLICY_READ_ROLES, api=True),
     Entry("policies:drafts", roles=POLICY_READ_ROLES),
     Entry(
         "policies:draft-create",

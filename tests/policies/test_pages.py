@@ -61,9 +61,11 @@ def test_install_bundled_and_roll_out(acme, operator):
         "/policies/rollouts/",
         {"version": version.public_id, "repository": "acme/web", "environment": "prod", "mode": "strict"},
     )
-    assert response.status_code == 302
-    rollout = Rollout.objects.get(tenant=acme)
-    assert (rollout.repository.name, rollout.environment.name, rollout.mode) == ("acme/web", "prod", "strict")
+    # Nothing was in force, and baseline alone allows safety canaries: a loosening plan, not applied yet.
+    assert response.status_code == 302 and "/policies/rollout-plans/rcp_" in response["Location"]
+    assert not Rollout.objects.filter(tenant=acme).exists()
+    plan_page = operator.get(response["Location"]).content.decode()
+    assert "loosening" in plan_page and "loosen acme/web / prod" in plan_page
     assert operator.post("/policies/install/", {"pack_id": "no-such-pack"}).status_code == 422
 
 
