@@ -258,7 +258,8 @@ other work, so the numbers are pessimistic).
 few percent of secrets, `rm -rf`, force pushes, kubectl/terraform against prod), inserted in
 {insert_s:.1f} s. Timed: `policy_replay_run()` (the body of the `policies.replay` Celery task) replaying
 the recommended pack `{RECOMMENDED_PACK}` over all of them: stream the rows from PostgreSQL (server-side
-cursor, 2,000 per fetch), rebuild each request, evaluate, tally the before/after matrix, keep the first
+cursor, 2,000 per fetch), rebuild each request, evaluate it (each distinct request once per replay:
+evaluation is a pure function of the request), tally the before/after matrix, keep the first
 5,000 changed decisions and store the result.
 
 **Result:** {replay.total:,} decisions replayed in **{replay_s:.1f} s** ({rate:,.0f} decisions/s, {cpu_s:.1f} s CPU

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -77,10 +78,38 @@ class ReplayTally:
     matrix: dict = field(default_factory=empty_matrix)
     changed_count: int = 0
     changed: list = field(default_factory=list)
+    # Evaluation is a pure function of the request, and agents repeat themselves: memoise per replay.
+    _verdicts: dict = field(default_factory=dict, repr=False)
+    cache_limit: int = 200_000
+
+    def _verdict(self, record: dict, compiled: CompiledPolicy):
+        request = request_from_record(record)
+        key = json.dumps(
+            [
+                request.action,
+                request.target,
+                request.repository,
+                request.environment,
+                request.agent_profile,
+                request.repo_root,
+                request.git,
+                request.mcp,
+                request.network,
+                request.context,
+            ],
+            sort_keys=True,
+            default=str,
+        )
+        verdict = self._verdicts.get(key)
+        if verdict is None:
+            verdict = evaluate(compiled, request)
+            if len(self._verdicts) < self.cache_limit:
+                self._verdicts[key] = verdict
+        return verdict
 
     def add(self, record: dict, compiled: CompiledPolicy) -> dict:
         before = recorded_policy_verdict(record)
-        verdict = evaluate(compiled, request_from_record(record))
+        verdict = self._verdict(record, compiled)
         self.total += 1
         if before in self.matrix:
             self.matrix[before][verdict.decision] += 1

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from cavra_engine.policy import CompiledPolicy
@@ -252,6 +253,7 @@ def rollout_change_apply(
                 "replay": {"total": plan.replay.total, "changed": plan.replay.changed_count}
                 if plan.replay_id
                 else None,
+                "url": reverse("policies:rollout-plan", kwargs={"public_id": plan.public_id}),
             },
         )
         plan.status, plan.acknowledged, plan.approval_ref = (
