@@ -341,3 +341,40 @@ class AuditResultsView(TenantRoleRequiredMixin, View):
             ).select_related("version__pack", "repository", "environment"),
         }
         return render(request, "policies/audit_results.html", context)
+
+
+class CanariesView(TenantRoleRequiredMixin, View):
+    """The safety canaries: the shipped list (read-only) and the tenant's own list (YAML), checked by every plan."""
+
+    required_roles = POLICY_READ_ROLES
+
+    def dispatch(self, request, *args, **kwargs):
+        self.required_roles = POLICY_READ_ROLES if request.method in ("GET", "HEAD") else POLICY_WRITE_ROLES
+        return super().dispatch(request, *args, **kwargs)
+
+    def _render(self, request, *, text=None, error=None, status=200):
+        from cavra_engine.policy.canaries import load_canaries
+        from policies.models import TenantCanaries
+
+        row = TenantCanaries.objects.filter(tenant=request.tenant).first()
+        context = {
+            "shipped": load_canaries(),
+            "own_text": text if text is not None else (row.source_text if row else ""),
+            "error": error,
+            "can_write": has_role(request.user, request.tenant, *POLICY_WRITE_ROLES),
+        }
+        return render(request, "policies/canaries.html", context, status=status)
+
+    def get(self, request):
+        return self._render(request)
+
+    def post(self, request):
+        from policies.services.canaries import tenant_canaries_set
+
+        text = request.POST.get("canaries", "")
+        try:
+            tenant_canaries_set(tenant=request.tenant, actor=request.user, source_text=text)
+        except ValidationError as exc:
+            return self._render(request, text=text, error=_errors_text(exc), status=422)
+        messages.success(request, "Canaries saved; every new plan checks them.")
+        return redirect("policies:canaries")

@@ -353,3 +353,18 @@ class RolloutChangePlan(TenantOwned):
     @property
     def acknowledgement_phrase(self) -> str:
         return f"loosen {self.scope_label}"
+
+
+class TenantCanaries(TenantOwned):
+    """The tenant's own safety canaries, checked in every plan in addition to the shipped list."""
+
+    source_text = models.TextField(
+        blank=True, help_text="YAML list of canaries (id, title, action, target, ...)."
+    )
+    items = models.JSONField(default=list, blank=True)
+    updated_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant"], name="tenantcanaries_one_per_tenant")]
+        verbose_name_plural = "tenant canaries"

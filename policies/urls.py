@@ -43,6 +43,7 @@ urlpatterns = [
         name="rollout-plan-rollback",
     ),
     path("audit-results/", change_views.AuditResultsView.as_view(), name="audit-results"),
+    path("canaries/", change_views.CanariesView.as_view(), name="canaries"),
     path("signing-key/", change_views.SigningKeyView.as_view(), name="signing"),
     path("signing-key/rotate/", change_views.SigningKeyRotateView.as_view(), name="signing-rotate"),
     path("activity/", views.ActivityView.as_view(), name="activity"),

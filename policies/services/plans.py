@@ -22,6 +22,7 @@ from policies.models import (
     RolloutChange,
 )
 from policies.services import _rollout_snapshot, tenant_policy_changed
+from policies.services.canaries import tenant_canaries
 from policies.services.drafts import draft_validate
 from policies.services.replay import policy_replay_start
 from policies.services.signing import policy_version_sign
@@ -75,7 +76,7 @@ def publish_plan_create(*, draft: PolicyDraft, actor: User | None, since=None, u
     against = _version_in_force(tenant=tenant, draft=draft)
     old = _stored(against) if against else None
     diff = diff_packs(old, compiled) if old is not None else {}
-    risk = classify_risk(old=old, new=compiled, diff=diff or None)
+    risk = classify_risk(old=old, new=compiled, diff=diff or None, canaries=tenant_canaries(tenant=tenant))
     tests = [r.to_dict() for r in run_pack_tests(compiled)]
     failed = sum(1 for t in tests if not t["passed"])
     if failed:

@@ -16,6 +16,7 @@ from evidence.models import Decision
 from policies.decide import rollout_resolve
 from policies.models import PolicyVersion, Rollout, RolloutChangePlan
 from policies.services import _rollout_snapshot, rollout_remove, rollout_set
+from policies.services.canaries import tenant_canaries
 from policies.services.replay import policy_replay_start
 from tenants.audit import record_audit
 from tenants.models import Tenant, User
@@ -112,7 +113,7 @@ def rollout_change_plan_create(
         effective_after = after
     old = _compiled((effective_before or {}).get("version_id"), tenant)
     new = _compiled((effective_after or {}).get("version_id"), tenant)
-    risk = classify_risk(old=old, new=new)
+    risk = classify_risk(old=old, new=new, canaries=tenant_canaries(tenant=tenant))
     reasons, tight = list(risk["reasons"]), list(risk["tightening"])
     before_mode = (effective_before or {}).get("mode")
     after_mode = (effective_after or {}).get("mode")

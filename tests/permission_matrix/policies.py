@@ -125,6 +125,16 @@ GOVERNANCE_ENTRIES = [
         ok=(302,),
     ),
     Entry("policies:audit-results", roles=POLICY_READ_ROLES),
+    Entry("policies:canaries", roles=POLICY_READ_ROLES),
+    Entry(
+        "policies:canaries",
+        roles=POLICY_WRITE_ROLES,
+        method="POST",
+        data={
+            "canaries": "- {id: prod-dump, title: dump prod, action: execute_command, target: pg_dump -h prod}"
+        },
+        ok=(302,),
+    ),
     Entry(
         "policies-api:rollout-change-plan",
         roles=POLICY_WRITE_ROLES,

@@ -173,3 +173,26 @@ def test_audit_mode_results_group_what_would_have_been_held_back(setup, acme, cl
     ]
     page = client_as(member(acme, "auditor"), acme).get("/policies/audit-results/")
     assert page.status_code == 200 and "a.rule" in page.content.decode()
+
+
+def test_a_tenant_canary_is_checked_by_plans_and_a_bad_list_names_the_entry(setup, acme, client_as, member):
+    admin = client_as(member(acme, "tenant_admin"), acme)
+    bad = admin.post("/policies/canaries/", {"canaries": "- {id: x, title: X, action: fly, target: moon}"})
+    assert bad.status_code == 422 and "canaries[0].action" in bad.content.decode()
+    clash = admin.post(
+        "/policies/canaries/", {"canaries": "- {id: rm-root, action: execute_command, target: ls}"}
+    )
+    assert clash.status_code == 422 and "shipped" in clash.content.decode()
+    ok = admin.post(
+        "/policies/canaries/",
+        {
+            "canaries": "- {id: prod-dump, title: dump the prod DB, action: execute_command, target: pg_dump -h prod-db}"
+        },
+    )
+    assert ok.status_code == 302
+    plan = post(
+        setup.api,
+        "/api/v1/policy-rollouts/change-plan",
+        {"version": setup.baseline.public_id, "repository": "acme/x"},
+    ).json()
+    assert "prod-dump" in [c["id"] for c in plan["canaries"]]
