@@ -75,7 +75,7 @@ class PackUploadView(PoliciesView):
         form = PackUploadForm(request.POST, request.FILES)
         if form.is_valid():
             text = form.cleaned_data["source"]
-            _, errors = draft_validate(text)
+            _, errors = draft_validate(text, tenant=request.tenant)
             try:
                 if errors:
                     raise ValidationError({"source": _located(errors)})

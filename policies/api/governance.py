@@ -190,7 +190,7 @@ class PolicyDraftDetailView(GovernanceAPIView):
         draft = selectors.policy_draft_get(tenant=request.tenant, user=request.user, public_id=draft_id)
         body = DraftUpdateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        compiled, errors = draft_validate(body.validated_data["source"])
+        compiled, errors = draft_validate(body.validated_data["source"], tenant=request.tenant)
         if compiled is None:
             raise ValidationError(
                 {
@@ -278,7 +278,7 @@ class DraftReplayView(GovernanceAPIView):
         draft = selectors.policy_draft_get(tenant=request.tenant, user=request.user, public_id=draft_id)
         body = WindowSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        compiled, errors = draft_validate(draft.source_text)
+        compiled, errors = draft_validate(draft.source_text, tenant=request.tenant)
         if compiled is None:
             raise ValidationError({"source": [e["message"] for e in errors]})
         data = body.validated_data

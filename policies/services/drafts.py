@@ -29,7 +29,23 @@ tests: []
 """
 
 
-def draft_validate(text: str) -> tuple[CompiledPolicy | None, list[dict]]:
+def tenant_parent_sources(*, tenant: Tenant | None, exclude: str = "") -> dict[str, str]:
+    """The latest source of each of the tenant's packs, so a draft may extend/inherit them (besides bundled ones)."""
+    if tenant is None:
+        return {}
+    sources: dict[str, str] = {}
+    rows = (
+        PolicyVersion.objects.filter(tenant=tenant)
+        .order_by("pack__pack_id", "-created_at", "-id")
+        .values_list("pack__pack_id", "source_text")
+    )
+    for pack_id, text in rows:
+        if pack_id != exclude and pack_id not in sources:
+            sources[pack_id] = text
+    return sources
+
+
+def draft_validate(text: str, *, tenant: Tenant | None = None) -> tuple[CompiledPolicy | None, list[dict]]:
     """Compile a draft's source; errors carry `line`, `path` and `message` so an editor can point at them."""
     if not isinstance(text, str) or not text.strip():
         return None, [{"line": None, "path": "", "message": "The pack is empty."}]
@@ -38,7 +54,8 @@ def draft_validate(text: str) -> tuple[CompiledPolicy | None, list[dict]]:
             {"line": None, "path": "", "message": f"The pack is larger than {MAX_DRAFT_BYTES // 1024} KiB."}
         ]
     try:
-        return compile_pack(load_pack_text(text, source_name="policy.yaml")), []
+        parents = tenant_parent_sources(tenant=tenant)
+        return compile_pack(load_pack_text(text, source_name="policy.yaml", parent_sources=parents)), []
     except PolicyError as exc:
         return None, [
             {"line": e.get("line"), "path": e.get("path") or "", "message": str(e.get("message"))}
@@ -47,7 +64,7 @@ def draft_validate(text: str) -> tuple[CompiledPolicy | None, list[dict]]:
 
 
 def _save(draft: PolicyDraft, text: str, actor: User | None) -> PolicyDraft:
-    compiled, errors = draft_validate(text)
+    compiled, errors = draft_validate(text, tenant=draft.tenant)
     draft.source_text = text
     draft.errors = errors
     draft.digest = compiled.digest if compiled else ""

@@ -9,7 +9,7 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from cavra_engine.policy import CompiledPolicy, compile_pack, diff_packs, load_pack_text, run_pack_tests
+from cavra_engine.policy import CompiledPolicy, diff_packs, run_pack_tests
 from cavra_engine.policy.canaries import LOOSENING, classify_risk
 from evidence.models import Decision
 from policies.models import (
@@ -62,7 +62,7 @@ def _stored(version: PolicyVersion) -> CompiledPolicy:
 def publish_plan_create(*, draft: PolicyDraft, actor: User | None, since=None, until=None) -> PublishPlan:
     """Compute and store what publishing this draft's current digest would do; an invalid draft is refused."""
     tenant = draft.tenant
-    compiled, errors = draft_validate(draft.source_text)
+    compiled, errors = draft_validate(draft.source_text, tenant=tenant)
     if compiled is None:
         raise ValidationError(
             {
@@ -232,8 +232,10 @@ def policy_publish_on_approval(*, approval, actor: User) -> PolicyVersion:
     )
     draft = PolicyDraft.objects.select_for_update().get(pk=plan.draft_id)
     _refuse_if_stale(plan, draft)
-    compiled = compile_pack(load_pack_text(draft.source_text, source_name="policy.yaml"))
-    if compiled.digest != plan.draft_digest:  # the stored digest and the source must agree, exactly
+    compiled, _ = draft_validate(draft.source_text, tenant=plan.tenant)
+    if (
+        compiled is None or compiled.digest != plan.draft_digest
+    ):  # the stored digest and the source must agree, exactly
         raise ValidationError({"plan": "The draft's source no longer compiles to the planned digest."})
     tenant = plan.tenant
     pack, _ = PolicyPack.objects.get_or_create(

@@ -212,3 +212,26 @@ def test_replay_of_a_draft_through_the_api(setup, acme):
     replay_id = response.json()["id"]
     body = call(setup.api, "GET", f"/api/v1/replays/{replay_id}").json()
     assert body["total"] == 3 and body["status"] in ("queued", "done")
+
+
+def test_a_draft_may_extend_a_tenant_pack(setup, acme):
+    from policies.services import policy_pack_upload
+
+    policy_pack_upload(
+        tenant=acme,
+        text=(
+            "apiVersion: cavra.policy/v2\nmetadata: {id: team-base, title: T, version: 1.0.0}\n"
+            "defaults: {any: allow}\nrules:\n"
+            "  - {id: team.secrets, action: read_file, match: {paths: ['.env']}, effect: block}\n"
+        ),
+        actor=None,
+    )
+    child = (
+        "apiVersion: cavra.policy/v2\nmetadata: {id: team-web, title: W, version: 1.0.0}\n"
+        "extends: [team-base, compliance-overlay]\n"
+    )
+    draft = call(setup.api, "POST", "/api/v1/policy-packs/new/drafts", {"source": child}).json()
+    assert draft["valid"], draft["errors"]
+    cycle = "apiVersion: cavra.policy/v2\nmetadata: {id: team-base, title: T, version: 1.0.1}\nextends: [team-base]\n"
+    bad = call(setup.api, "PUT", f"/api/v1/policy-drafts/{draft['id']}", {"source": cycle})
+    assert bad.status_code == 400 and "cycle" in json.dumps(bad.json())
