@@ -8,12 +8,12 @@ from pathlib import Path
 import yaml
 
 from .compiled import CompiledPolicy, compile_pack
-from .compiler import RANK
 from .diff import diff_packs
 from .errors import PolicyError
 from .loader import Pack
-from .schema import ACTIONS
 from .testing import run_case
+from .vocabulary import ACTIONS
+from .vocabulary import VERDICT_RANK as RANK
 
 CANARIES_FILE = Path(__file__).with_name("canaries.yaml")
 _CASE_FIELDS = ("repository", "environment", "agent_profile", "repo_root", "git", "mcp", "network", "context")

@@ -8,8 +8,11 @@ from dataclasses import dataclass, field
 
 from .compiled import CompiledPolicy, evaluate
 from .evaluator import ActionRequest
+from .vocabulary import VERDICT_RANK
+from .vocabulary import VERDICTS as _VERDICTS
 
-VERDICTS = ("allow", "require_approval", "block")
+# Matrix order: least to most restrictive.
+VERDICTS = tuple(sorted(_VERDICTS, key=VERDICT_RANK.__getitem__))
 
 
 def empty_matrix() -> dict:

@@ -13,7 +13,7 @@ from django.utils import timezone
 from cavra_engine.policy import CompiledPolicy
 from cavra_engine.policy.canaries import LOOSENING, NEUTRAL, TIGHTENING, classify_risk
 from evidence.models import Decision
-from policies.decide import rollout_resolve
+from policies.decisions.resolve import rollout_resolve
 from policies.models import PolicyVersion, Rollout, RolloutChangePlan
 from policies.services import _rollout_snapshot, rollout_remove, rollout_set
 from policies.services.canaries import tenant_canaries
