@@ -53,7 +53,7 @@ def _errors(exc: ValidationError) -> dict[str, list[str]]:
 
 def _queue_context(request) -> dict:
     items = approval_queue(tenant=request.tenant, user=request.user)
-    history = agent_recent_history(tenant=request.tenant, agents=[a.agent for a in items])
+    history = agent_recent_history(tenant=request.tenant, agents=[a.agent for a in items if a.agent_id])
     for a in items:
         a.agent_history = history.get(a.agent_id, {})
     return {"items": items, "version": queue_version(items), "poll_seconds": QUEUE_POLL_SECONDS}
@@ -141,11 +141,14 @@ def _detail_context(request, approval, **extra) -> dict:
         and all(r.reviewer_id != request.user.pk for r in reviews),
         "refusal": refusal,
         "can_break_glass": may_break_glass(request.user, request.tenant)
+        and approval.agent_id is not None
         and (decidable or approval.effective_status == "denied"),
-        "history": agent_recent_history(tenant=request.tenant, agents=[approval.agent]).get(
-            approval.agent_id, {}
-        ),
-        "recent_decisions": agent_recent_decisions(tenant=request.tenant, agent=approval.agent),
+        "history": agent_recent_history(
+            tenant=request.tenant, agents=[approval.agent] if approval.agent_id else []
+        ).get(approval.agent_id, {}),
+        "recent_decisions": agent_recent_decisions(tenant=request.tenant, agent=approval.agent)
+        if approval.agent_id
+        else [],
         "details": approval_action_details(approval),
         **extra,
     }
@@ -155,7 +158,12 @@ def _recorded(approval: ApprovalRequest, verdict: str) -> str:
     state = approval.get_status_display().lower()
     if approval.status == ApprovalRequest.Status.PENDING:
         state = "still pending, waiting for more approvals"
-    return f"Your {verdict} of {approval.agent.name}'s {approval.action.replace('_', ' ')} was recorded ({state})."
+    what = (
+        f"{approval.agent.name}'s {approval.action.replace('_', ' ')}"
+        if approval.agent_id
+        else approval.target[:120]
+    )
+    return f"Your {verdict} of {what} was recorded ({state})."
 
 
 class ReviewView(TenantRoleRequiredMixin, View):
