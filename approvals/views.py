@@ -56,6 +56,7 @@ def _queue_context(request) -> dict:
     history = agent_recent_history(tenant=request.tenant, agents=[a.agent for a in items if a.agent_id])
     for a in items:
         a.agent_history = history.get(a.agent_id, {})
+        a.details = approval_action_details(a) if a.agent_id else {}  # from the joined decision: no query
     return {"items": items, "version": queue_version(items), "poll_seconds": QUEUE_POLL_SECONDS}
 
 

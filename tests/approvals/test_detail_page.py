@@ -109,6 +109,11 @@ def test_write_shows_path_content_rule_reason_history_and_escapes(acme, world, c
     history = page[page.index('data-testid="recent-decisions"') :]
     assert "README.md" in history and "Allow" in history and "Require approval" in history
     assert "Nobody has reviewed this request yet." in page
+    # The queue row previews the same content (escaped), so a reviewer on a phone need not open it.
+    queue = client_as(world.alice, acme).get("/approvals/").content.decode()
+    row = queue[queue.index(f'id="item-{answer["approval"]["id"]}"') :]
+    assert 'data-testid="change-preview"' in row and "# &lt;script&gt;alert" in row
+    assert "<script>alert" not in queue
 
 
 def test_edit_old_and_new_strings_become_a_diff(acme, world, client_as):

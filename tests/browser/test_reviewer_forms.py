@@ -102,6 +102,22 @@ def test_error_swapped_into_the_form_success_toast_and_confirmed_deny(page, live
     page.get_by_test_id("toast").filter(has_text="deny of release-bot").wait_for()
     second.refresh_from_db()
     assert second.status == "denied"
+    # The detail page's plain (non-htmx) form asks the same question before the browser submits.
+    third = _open(acme, agent)
+    page.goto(f"{live_server.url}/approvals/{third.public_id}/")
+    page.get_by_test_id("reason").fill("Wrong repository")
+    page.once("dialog", lambda d: answer_dialog(d, False))
+    page.get_by_test_id("deny").click()
+    page.wait_for_timeout(300)
+    assert page.url.endswith(f"/approvals/{third.public_id}/")
+    third.refresh_from_db()
+    assert third.status == "pending"
+    page.once("dialog", lambda d: answer_dialog(d, True))
+    with page.expect_navigation():
+        page.get_by_test_id("deny").click()
+    assert "deny of release-bot" in page.locator(".messages").inner_text()
+    third.refresh_from_db()
+    assert third.status == "denied" and len(questions) == 4
     # The one 400 above is the expected answer; Chromium logs every 4xx resource as a console error.
     assert [e for e in page.console_errors if "status of 400" not in e] == []
 
