@@ -5,8 +5,8 @@ from __future__ import annotations
 from approvals.models import BreakGlassReview
 from approvals.selectors import QUEUE_ROLES, approval_queue
 from core.pages import HomePanel
+from core.roles import Role
 from tenants.permissions import has_role
-from tenants.roles import Role
 
 
 def _context(*, user, tenant) -> dict:

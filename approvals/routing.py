@@ -10,8 +10,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from approvals.models import DEFAULT_TTL_SECONDS, ReviewerGroup, ReviewerRepositoryGrant, RoutingRule
+from core.roles import Role
 from tenants.models import Tenant
-from tenants.roles import Role
 
 ACTIONS = ("read_file", "write_file", "execute_command", "git_operation", "mcp_tool_call", "network_request")
 SEVERITIES = ("low", "medium", "high", "critical")

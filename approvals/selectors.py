@@ -12,9 +12,9 @@ from django.utils import timezone
 from approvals.models import ApprovalRequest, BreakGlassReview, Review
 from approvals.routing import repository_grant_matches, user_repository_globs
 from approvals.services import may_break_glass
+from core.roles import Role
 from tenants.models import Tenant
 from tenants.permissions import roles_of
-from tenants.roles import Role
 
 READ_ROLES = (Role.SECURITY_REVIEWER, Role.TENANT_ADMIN, Role.AUDITOR, Role.COMPLIANCE_OFFICER)
 QUEUE_ROLES = (Role.SECURITY_REVIEWER, Role.TENANT_ADMIN)

@@ -1,4 +1,4 @@
-from tenants.roles import Role
+from core.roles import Role
 
 EVIDENCE_READERS = (Role.COMPLIANCE_OFFICER, Role.AUDITOR, Role.TENANT_ADMIN)
 

@@ -9,12 +9,12 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views import View
 
+from core.roles import Role
 from evidence import selectors, services
 from evidence.forms import BundleForm, ExplorerFilterForm, RetentionForm, VerifyRangeForm
 from evidence.models import DEFAULT_RETENTION_DAYS
 from evidence.navigation import EVIDENCE_READERS
 from tenants.permissions import TenantRoleRequiredMixin, has_role
-from tenants.roles import Role
 
 PAGE_SIZE = 50
 RETENTION_EDITORS = (Role.TENANT_ADMIN, Role.COMPLIANCE_OFFICER)

@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from cavra_portal.admin_site import TenantScopedAdmin
+from core.admin import TenantScopedAdmin
 from policies.models import Environment, PolicyPack, PolicyVersion, Repository, Rollout, RolloutChange
 from policies.services import tenant_policy_changed
 

@@ -7,10 +7,10 @@ from datetime import datetime
 from django.db.models import QuerySet
 from django.utils.dateparse import parse_datetime
 
+from core.roles import Role
 from evidence.models import AgentSession, Decision
 from policies.models import PolicyPack, PolicyVersion, Rollout, RolloutChange
 from tenants.permissions import get_for_tenant_or_404, has_role
-from tenants.roles import Role
 
 ACTIVITY_ROLES = (
     Role.TENANT_ADMIN,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 
-from cavra_portal.admin_site import TenantScopedAdmin
+from core.admin import TenantScopedAdmin
 from registry.models import Agent, AgentCredential, McpServer, McpTool, WorkloadIdentityBinding
 from registry.services import (
     agent_credential_revoke,

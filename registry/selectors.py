@@ -6,11 +6,11 @@ from dataclasses import dataclass
 
 from django.db.models import Count, Q, QuerySet
 
+from core.roles import Role
 from registry.models import Agent, AgentCredential, McpServer, McpTool, WorkloadIdentityBinding
 from registry.profiles import MCP_TOOL_CALL, PROFILES, effective_capabilities
 from tenants.models import Tenant
 from tenants.permissions import get_for_tenant_or_404, has_role
-from tenants.roles import Role
 
 # Operators and tenant admins change the registry; these roles may read it.
 WRITE_ROLES: tuple[str, ...] = (Role.TENANT_ADMIN, Role.OPERATOR)

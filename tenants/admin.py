@@ -8,7 +8,7 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from cavra_portal.admin_site import TenantScopedAdmin, TenantSelfAdmin
+from core.admin import TenantScopedAdmin, TenantSelfAdmin
 from tenants.forms import RolesField
 from tenants.models import AuditEntry, Membership, PersonalAccessToken, RoleMapping, SsoProvider, Tenant, User
 from tenants.services import membership_add, membership_remove, membership_set_roles

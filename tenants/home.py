@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from core.pages import HomePanel
-from tenants.roles import Role
+from core.roles import Role
 from tenants.selectors import tenant_audit_entries, tenant_members, tenant_sso_providers
 
 

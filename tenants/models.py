@@ -10,7 +10,8 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
 
-from tenants.roles import Role, role_permission_choices
+from core.models import TenantOwned
+from core.roles import Role, role_permission_choices
 
 SLUG_VALIDATOR = RegexValidator(
     r"^[a-z0-9](?:[a-z0-9-]{0,48}[a-z0-9])?$",
@@ -106,15 +107,6 @@ class Tenant(models.Model):
         if self.entitlement_status in {self.Entitlement.SUSPENDED, self.Entitlement.EXPIRED}:
             return False
         return not (self.entitlement_expires_at and self.entitlement_expires_at < timezone.now().date())
-
-
-class TenantOwned(models.Model):
-    """Base for every row that belongs to one tenant: the tenant is required and indexed."""
-
-    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, db_index=True, related_name="+")
-
-    class Meta:
-        abstract = True
 
 
 class Membership(TenantOwned):

@@ -1,4 +1,4 @@
-from tenants.roles import Role
+from core.roles import Role
 
 NAV_ITEMS = [
     ("Home", "home", ()),

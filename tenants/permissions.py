@@ -9,8 +9,8 @@ from django.http import Http404
 from guardian.shortcuts import get_perms
 from rest_framework.permissions import BasePermission
 
+from core.roles import ALL_ROLES, Role, role_permission
 from tenants.models import Tenant
-from tenants.roles import ALL_ROLES, Role, role_permission
 
 _CACHE_ATTR = "_cavra_role_cache"
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
+from core.roles import Role
 from tenants.models import AuditEntry, Membership, RoleMapping, SsoProvider, Tenant, User
 from tenants.permissions import has_role
-from tenants.roles import Role
 
 
 def memberships_for_user(*, user: User) -> list[Membership]:

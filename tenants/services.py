@@ -7,10 +7,11 @@ from django.core.validators import validate_email
 from django.db import transaction
 from guardian.shortcuts import assign_perm, remove_perm
 
-from tenants.audit import model_snapshot, record_audit
+from core.audit import model_snapshot
+from core.roles import ALL_ROLES, Role, parse_roles, role_permission
+from tenants.audit import record_audit
 from tenants.models import SLUG_VALIDATOR, Membership, Tenant, User
 from tenants.permissions import forget_roles
-from tenants.roles import ALL_ROLES, Role, parse_roles, role_permission
 
 
 def _validated_roles(roles, *, field: str = "roles") -> list[str]:

@@ -11,10 +11,10 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from core.roles import Role
 from tenants.audit import record_audit
 from tenants.models import Membership, PersonalAccessToken, Tenant, User
 from tenants.permissions import get_for_tenant_or_404, has_role
-from tenants.roles import Role
 
 TOKEN_PREFIX = "cvp_"
 TOKEN_VISIBLE_CHARS = 12

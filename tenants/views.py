@@ -13,10 +13,10 @@ from django.views import View
 from django.views.decorators.http import require_POST
 
 from core.pages import panels_for
+from core.roles import Role
 from tenants.forms import MemberInviteForm, MemberRolesForm, PersonalTokenForm, apply_service_errors
 from tenants.middleware import SESSION_KEY
 from tenants.permissions import TenantRoleRequiredMixin, has_role, roles_of
-from tenants.roles import Role
 from tenants.selectors import tenant_member_get, tenant_members
 from tenants.services import membership_invite, membership_remove, membership_set_roles
 from tenants.tokens import (

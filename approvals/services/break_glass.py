@@ -11,7 +11,6 @@ from approvals.models import (
     BreakGlassReview,
     Review,
 )
-from approvals.outbox import outbox_enqueue
 from approvals.services.state import (
     BREAK_GLASS_REVIEW_DUE,
     LEGAL_TRANSITIONS,
@@ -29,9 +28,10 @@ from approvals.services.state import (
     _transition,
     may_break_glass,
 )
+from core.outbox import outbox_enqueue
+from core.roles import Role
 from tenants.models import User
 from tenants.permissions import has_role
-from tenants.roles import Role
 from tenants.selectors import members_with_role
 
 

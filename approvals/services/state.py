@@ -15,12 +15,12 @@ from approvals.models import (
     BreakGlassGrant,
     ReviewerRepositoryGrant,
 )
-from approvals.outbox import outbox_enqueue
 from approvals.routing import repository_grant_matches, user_repository_globs
+from core.outbox import outbox_enqueue
+from core.roles import Role
 from evidence.services import evidence_append
 from tenants.models import Tenant, User
 from tenants.permissions import has_role
-from tenants.roles import Role
 from tenants.selectors import members_with_role
 
 S = ApprovalRequest.Status

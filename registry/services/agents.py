@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from core.audit import model_snapshot
 from registry.models import (
     AGENT_NAME_VALIDATOR,
     Agent,
@@ -22,7 +23,7 @@ from registry.services.common import (
     _repositories,
     _validate,
 )
-from tenants.audit import model_snapshot, record_audit
+from tenants.audit import record_audit
 from tenants.models import Tenant, User
 
 _AGENT_FIELDS = (

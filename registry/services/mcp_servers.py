@@ -6,13 +6,14 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from core.audit import model_snapshot
 from registry.models import (
     SERVER_ID_VALIDATOR,
     CapabilityClass,
     McpServer,
 )
 from registry.services.common import _actor, _choice, _member_or_none, _string_list, _validate
-from tenants.audit import model_snapshot, record_audit
+from tenants.audit import record_audit
 from tenants.models import Tenant, User
 
 _SERVER_FIELDS = (

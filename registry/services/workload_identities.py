@@ -8,13 +8,14 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
+from core.audit import model_snapshot
 from registry.models import (
     Agent,
     WorkloadIdentityBinding,
 )
 from registry.services.common import _actor
 from registry.workload_identity import VERIFIER_CLAIMS, url_problem
-from tenants.audit import model_snapshot, record_audit
+from tenants.audit import record_audit
 from tenants.models import User
 
 MAX_REQUIRED_CLAIMS = 20

@@ -6,9 +6,9 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.roles import Role
 from tenants.api.serializers import MemberSerializer, MeSerializer
 from tenants.permissions import HasTenantRole, roles_of
-from tenants.roles import Role
 from tenants.selectors import tenant_members
 
 

@@ -7,8 +7,8 @@ import socket
 import pytest
 from django.core import mail
 
-from approvals.models import OutboxMessage
-from approvals.outbox import (
+from core.models import OutboxMessage
+from core.outbox import (
     backoff_seconds,
     outbox_deliver_due,
     outbox_enqueue,

@@ -6,8 +6,8 @@ import pytest
 from django.core.exceptions import ValidationError
 from guardian.shortcuts import get_perms
 
+from core.roles import Role
 from tenants.models import AuditEntry, Membership, Tenant, User
-from tenants.roles import Role
 from tenants.services import membership_remove, membership_set_roles, tenant_create
 
 pytestmark = pytest.mark.django_db
