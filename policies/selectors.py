@@ -7,21 +7,10 @@ from datetime import datetime
 from django.db.models import QuerySet
 from django.utils.dateparse import parse_datetime
 
-from core.roles import Role
+from core.authz import can, get_for_tenant_or_404
 from evidence.models import AgentSession, Decision
 from policies.models import PolicyPack, PolicyVersion, Rollout, RolloutChange
-from tenants.permissions import get_for_tenant_or_404, has_role
 
-ACTIVITY_ROLES = (
-    Role.TENANT_ADMIN,
-    Role.SECURITY_REVIEWER,
-    Role.OPERATOR,
-    Role.EVALUATOR,
-    Role.COMPLIANCE_OFFICER,
-    Role.AUDITOR,
-)
-POLICY_READ_ROLES = ACTIVITY_ROLES
-POLICY_WRITE_ROLES = (Role.TENANT_ADMIN, Role.OPERATOR)
 DECISION_FILTERS = (
     "agent",
     "repository",
@@ -42,7 +31,7 @@ def can_read_activity(user, tenant) -> bool:
     agent = _agent_of(user)
     if agent is not None:
         return agent.tenant_id == tenant.pk
-    return has_role(user, tenant, *ACTIVITY_ROLES)
+    return can(user, tenant, "policies.view_activity")
 
 
 def _parse_time(value: str | None, field: str) -> datetime | None:
@@ -125,7 +114,7 @@ def session_get(*, tenant, user, public_id: str) -> AgentSession:
 
 
 def policy_versions(*, tenant, user) -> QuerySet[PolicyVersion]:
-    if not has_role(user, tenant, *POLICY_READ_ROLES):
+    if not can(user, tenant, "policies.view"):
         return PolicyVersion.objects.none()
     return (
         PolicyVersion.objects.filter(tenant=tenant)
@@ -135,7 +124,7 @@ def policy_versions(*, tenant, user) -> QuerySet[PolicyVersion]:
 
 
 def policy_packs(*, tenant, user) -> QuerySet[PolicyPack]:
-    if not has_role(user, tenant, *POLICY_READ_ROLES):
+    if not can(user, tenant, "policies.view"):
         return PolicyPack.objects.none()
     return PolicyPack.objects.filter(tenant=tenant).order_by("pack_id")
 
@@ -172,7 +161,7 @@ def policy_version_changes(*, version: PolicyVersion) -> dict | None:
 
 
 def rollouts(*, tenant, user) -> QuerySet[Rollout]:
-    if not has_role(user, tenant, *POLICY_READ_ROLES):
+    if not can(user, tenant, "policies.view"):
         return Rollout.objects.none()
     return Rollout.objects.filter(tenant=tenant).select_related("version__pack", "repository", "environment")
 
@@ -182,6 +171,6 @@ def rollout_get(*, tenant, user, public_id: str) -> Rollout:
 
 
 def rollout_history(*, tenant, user, limit: int = 20) -> list[RolloutChange]:
-    if not has_role(user, tenant, *POLICY_READ_ROLES):
+    if not can(user, tenant, "policies.view"):
         return []
     return list(RolloutChange.objects.filter(tenant=tenant).select_related("actor")[:limit])

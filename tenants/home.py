@@ -19,6 +19,6 @@ def _admin_context(*, user, tenant) -> dict:
 
 HOME_PANELS = [
     HomePanel(
-        "Members and sign-in", "tenants/panels/admin.html", (Role.TENANT_ADMIN,), _admin_context, order=50
+        "Members and sign-in", "tenants/panels/admin.html", "tenants.manage_members", _admin_context, order=50
     ),
 ]

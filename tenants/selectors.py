@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from core.roles import Role
+from core.authz import can, is_member
 from tenants.models import AuditEntry, Membership, RoleMapping, SsoProvider, Tenant, User
-from tenants.permissions import has_role
 
 
 def memberships_for_user(*, user: User) -> list[Membership]:
@@ -15,13 +14,13 @@ def memberships_for_user(*, user: User) -> list[Membership]:
 
 def tenant_members(*, tenant: Tenant, user: User) -> QuerySet[Membership]:
     """Members of a tenant, for any member of it; ordered by e-mail."""
-    if not has_role(user, tenant):
+    if not is_member(user, tenant):
         return Membership.objects.none()
     return Membership.objects.filter(tenant=tenant).select_related("user", "tenant").order_by("user__email")
 
 
 def tenant_member_get(*, tenant: Tenant, user: User, membership_id: int) -> Membership:
-    from tenants.permissions import get_for_tenant_or_404
+    from core.authz import get_for_tenant_or_404
 
     return get_for_tenant_or_404(tenant_members(tenant=tenant, user=user), tenant, pk=membership_id)
 
@@ -32,18 +31,18 @@ def members_with_role(*, tenant: Tenant, role: str) -> list[Membership]:
 
 
 def tenant_sso_providers(*, tenant: Tenant, user: User) -> QuerySet[SsoProvider]:
-    if not has_role(user, tenant, Role.TENANT_ADMIN):
+    if not can(user, tenant, "tenants.manage_members"):
         return SsoProvider.objects.none()
     return SsoProvider.objects.filter(tenant=tenant)
 
 
 def tenant_role_mappings(*, tenant: Tenant, user: User) -> QuerySet[RoleMapping]:
-    if not has_role(user, tenant, Role.TENANT_ADMIN):
+    if not can(user, tenant, "tenants.manage_members"):
         return RoleMapping.objects.none()
     return RoleMapping.objects.filter(tenant=tenant)
 
 
 def tenant_audit_entries(*, tenant: Tenant, user: User, limit: int = 50) -> list[AuditEntry]:
-    if not has_role(user, tenant, Role.TENANT_ADMIN, Role.AUDITOR, Role.COMPLIANCE_OFFICER):
+    if not can(user, tenant, "tenants.view_audit"):
         return []
     return list(AuditEntry.objects.filter(tenant=tenant).order_by("-created_at", "-id")[:limit])

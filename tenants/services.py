@@ -8,10 +8,10 @@ from django.db import transaction
 from guardian.shortcuts import assign_perm, remove_perm
 
 from core.audit import model_snapshot
+from core.authz import forget_roles
 from core.roles import ALL_ROLES, Role, parse_roles, role_permission
 from tenants.audit import record_audit
 from tenants.models import SLUG_VALIDATOR, Membership, Tenant, User
-from tenants.permissions import forget_roles
 
 
 def _validated_roles(roles, *, field: str = "roles") -> list[str]:

@@ -28,10 +28,10 @@ from approvals.services.state import (
     _transition,
     may_break_glass,
 )
+from core.authz import can
 from core.outbox import outbox_enqueue
 from core.roles import Role
 from tenants.models import User
-from tenants.permissions import has_role
 from tenants.selectors import members_with_role
 
 
@@ -107,7 +107,7 @@ def approval_request_cancel(*, approval: ApprovalRequest, actor: User, reason: s
     """Withdraw a pending or unused approval (tenant admins, or the agent's owner)."""
     with transaction.atomic():
         approval = _locked(approval)
-        if not (has_role(actor, approval.tenant, Role.TENANT_ADMIN) or approval.agent.owner_id == actor.pk):
+        if not (can(actor, approval.tenant, "approvals.cancel") or approval.agent.owner_id == actor.pk):
             raise ApprovalNotAllowed("Only tenant admins and the agent's owner may cancel a request.")
         approval.decided_at = approval.decided_at or timezone.now()
         approval.decision_reason = approval.decision_reason or (reason or "").strip()
@@ -126,7 +126,7 @@ def break_glass_review_close(*, review: BreakGlassReview, actor: User, notes: st
             .select_related("request", "request__agent")
             .get(pk=review.pk)
         )
-        if not has_role(actor, review.tenant, Role.TENANT_ADMIN, Role.COMPLIANCE_OFFICER, Role.AUDITOR):
+        if not can(actor, review.tenant, "approvals.review_break_glass"):
             raise ApprovalNotAllowed(
                 "Only tenant admins, compliance officers and auditors close these reviews."
             )

@@ -16,11 +16,10 @@ from approvals.models import (
     ReviewerRepositoryGrant,
 )
 from approvals.routing import repository_grant_matches, user_repository_globs
+from core.authz import can, is_member, roles_of
 from core.outbox import outbox_enqueue
-from core.roles import Role
 from evidence.services import evidence_append
 from tenants.models import Tenant, User
-from tenants.permissions import has_role
 from tenants.selectors import members_with_role
 
 S = ApprovalRequest.Status
@@ -165,7 +164,7 @@ def approval_eligible_reviewers(approval: ApprovalRequest) -> list[User]:
 def reviewer_refusal(approval: ApprovalRequest, user) -> str | None:
     """Why `user` may not approve or deny this request, or None when they may (state aside)."""
     tenant = approval.tenant
-    if not has_role(user, tenant, approval.reviewer_role):
+    if approval.reviewer_role not in roles_of(user, tenant):  # routed to one role: data, not a capability
         return (
             f"Only members with the {approval.get_reviewer_role_display()} role may decide this request "
             f"(routed to {approval.get_group_display()})."
@@ -179,9 +178,9 @@ def reviewer_refusal(approval: ApprovalRequest, user) -> str | None:
 
 
 def may_break_glass(user, tenant: Tenant) -> bool:
-    if has_role(user, tenant, Role.TENANT_ADMIN):
+    if can(user, tenant, "approvals.break_glass"):
         return True
-    return has_role(user, tenant) and BreakGlassGrant.objects.filter(tenant=tenant, user=user).exists()
+    return is_member(user, tenant) and BreakGlassGrant.objects.filter(tenant=tenant, user=user).exists()
 
 
 def _notify_owner(approval: ApprovalRequest, what: str) -> None:
