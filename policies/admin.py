@@ -1,10 +1,11 @@
 """Admin for packs, versions (read-only: versions are immutable), repositories, environments, rollouts."""
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 
 from core.admin import TenantScopedAdmin
 from policies.models import Environment, PolicyPack, PolicyVersion, Repository, Rollout, RolloutChange
-from policies.services import tenant_policy_changed
+from policies.services import rollout_remove, rollout_set, tenant_policy_changed
 
 
 class PolicyScopeAdmin(TenantScopedAdmin):
@@ -55,10 +56,46 @@ class EnvironmentAdmin(PolicyScopeAdmin):
 
 
 @admin.register(Rollout)
-class RolloutAdmin(PolicyScopeAdmin):
+class RolloutAdmin(TenantScopedAdmin):
+    """Saves and deletes go through rollout_set / rollout_remove: each writes its RolloutChange and its
+    evidence and drops the decision path's rollout cache, exactly as the policies page does."""
+
     list_display = ("__str__", "mode", "updated_at", "tenant")
     list_filter = ("tenant", "mode")
     readonly_fields = ("public_id",)
+
+    def get_fields(self, request, obj=None):
+        fields = ["public_id", "version", "repository", "environment", "mode"]
+        return ["tenant", *fields] if self._is_super(request) else fields
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None:
+            fields += ["repository", "environment"]  # the scope is what a rollout is; set another one instead
+        return fields
+
+    def save_model(self, request, obj, form, change):
+        tenant = obj.tenant if change or self._is_super(request) else request.tenant
+        try:
+            saved = rollout_set(
+                tenant=tenant,
+                version=obj.version,
+                mode=obj.mode,
+                actor=request.user,
+                repository=obj.repository.name if obj.repository_id else None,
+                environment=obj.environment.name if obj.environment_id else None,
+            )
+        except ValidationError as exc:
+            self.message_user(request, "; ".join(exc.messages), level=messages.ERROR)
+            return
+        obj.pk, obj.public_id, obj.tenant = saved.pk, saved.public_id, saved.tenant
+
+    def delete_model(self, request, obj):
+        rollout_remove(rollout=obj, actor=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for rollout in queryset:
+            rollout_remove(rollout=rollout, actor=request.user)
 
 
 @admin.register(RolloutChange)

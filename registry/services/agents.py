@@ -76,6 +76,18 @@ def _clean_agent_fields(tenant: Tenant, changes: dict, *, agent: Agent | None) -
     return clean
 
 
+def agent_changes_validate(*, tenant: Tenant, changes: dict, agent: Agent | None = None) -> dict:
+    """The field checks agent_create/agent_update run, without writing (forms show them per field)."""
+    cleaned = _clean_agent_fields(tenant, changes, agent=agent)
+    if (
+        agent is not None
+        and agent.status == Agent.Status.RETIRED
+        and cleaned.get("status", agent.status) != agent.status
+    ):
+        raise ValidationError({"status": "A retired agent stays retired; register a new agent instead."})
+    return cleaned
+
+
 def agent_create(
     *,
     tenant: Tenant,
