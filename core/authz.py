@@ -133,6 +133,15 @@ def authorize(user, tenant, perm: str, obj=None, *, message: str = "") -> None:
         raise PermissionDenied(message or "Your role in this tenant does not allow this action.")
 
 
+def authorize_actor(actor, tenant, perm: str, obj=None) -> None:
+    """Services check who acts: a person must hold `perm` whichever door they came in by (page, API,
+    admin, CLI). None is the system itself (tasks, seeding, SSO sync); an agent principal is checked
+    by its own path (token scope, registry checks)."""
+    if actor is None or getattr(actor, "is_agent", False):
+        return
+    authorize(actor, tenant, perm, obj)
+
+
 def is_member(user, tenant) -> bool:
     """Holds any role in the tenant."""
     return bool(roles_of(user, tenant))

@@ -10,6 +10,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from cavra_engine.policy import PolicyError, compile_pack, load_bundled_pack, load_pack_text, run_pack_tests
+from core.authz import authorize_actor
 from policies.models import Environment, PolicyPack, PolicyVersion, Repository, Rollout, RolloutChange
 from tenants.audit import record_audit
 from tenants.models import Tenant, User
@@ -86,6 +87,7 @@ def _store_version(*, tenant: Tenant, pack_obj, text: str, source: str, actor: U
 
 def policy_pack_upload(*, tenant: Tenant, text: str, actor: User | None) -> PolicyVersion:
     """Validate, compile and test an uploaded pack; store it as an immutable version (same digest: reused)."""
+    authorize_actor(actor, tenant, "policies.publish")
     if not text or not text.strip():
         raise ValidationError({"source": "The pack is empty."})
     if len(text.encode()) > MAX_PACK_BYTES:
@@ -100,6 +102,7 @@ def policy_pack_upload(*, tenant: Tenant, text: str, actor: User | None) -> Poli
 
 
 def policy_pack_install_bundled(*, tenant: Tenant, pack_id: str, actor: User | None) -> PolicyVersion:
+    authorize_actor(actor, tenant, "policies.publish")
     try:
         pack = load_bundled_pack(pack_id)
     except PolicyError as exc:
@@ -169,6 +172,7 @@ def rollout_set(
     environment: str | None = None,
 ) -> Rollout:
     """Apply a version to a scope (replacing what was there); the change is recorded and audited."""
+    authorize_actor(actor, tenant, "policies.manage_rollouts")
     if version.tenant_id != tenant.pk:
         raise ValidationError({"version": "No such policy version in this tenant."})
     if mode not in Rollout.Mode.values:
@@ -227,6 +231,7 @@ def rollout_set(
 
 
 def rollout_remove(*, rollout: Rollout, actor: User | None) -> None:
+    authorize_actor(actor, rollout.tenant, "policies.manage_rollouts")
     with transaction.atomic():
         before = _rollout_snapshot(rollout)
         RolloutChange.objects.create(

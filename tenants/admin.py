@@ -23,7 +23,12 @@ class TenantAdmin(TenantSelfAdmin):
 
 
 class MembershipAdminForm(forms.ModelForm):
-    roles = RolesField()
+    roles = RolesField()  # not a column: roles live in guardian grants, written by the tenants services
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.initial.setdefault("roles", self.instance.roles)
 
     class Meta:
         model = Membership

@@ -9,6 +9,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from core.authz import authorize_actor
 from evidence.models import (
     ChainHead,
     Checkpoint,
@@ -38,6 +39,7 @@ def retention_policy_update(
     legal_hold: bool | None = None,
     legal_hold_reason: str | None = None,
 ) -> RetentionPolicy:
+    authorize_actor(actor, tenant, "evidence.manage_retention")
     with transaction.atomic():
         policy = retention_policy_get(tenant)
         policy = RetentionPolicy.objects.select_for_update().get(pk=policy.pk)

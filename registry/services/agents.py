@@ -7,6 +7,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from core.audit import model_snapshot
+from core.authz import authorize_actor
 from registry.models import (
     AGENT_NAME_VALIDATOR,
     Agent,
@@ -101,6 +102,7 @@ def agent_create(
     allowed_mcp_tools=(),
     risk_tier: str = RiskTier.MEDIUM,
 ) -> Agent:
+    authorize_actor(actor, tenant, "registry.manage_agents")
     fields = _clean_agent_fields(
         tenant,
         {
@@ -132,6 +134,7 @@ def agent_create(
 
 def agent_update(*, agent: Agent, actor: User | None, **changes) -> Agent:
     """Change any of name, description, profile, owner, status, allowed_* and risk_tier."""
+    authorize_actor(actor, agent.tenant, "registry.manage_agents")
     fields = _clean_agent_fields(agent.tenant, changes, agent=agent)
     with transaction.atomic():
         current = Agent.objects.select_for_update().get(pk=agent.pk)

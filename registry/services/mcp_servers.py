@@ -7,6 +7,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from core.audit import model_snapshot
+from core.authz import authorize_actor
 from registry.models import (
     SERVER_ID_VALIDATOR,
     CapabilityClass,
@@ -114,6 +115,7 @@ def mcp_server_create(
     owner: User | None = None,
     capabilities=(),
 ) -> McpServer:
+    authorize_actor(actor, tenant, "registry.manage_mcp")
     fields = _clean_server_fields(
         tenant,
         {
@@ -149,6 +151,7 @@ def mcp_server_create(
 def mcp_server_update(
     *, server: McpServer, actor: User | None, action: str = "update", **changes
 ) -> McpServer:
+    authorize_actor(actor, server.tenant, "registry.manage_mcp")
     fields = _clean_server_fields(server.tenant, changes, server=server)
     with transaction.atomic():
         current = McpServer.objects.select_for_update().get(pk=server.pk)
@@ -173,6 +176,7 @@ def mcp_server_update(
 
 def mcp_server_approve(*, server: McpServer, actor: User | None, trust_tier: str | None = None) -> McpServer:
     """Approve a server; a blocked one comes back as `approved` unless a tier is given."""
+    authorize_actor(actor, server.tenant, "registry.manage_mcp")
     tier = trust_tier or (
         McpServer.TrustTier.APPROVED
         if server.trust_tier == McpServer.TrustTier.BLOCKED
@@ -188,6 +192,7 @@ def mcp_server_approve(*, server: McpServer, actor: User | None, trust_tier: str
 
 
 def mcp_server_block(*, server: McpServer, actor: User | None) -> McpServer:
+    authorize_actor(actor, server.tenant, "registry.manage_mcp")
     return mcp_server_update(
         server=server, actor=actor, action="block", trust_tier=McpServer.TrustTier.BLOCKED
     )
