@@ -23,9 +23,7 @@ def can_read_approvals(user, tenant: Tenant | None) -> bool:
 
 
 def approvals_visible(*, tenant: Tenant, user) -> QuerySet[ApprovalRequest]:
-    if not can_read_approvals(user, tenant):
-        return ApprovalRequest.objects.none()
-    return ApprovalRequest.objects.filter(tenant=tenant).select_related(*_RELATED)
+    return ApprovalRequest.objects.visible_to(user, "approvals.view", tenant=tenant).select_related(*_RELATED)
 
 
 def _lookup_id(public_id) -> str:

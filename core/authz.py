@@ -15,7 +15,6 @@ from collections.abc import Callable, Iterable
 
 from django.contrib.auth.mixins import AccessMixin
 from django.core.exceptions import PermissionDenied
-from django.db import models
 from django.http import Http404
 from guardian.shortcuts import get_perms
 from rest_framework.permissions import BasePermission
@@ -145,17 +144,6 @@ def authorize_actor(actor, tenant, perm: str, obj=None) -> None:
 def is_member(user, tenant) -> bool:
     """Holds any role in the tenant."""
     return bool(roles_of(user, tenant))
-
-
-class TenantScopedQuerySet(models.QuerySet):
-    """`.visible_to(user, perm, tenant=)`: the tenant's rows when the user holds `perm` there, else none."""
-
-    tenant_field = "tenant"
-
-    def visible_to(self, user, perm: str, *, tenant):
-        if tenant is None or not can(user, tenant, perm):
-            return self.none()
-        return self.filter(**{self.tenant_field: tenant})
 
 
 def get_for_tenant_or_404(queryset, tenant, **lookup):

@@ -10,6 +10,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from core.querysets import TenantScopedQuerySet
+
 
 class TenantOwned(models.Model):
     """Base for every row that belongs to one tenant: the tenant is required and indexed."""
@@ -17,6 +19,9 @@ class TenantOwned(models.Model):
     tenant = models.ForeignKey(
         settings.TENANT_MODEL, on_delete=models.PROTECT, db_index=True, related_name="+"
     )
+
+    # `Model.objects.visible_to(user, "app.capability", tenant=...)`: the tenant's rows, or none.
+    objects = TenantScopedQuerySet.as_manager()
 
     class Meta:
         abstract = True

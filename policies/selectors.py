@@ -114,19 +114,15 @@ def session_get(*, tenant, user, public_id: str) -> AgentSession:
 
 
 def policy_versions(*, tenant, user) -> QuerySet[PolicyVersion]:
-    if not can(user, tenant, "policies.view"):
-        return PolicyVersion.objects.none()
     return (
-        PolicyVersion.objects.filter(tenant=tenant)
+        PolicyVersion.objects.visible_to(user, "policies.view", tenant=tenant)
         .select_related("pack")
         .order_by("pack__pack_id", "-created_at")
     )
 
 
 def policy_packs(*, tenant, user) -> QuerySet[PolicyPack]:
-    if not can(user, tenant, "policies.view"):
-        return PolicyPack.objects.none()
-    return PolicyPack.objects.filter(tenant=tenant).order_by("pack_id")
+    return PolicyPack.objects.visible_to(user, "policies.view", tenant=tenant).order_by("pack_id")
 
 
 def policy_version_get(*, tenant, user, public_id: str) -> PolicyVersion:
@@ -161,9 +157,9 @@ def policy_version_changes(*, version: PolicyVersion) -> dict | None:
 
 
 def rollouts(*, tenant, user) -> QuerySet[Rollout]:
-    if not can(user, tenant, "policies.view"):
-        return Rollout.objects.none()
-    return Rollout.objects.filter(tenant=tenant).select_related("version__pack", "repository", "environment")
+    return Rollout.objects.visible_to(user, "policies.view", tenant=tenant).select_related(
+        "version__pack", "repository", "environment"
+    )
 
 
 def rollout_get(*, tenant, user, public_id: str) -> Rollout:
