@@ -46,7 +46,7 @@ CAPABILITY_ROLES: dict[str, frozenset[str]] = {
     "approvals.review_queue": frozenset({R.SECURITY_REVIEWER, R.TENANT_ADMIN}),
     "approvals.review": frozenset(ALL_ROLES),  # narrowed per request by the routed role (object rule)
     "approvals.cancel": frozenset({R.TENANT_ADMIN}),  # the agent's owner too (object rule)
-    "approvals.break_glass": frozenset({R.TENANT_ADMIN}),  # grantees too (object rule in approvals)
+    "approvals.break_glass": frozenset({R.TENANT_ADMIN}),  # grantees too (approvals.may_break_glass)
     "approvals.review_break_glass": frozenset({R.TENANT_ADMIN, R.COMPLIANCE_OFFICER, R.AUDITOR}),
     # policies and decisions
     "policies.view": frozenset(

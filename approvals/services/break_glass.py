@@ -107,7 +107,7 @@ def approval_request_cancel(*, approval: ApprovalRequest, actor: User, reason: s
     """Withdraw a pending or unused approval (tenant admins, or the agent's owner)."""
     with transaction.atomic():
         approval = _locked(approval)
-        if not (can(actor, approval.tenant, "approvals.cancel") or approval.agent.owner_id == actor.pk):
+        if not can(actor, approval.tenant, "approvals.cancel", obj=approval):
             raise ApprovalNotAllowed("Only tenant admins and the agent's owner may cancel a request.")
         approval.decided_at = approval.decided_at or timezone.now()
         approval.decision_reason = approval.decision_reason or (reason or "").strip()

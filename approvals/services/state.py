@@ -16,7 +16,7 @@ from approvals.models import (
     ReviewerRepositoryGrant,
 )
 from approvals.routing import repository_grant_matches, user_repository_globs
-from core.authz import can, is_member, roles_of
+from core.authz import can, is_member
 from core.outbox import outbox_enqueue
 from evidence.services import evidence_append
 from tenants.models import Tenant, User
@@ -164,7 +164,7 @@ def approval_eligible_reviewers(approval: ApprovalRequest) -> list[User]:
 def reviewer_refusal(approval: ApprovalRequest, user) -> str | None:
     """Why `user` may not approve or deny this request, or None when they may (state aside)."""
     tenant = approval.tenant
-    if approval.reviewer_role not in roles_of(user, tenant):  # routed to one role: data, not a capability
+    if not can(user, tenant, "approvals.review", obj=approval):  # the role it was routed to
         return (
             f"Only members with the {approval.get_reviewer_role_display()} role may decide this request "
             f"(routed to {approval.get_group_display()})."
