@@ -83,7 +83,10 @@ class AgentAdmin(TenantScopedAdmin):
                 saved = agent_update(agent=obj, actor=request.user, **changes)
             else:
                 tenant = obj.tenant if self._is_super(request) else request.tenant
+                status = changes.pop("status", None)
                 saved = agent_create(tenant=tenant, actor=request.user, **changes)
+                if status and status != saved.status:
+                    saved = agent_update(agent=saved, actor=request.user, status=status)
         except ValidationError as exc:
             # A race with another writer (the form ran the same field checks); nothing was saved.
             self.message_user(request, "; ".join(exc.messages), level=messages.ERROR)

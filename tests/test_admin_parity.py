@@ -210,3 +210,28 @@ def test_changing_member_roles_in_the_admin_equals_the_members_page(acme, admin_
     admin_kinds = _kinds(acme, f"tenants.membership:{admin_membership.pk}")
     assert admin_kinds == _kinds(acme, f"tenants.membership:{page_membership.pk}")
     assert "audit.membership.roles_change" in admin_kinds
+
+
+def test_adding_an_agent_in_the_admin_goes_through_the_service(acme, admin_client):
+    client, admin_user = admin_client
+    data = {
+        "name": "admin-made",
+        "description": "",
+        "profile": "claude-code",
+        "owner": "",
+        "status": "suspended",
+        "allowed_repositories": "[]",
+        "allowed_actions": "[]",
+        "allowed_mcp_tools": "[]",
+        "risk_tier": "medium",
+    }
+    response = client.post("/admin/registry/agent/add/", data)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    agent = Agent.objects.get(tenant=acme, name="admin-made")
+    assert agent.status == "suspended" and agent.created_by == admin_user
+    assert _kinds(acme, f"registry.agent:{agent.pk}") == [
+        "audit.registry.agent.create",
+        "audit.registry.agent.suspended",
+    ]
+    bad = client.post("/admin/registry/agent/add/", data | {"name": "bad name"})
+    assert bad.status_code == 200 and "name" in bad.context["adminform"].form.errors
