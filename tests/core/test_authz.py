@@ -102,3 +102,18 @@ def test_navigation_and_panels_take_a_capability_not_a_role_list():
 
     with pytest.raises(TypeError):
         register_home_panels([HomePanel("Rogue", "x.html", (Role.AUDITOR,))])
+
+
+def test_docs_list_exactly_the_capability_table():
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "authorization.md").read_text()
+    header, *rows = [line for line in text.splitlines() if line.startswith("| ")]
+    assert [c.strip() for c in header.strip("|").split("|")][1:] == list(ALL_ROLES)
+    documented = {}
+    for row in rows:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        documented[cells[0].strip("`")] = {
+            r for r, mark in zip(ALL_ROLES, cells[1:], strict=True) if mark == "x"
+        }
+    assert documented == {cap: set(roles) for cap, roles in CAPABILITY_ROLES.items()}
