@@ -78,6 +78,7 @@ def retention_purge(*, tenant: Tenant, actor=None, now: datetime | None = None) 
     First a signed checkpoint at the cut (so what remains verifies from there), then an evidence
     record of the purge, then the delete through the purge gate the database trigger checks.
     """
+    authorize_actor(actor, tenant, "evidence.manage_retention")
     now = now or timezone.now()
     with transaction.atomic():
         policy = retention_policy_get(tenant)
