@@ -21,7 +21,7 @@ PACKAGES = (
 
 def main() -> int:
     present = [p for p in PACKAGES if __import__("importlib").util.find_spec(p) is not None]
-    graph = grimp.build_graph(*present, include_external_packages=False)
+    graph = grimp.build_graph(*present, include_external_packages=False, cache_dir=None)
     edges: dict[str, set[str]] = {p: set() for p in present}
     for importer in graph.modules:
         top = importer.split(".")[0]
