@@ -15,7 +15,7 @@ from approvals.services import approval_request_approve, approval_request_open, 
 from evidence.models import Decision
 from policies.services import policy_pack_upload, rollout_set
 from registry.services import agent_create, agent_credential_issue
-from tenants.roles import Role
+from core.roles import Role
 
 pytestmark = pytest.mark.django_db
 

@@ -18,7 +18,7 @@ from approvals.services import ApprovalStateError, approval_request_approve, rev
 from approvals.tasks import EXPIRE_TASK, approvals_expire_due
 from cavra_portal.celery import app as celery_app
 from core.timezones import COOKIE, reader_time
-from tenants.roles import Role
+from core.roles import Role
 
 pytestmark = pytest.mark.django_db
 
