@@ -11,7 +11,10 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from . import container
 from .canonical import canonicalize
 
-FORMAT = "cavra.evidence.bundle/v1"
+FORMAT_V1 = "cavra.evidence.bundle/v1"
+FORMAT_V2 = "cavra.evidence.bundle/v2"
+FORMAT = FORMAT_V2  # what build_bundle writes when given the chain commitments
+FORMATS = {FORMAT_V1: 1, FORMAT_V2: 2}
 CHECKPOINT_TYPE = "cavra.evidence.checkpoint/v1"
 TRUST_ROOT_TYPE = "cavra.evidence.trust-root/v1"
 MANIFEST_SIG_TYPE = "cavra.evidence.manifest-signature/v1"
@@ -92,15 +95,20 @@ def build_bundle(
     record_count: int,
     selection: dict,
     private_key: Ed25519PrivateKey,
+    chain: dict | None = None,
 ) -> bytes:
-    """Assemble and sign a bundle. records_jsonl is canonical JSON, one record per line, seq ascending."""
+    """Assemble and sign a bundle. records_jsonl is canonical JSON, one record per line, seq ascending.
+
+    chain = {"checkpoint_seqs": [...], "latest_checkpoint": n} makes a v2 bundle (docs/evidence-format.md
+    section 5); without it the bundle is v1, kept only so tests can still produce the old format.
+    """
     files = {
         "records.jsonl": records_jsonl,
         "checkpoints.jsonl": jsonl(checkpoints),
         "trust-root.json": canonicalize(trust_root),
     }
     manifest = {
-        "format": FORMAT,
+        "format": FORMAT_V2 if chain is not None else FORMAT_V1,
         "tenant": tenant,
         "created_at": created_at,
         "first_seq": first_seq,
@@ -112,6 +120,8 @@ def build_bundle(
             for name, data in files.items()
         },
     }
+    if chain is not None:
+        manifest["chain"] = chain
     manifest_bytes = canonicalize(manifest)
     signature = {
         "type": MANIFEST_SIG_TYPE,

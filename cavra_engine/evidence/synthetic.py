@@ -10,6 +10,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from .bundle import build_bundle, public_key_raw, sign_checkpoint, trust_root_document
 from .canonical import GENESIS_HASH, canonicalize
 
+EMPTY_FILTER = {"since": None, "until": None, "session": None, "agent": None, "repository": None,
+                "first_seq": None, "last_seq": None}  # fmt: skip
+
 
 def timestamp(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -69,6 +72,7 @@ def synthetic_bundle(
     )  # fmt: skip
     data = build_bundle(
         tenant=tenant, created_at=now, records_jsonl=b"\n".join(lines), checkpoints=checkpoints, trust_root=root,
-        first_seq=1, last_seq=count, record_count=count, selection={"filter": {}, "matched": count}, private_key=key,
+        first_seq=1, last_seq=count, record_count=count, selection={"filter": EMPTY_FILTER, "matched": count, "matched_seqs": None},
+        private_key=key, chain={"checkpoint_seqs": [c["seq"] for c in checkpoints], "latest_checkpoint": count},
     )  # fmt: skip
     return data, key
