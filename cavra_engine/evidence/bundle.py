@@ -16,6 +16,7 @@ FORMAT_V2 = "cavra.evidence.bundle/v2"
 FORMAT = FORMAT_V2  # what build_bundle writes when given the chain commitments
 FORMATS = {FORMAT_V1: 1, FORMAT_V2: 2}
 CHECKPOINT_TYPE = "cavra.evidence.checkpoint/v1"
+CHECKPOINT_TYPE_V2 = "cavra.evidence.checkpoint/v2"  # a signed tree head: also commits to the Merkle root
 TRUST_ROOT_TYPE = "cavra.evidence.trust-root/v1"
 MANIFEST_SIG_TYPE = "cavra.evidence.manifest-signature/v1"
 RECORD_KEYS = frozenset(
@@ -47,16 +48,20 @@ def checkpoint_message(checkpoint: dict) -> bytes:
 
 
 def sign_checkpoint(
-    *, tenant: str, seq: int, head_hash: str, created_at: str, private_key: Ed25519PrivateKey
-) -> dict:
+    *, tenant: str, seq: int, head_hash: str, created_at: str, private_key: Ed25519PrivateKey,
+    root_hash: str | None = None,
+) -> dict:  # fmt: skip
+    """A checkpoint; with root_hash (RFC 9162 tree over records 1..seq) it is a v2 signed tree head."""
     body = {
-        "type": CHECKPOINT_TYPE,
+        "type": CHECKPOINT_TYPE if root_hash is None else CHECKPOINT_TYPE_V2,
         "tenant": tenant,
         "seq": seq,
         "head_hash": head_hash,
         "created_at": created_at,
         "key_id": key_id_for(public_key_raw(private_key.public_key())),
     }
+    if root_hash is not None:
+        body["root_hash"] = root_hash
     return {**body, "signature": private_key.sign(canonicalize(body)).hex()}
 
 

@@ -157,6 +157,20 @@ CHECKPOINT_SPEC: dict[str, Check] = {
     "signature": HEX128_CHECK,
 }
 
+CHECKPOINT_V2_SPEC: dict[str, Check] = {
+    **CHECKPOINT_SPEC,
+    "type": constant("cavra.evidence.checkpoint/v2"),
+    "root_hash": HEX64_CHECK,
+}
+
+
+def checkpoint_spec(document) -> dict[str, Check]:
+    """v2 (signed tree head) when the type says so, else v1."""
+    if isinstance(document, dict) and document.get("type") == "cavra.evidence.checkpoint/v2":
+        return CHECKPOINT_V2_SPEC
+    return CHECKPOINT_SPEC
+
+
 KEY_SPEC: dict[str, Check] = {
     "key_id": KEY_ID_CHECK,
     "algorithm": constant("Ed25519"),
@@ -238,7 +252,23 @@ def _checkpoint_seqs(value):
     return None
 
 
-CHAIN_SPEC: dict[str, Check] = {"checkpoint_seqs": _checkpoint_seqs, "latest_checkpoint": integer(1)}
+def _hashes_or_null(value):
+    if value is None:
+        return None
+    if not isinstance(value, list) or len(value) > 64:
+        return MEMBER_TYPE, "must be an array of at most 64 hashes, or null"
+    for index, item in enumerate(value):
+        if not isinstance(item, str) or not HEX64.match(item):
+            return MEMBER_FORMAT, f"item {index} must be 64 lowercase hex digits"
+    return None
+
+
+CHAIN_SPEC: dict[str, Check] = {
+    "checkpoint_seqs": _checkpoint_seqs,
+    "latest_checkpoint": integer(1),
+    "frontier": _hashes_or_null,
+    "consistency": _hashes_or_null,
+}
 
 MANIFEST_V2_SPEC: dict[str, Check] = {
     **MANIFEST_V1_SPEC,

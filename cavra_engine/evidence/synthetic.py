@@ -73,6 +73,6 @@ def synthetic_bundle(
     data = build_bundle(
         tenant=tenant, created_at=now, records_jsonl=b"\n".join(lines), checkpoints=checkpoints, trust_root=root,
         first_seq=1, last_seq=count, record_count=count, selection={"filter": EMPTY_FILTER, "matched": count, "matched_seqs": None},
-        private_key=key, chain={"checkpoint_seqs": [c["seq"] for c in checkpoints], "latest_checkpoint": count},
+        private_key=key, chain={"checkpoint_seqs": [c["seq"] for c in checkpoints], "latest_checkpoint": count, "frontier": None, "consistency": None},
     )  # fmt: skip
     return data, key

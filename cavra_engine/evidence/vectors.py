@@ -16,7 +16,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from . import container
+from . import container, merkle
 from .bundle import FILES, FORMAT_V2, MANIFEST_SIG_TYPE, key_id_for, public_key_raw, sign_checkpoint
 from .canonical import GENESIS_HASH, canonicalize
 from .synthetic import EMPTY_FILTER
@@ -58,6 +58,7 @@ class Parts:
     trust_root: dict
     manifest: dict
     signature_extra: dict | None = None
+    post: Callable[[dict, list[dict]], None] | None = None  # runs on (manifest, checkpoints) before signing
 
     def record(self, seq: int) -> dict:
         return json.loads(self.lines[seq - self.manifest["first_seq"]])
@@ -70,12 +71,12 @@ def valid_parts(count: int = COUNT, checkpoints=CHECKPOINTS) -> Parts:
         record["hash"] = prev = hashlib.sha256(canonicalize(record)).hexdigest()
         hashes[seq] = prev
         lines.append(canonicalize(record))
+    leaves = [merkle.leaf_hash(bytes.fromhex(hashes[s])) for s in range(1, count + 1)]
     cps = [
-        sign_checkpoint(
-            tenant=TENANT, seq=s, head_hash=hashes[s], created_at=_time(s, 500_000), private_key=KEY
-        )
+        sign_checkpoint(tenant=TENANT, seq=s, head_hash=hashes[s], created_at=_time(s, 500_000), private_key=KEY,
+                        root_hash=merkle.root(leaves[:s]).hex())
         for s in checkpoints
-    ]
+    ]  # fmt: skip
     root = {
         "type": "cavra.evidence.trust-root/v1", "tenant": TENANT, "created_at": _time(100),
         "keys": [{"key_id": key_id_for(public_key_raw(KEY.public_key())), "algorithm": "Ed25519",
@@ -87,7 +88,8 @@ def valid_parts(count: int = COUNT, checkpoints=CHECKPOINTS) -> Parts:
         "format": FORMAT_V2, "tenant": TENANT, "created_at": _time(120), "first_seq": 1, "last_seq": count,
         "counts": {"records": count, "checkpoints": len(cps)},
         "selection": {"filter": dict(EMPTY_FILTER), "matched": count, "matched_seqs": None},
-        "files": {}, "chain": {"checkpoint_seqs": list(checkpoints), "latest_checkpoint": checkpoints[-1]},
+        "files": {}, "chain": {"checkpoint_seqs": list(checkpoints), "latest_checkpoint": checkpoints[-1],
+                               "frontier": [], "consistency": []},
     }  # fmt: skip
     return Parts(lines, cps, root, manifest)
 
@@ -97,16 +99,22 @@ def assemble(parts: Parts, *, refresh: bool = True) -> bytes:
     lines = list(parts.lines)
     checkpoints = [dict(c) for c in parts.checkpoints]
     if refresh:
+        full = {seq: json.loads(line)["hash"] for seq, line in enumerate(valid_parts_lines(), start=1)}
         by_seq = {}
         for index, line in enumerate(lines):
             cut = line.find(b',"hash":"')
             if cut >= 0:
                 lines[index] = line[: cut + 9] + _naive_hash(line).encode() + line[cut + 73 :]
                 by_seq[json.loads(lines[index]).get("seq")] = _naive_hash(lines[index])
+        full.update(by_seq)
+        leaves = [merkle.leaf_hash(bytes.fromhex(full[s])) for s in sorted(full)]
         for cp in checkpoints:
-            if cp["seq"] in by_seq and cp["head_hash"] != by_seq[cp["seq"]]:
-                body = {k: v for k, v in cp.items() if k != "signature"}
+            body = {k: v for k, v in cp.items() if k != "signature"}
+            if cp["seq"] in by_seq:
                 body["head_hash"] = by_seq[cp["seq"]]
+            if "root_hash" in body:
+                body["root_hash"] = merkle.root(leaves[: cp["seq"]]).hex()
+            if body != {k: v for k, v in cp.items() if k != "signature"}:
                 cp.clear()
                 cp.update(body, signature=KEY.sign(canonicalize(body)).hex())
     files = {
@@ -115,6 +123,20 @@ def assemble(parts: Parts, *, refresh: bool = True) -> bytes:
         "trust-root.json": canonicalize(parts.trust_root),
     }
     manifest = json.loads(json.dumps(parts.manifest))
+    if refresh and "chain" in manifest:
+        first, last, latest = (
+            manifest["first_seq"],
+            manifest["last_seq"],
+            manifest["chain"]["latest_checkpoint"],
+        )
+        subtree = merkle.list_subtree(leaves)
+        manifest["chain"]["frontier"] = [h.hex() for h in _frontier(leaves[: first - 1])]
+        manifest["chain"]["consistency"] = (
+            [h.hex() for h in merkle.consistency_proof(last, latest, subtree)] if latest > last else []
+        )
+    if parts.post is not None:
+        parts.post(manifest, checkpoints)
+        files["checkpoints.jsonl"] = b"".join(canonicalize(c) + b"\n" for c in checkpoints)
     if refresh:
         manifest["counts"] = {"records": len(lines), "checkpoints": len(checkpoints)}
         manifest["files"] = {
@@ -129,6 +151,39 @@ def assemble(parts: Parts, *, refresh: bool = True) -> bytes:
     files["manifest.json"] = manifest_bytes
     files["manifest.sig"] = canonicalize(signature)
     return container.build([(name, files[name]) for name in FILES])
+
+
+def valid_parts_lines() -> list[bytes]:
+    return valid_parts().lines
+
+
+def _frontier(leaves) -> list[bytes]:
+    frontier = merkle.Frontier()
+    for leaf in leaves:
+        frontier.append(leaf)
+    return frontier.hashes
+
+
+def _resign(cp: dict, **changes) -> None:
+    body = {k: v for k, v in cp.items() if k != "signature"}
+    body.update(changes)
+    cp.clear()
+    cp.update(body, signature=KEY.sign(canonicalize(body)).hex())
+
+
+def _post(parts: Parts, post) -> Parts:
+    parts.post = post
+    return parts
+
+
+def _ends_before_latest(parts: Parts) -> Parts:
+    """A session export whose last match (7) is covered by checkpoint 8, while the latest head is 12."""
+    parts.lines = parts.lines[:8]
+    parts.manifest["last_seq"] = 8
+    parts.manifest["selection"] = {
+        "filter": {**EMPTY_FILTER, "session": "ses_a", "last_seq": 8}, "matched": 4, "matched_seqs": [1, 3, 5, 7],
+    }  # fmt: skip
+    return parts
 
 
 def _edit_last(parts: Parts, edit: Callable[[bytes], bytes]) -> Parts:
@@ -244,6 +299,17 @@ CASES: dict[str, tuple[Callable[[Parts], Parts], str, str, int | None, str | Non
                                   "the manifest commits to checkpoint 8, the bundle dropped it"),
     "cut-at-earlier-checkpoint": (lambda p: _cut(p, 8), "selection.cut", "manifest.json", None, "last_seq",
                                   "open-ended export cut at checkpoint 8 while the latest is 12"),
+    "merkle-root-mismatch": (lambda p: _post(p, lambda m, cps: _resign(cps[1], root_hash="ab" * 32)),
+                             "merkle.root_mismatch", "checkpoints.jsonl", 8, "root_hash",
+                             "signed tree head at 8 names a root the records do not give"),
+    "merkle-frontier-wrong": (lambda p: _post(_start_at(p, 5, keep_anchor=True),
+                                              lambda m, cps: m["chain"].update(frontier=["cd" * 32])),
+                              "merkle.frontier", "manifest.json", None, "chain.frontier",
+                              "frontier before seq 5 does not give the root signed at seq 4"),
+    "merkle-consistency-wrong": (lambda p: _post(_ends_before_latest(p),
+                                                 lambda m, cps: m["chain"].update(consistency=["ef" * 32])),
+                                 "merkle.consistency", "manifest.json", None, "chain.consistency",
+                                 "consistency proof from 8 to the latest head 12 does not verify"),
     "unanchored-start": (lambda p: _start_at(p, 5, keep_anchor=False), "record.unanchored", "records.jsonl", 5,
                          None, "first_seq 5 with no checkpoint at 4"),
 }  # fmt: skip
@@ -252,6 +318,7 @@ VALID: dict[str, Callable[[Parts], Parts]] = {
     "valid": lambda p: p,
     "valid-anchored-start": lambda p: _start_at(p, 5, keep_anchor=True),
     "valid-session-filter": lambda p: _narrow(p, ODD_SEQS),
+    "valid-ends-before-latest-head": _ends_before_latest,
 }
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from . import container, schema
+from . import container, merkle, schema
 from .bundle import (
     FILES,
     FORMATS,
@@ -63,6 +63,9 @@ SELECTION_MATCHED = "selection.matched"
 SELECTION_SEQS = "selection.matched_seqs"
 SELECTION_RANGE = "selection.range"
 SELECTION_CUT = "selection.cut"
+MERKLE_FRONTIER = "merkle.frontier"
+MERKLE_ROOT = "merkle.root_mismatch"
+MERKLE_CONSISTENCY = "merkle.consistency"
 INTERNAL = "bundle.unchecked"
 
 
@@ -312,7 +315,7 @@ def _verify_bundle(data: bytes, trust_root: dict | None) -> Report:
     row_filter = selection.get("filter") if isinstance(selection.get("filter"), dict) else {}
     if schema.members(row_filter, schema.FILTER_SPEC):
         row_filter = None  # reported with the manifest; no selection checks on a malformed filter
-    walked, matched = _verify_records(
+    walked, matched, hashes = _verify_records(
         body["records.jsonl"], tenant, first_seq, last_seq, checkpoints, report, row_filter=row_filter
     )
 
@@ -334,6 +337,8 @@ def _verify_bundle(data: bytes, trust_root: dict | None) -> Report:
         )
     if version == 2:
         _verify_chain_commitments(chain, checkpoints, first_seq, last_seq, report)
+        if hashes is not None and len(hashes) == last_seq - first_seq + 1:
+            _verify_merkle(chain, checkpoints, first_seq, last_seq, hashes, report)
 
     report.problems.sort(key=lambda p: (FILES.index(p.where) if p.where in FILES else -1, p.line or 0))
     report.summary = {
@@ -375,7 +380,7 @@ def _verify_checkpoints(
             report.issues(where, [issue], line=number, seq=seq)
             if cp is None:
                 continue
-        cp_issues = schema.members(cp, schema.CHECKPOINT_SPEC)
+        cp_issues = schema.members(cp, schema.checkpoint_spec(cp))
         report.issues(where, cp_issues, line=number, seq=seq)
         if _fatal(cp_issues) or seq is None:
             continue
@@ -452,6 +457,65 @@ def _verify_chain_commitments(chain, checkpoints, first_seq, last_seq, report: R
             f"the bundle starts at seq {first_seq} but holds no checkpoint at seq {first_seq - 1}: "
             "nothing proves what came before (unanchored start)",
             code=RECORD_UNANCHORED, line=1, seq=first_seq,
+        )  # fmt: skip
+
+
+def _verify_merkle(chain, checkpoints, first_seq, last_seq, hashes: list[str], report: Report) -> None:
+    """v2 with signed tree heads: rebuild the RFC 9162 tree from the anchor's frontier and the records,
+    compare every head's root, and check the consistency proof from the bundle's end to the latest head."""
+    heads = {seq: cp for seq, cp in checkpoints.items() if "root_hash" in cp}
+    frontier_hex, consistency_hex = chain.get("frontier"), chain.get("consistency")
+    if not heads:
+        return  # v1 checkpoints only (made before the tree existed): nothing to check against
+    if frontier_hex is None or consistency_hex is None:
+        report.add(
+            "manifest.json", "the bundle holds signed tree heads but no Merkle frontier or consistency proof",
+            code=MERKLE_FRONTIER, member="chain.frontier" if frontier_hex is None else "chain.consistency",
+        )  # fmt: skip
+        return
+    try:
+        tree = merkle.Frontier(first_seq - 1, [bytes.fromhex(h) for h in frontier_hex])
+    except ValueError:
+        report.add(
+            "manifest.json", f"must hold one hash per set bit of {first_seq - 1} (the tree size before the bundle)",
+            code=MERKLE_FRONTIER, member="chain.frontier",
+        )  # fmt: skip
+        return
+    anchor = heads.get(first_seq - 1)
+    if anchor is not None and tree.root().hex() != anchor["root_hash"]:
+        report.add(
+            "manifest.json", f"the frontier does not give the root signed at seq {first_seq - 1}: the records "
+            "before the bundle are not the ones that head commits to", code=MERKLE_FRONTIER,
+            member="chain.frontier",
+        )  # fmt: skip
+        return
+    leaf_hash, fromhex = merkle.leaf_hash, bytes.fromhex
+    last_root = None
+    for offset, digest in enumerate(hashes):
+        tree.append(leaf_hash(fromhex(digest)))
+        seq = first_seq + offset
+        if seq in heads:
+            last_root = tree.root().hex()
+            if last_root != heads[seq]["root_hash"]:
+                report.add(
+                    "checkpoints.jsonl", "signed tree head's root_hash differs from the Merkle root of the records",
+                    code=MERKLE_ROOT, seq=seq, member="root_hash",
+                )  # fmt: skip
+    latest = chain.get("latest_checkpoint")
+    if latest in heads and latest > last_seq:
+        proof = [bytes.fromhex(h) for h in consistency_hex]
+        end_root = tree.root()
+        if not merkle.verify_consistency(
+            last_seq, latest, end_root, bytes.fromhex(heads[latest]["root_hash"]), proof
+        ):
+            report.add(
+                "manifest.json", f"does not prove that the latest head (seq {latest}) extends the tree at seq "
+                f"{last_seq}", code=MERKLE_CONSISTENCY, member="chain.consistency",
+            )  # fmt: skip
+    elif consistency_hex:
+        report.add(
+            "manifest.json", "must be empty when the bundle ends at the latest head", code=MERKLE_CONSISTENCY,
+            member="chain.consistency",
         )  # fmt: skip
 
 
@@ -558,6 +622,7 @@ def _walk_chunk(task) -> dict:
     first_seq = first_prev = last_seq = last_hash = None
     at_checkpoints: dict[int, str] = {}
     matched: list[int] = []
+    hashes: list = []
     previous_hash = previous_seq = None
     for index in range(lo, hi):
         line = lines[index]
@@ -625,13 +690,14 @@ def _walk_chunk(task) -> dict:
             at_checkpoints[seq] = stored
         if row_filter is not None and (not any_filter or _record_matches(record, row_filter)):
             matched.append(seq)
+        hashes.append(stored)
         previous_hash, previous_seq = stored, seq
         last_seq, last_hash = seq, stored
         if len(problems) >= MAX_PROBLEMS:
             break
     return {
         "first_seq": first_seq, "first_prev": first_prev, "last_seq": last_seq, "last_hash": last_hash,
-        "at_checkpoints": at_checkpoints, "problems": problems, "matched": matched,
+        "at_checkpoints": at_checkpoints, "problems": problems, "matched": matched, "hashes": hashes,
     }  # fmt: skip
 
 
@@ -692,8 +758,9 @@ def _run_chunks(tasks: list, workers: int) -> list:
 def _verify_records(
     content, tenant, first_seq, last_seq, checkpoints: dict[int, dict], report: Report, workers=None,
     row_filter: dict | None = None,
-) -> tuple[int, list[int] | None]:  # fmt: skip
-    """Walk records.jsonl; returns (number of lines, seqs matching the filter or None when unknown)."""
+) -> tuple[int, list[int] | None, list[str] | None]:  # fmt: skip
+    """Walk records.jsonl; returns (number of lines, seqs matching the filter, record hashes), the last two
+    None when the records have problems (checks built on them would only repeat what is wrong)."""
     global _SHARED_LINES
     import os
 
@@ -706,7 +773,7 @@ def _verify_records(
     lines.pop()
     if not lines:
         report.add(where, "bundle holds no records", code=RECORD_EMPTY)
-        return 0, None
+        return 0, None, None
     workers = workers or (os.cpu_count() or 1)
     if len(lines) < PARALLEL_THRESHOLD:
         workers = 1
@@ -723,6 +790,7 @@ def _verify_records(
     previous_hash = GENESIS_HASH if first_seq == 1 else (anchor["head_hash"] if anchor else None)
     previous_seq = first_seq - 1
     matched: list[int] | None = []
+    hashes: list[str] | None = []
     for (lo, *_rest), result in zip(tasks, results, strict=True):
         seq, prev = result["first_seq"], result["first_prev"]
         if seq is not None and seq != -1:
@@ -739,9 +807,10 @@ def _verify_records(
                            line=lo + 1, seq=seq, member="prev_hash")  # fmt: skip
         report.problems.extend(result["problems"])
         if result["problems"]:
-            matched = None  # the selection checks would only repeat what is already wrong
+            matched = hashes = None  # the selection checks would only repeat what is already wrong
         elif matched is not None:
             matched.extend(result["matched"])
+            hashes.extend(result["hashes"])
         for cp_seq, stored in result["at_checkpoints"].items():
             head = checkpoints[cp_seq]["head_hash"] if cp_seq in checkpoints else stored
             if head != stored:
@@ -752,13 +821,13 @@ def _verify_records(
         previous_seq = result["last_seq"] if isinstance(result["last_seq"], int) else None
         previous_hash = result["last_hash"]
         if report.full:
-            return len(lines), None
+            return len(lines), None, None
     if previous_seq != last_seq:
         report.add(
             where, f"records end at seq {previous_seq}, the manifest says {last_seq} (records removed or added at "
             "the end)", code=RECORD_END,
         )  # fmt: skip
-    return len(lines), matched
+    return len(lines), matched, hashes
 
 
 def verify_file(path: str | Path, trust_root_path: str | Path | None = None) -> Report:
