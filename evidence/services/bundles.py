@@ -30,8 +30,19 @@ from evidence.services.common import (
     checkpoint_document,
     utc_timestamp,
 )
+from evidence.services.merkle import merkle_consistency_proof, merkle_frontier
 from evidence.signing import decrypt_private_key
 from tenants.models import Tenant
+
+
+def _merkle_material(tenant: Tenant, checkpoints: list[dict], first: int, last: int, latest: int) -> dict:
+    """The frontier before the bundle and the proof that the latest head extends the bundle's end; null
+    when the bundle holds no signed tree head (checkpoints made before the tree existed)."""
+    if not any("root_hash" in cp for cp in checkpoints):
+        return {"frontier": None, "consistency": None}
+    frontier = merkle_frontier(tenant=tenant, size=first - 1)
+    consistency = merkle_consistency_proof(tenant=tenant, first=last, second=latest) if latest > last else []
+    return {"frontier": [h.hex() for h in frontier], "consistency": [h.hex() for h in consistency]}
 
 
 @dataclass
@@ -127,7 +138,8 @@ def bundle_export(
         trust_root=trust_root_export(tenant), first_seq=first, last_seq=last, record_count=count,
         selection={"filter": selection, "matched": matched, "matched_seqs": matched_seqs},
         private_key=decrypt_private_key(key.private_key_encrypted, key_id=key.key_id),
-        chain={"checkpoint_seqs": [cp["seq"] for cp in checkpoints], "latest_checkpoint": latest},
+        chain={"checkpoint_seqs": [cp["seq"] for cp in checkpoints], "latest_checkpoint": latest,
+               **_merkle_material(tenant, checkpoints, first, last, latest)},
     )  # fmt: skip
     with transaction.atomic():
         evidence_append(

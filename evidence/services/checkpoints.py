@@ -24,6 +24,7 @@ from evidence.models import (
 )
 from evidence.services.chain import evidence_append
 from evidence.services.common import EvidenceError, _lock_head, utc_timestamp
+from evidence.services.merkle import merkle_extend, merkle_root
 from evidence.signing import decrypt_private_key, encrypt_private_key
 from tenants.models import Tenant
 
@@ -100,19 +101,30 @@ def checkpoint_create(
     if existing is not None:
         return existing
     key = signing_key_current(tenant)
+    root_hash = _tree_root(tenant, seq)
     created_at = timezone.now()
     document = sign_checkpoint(
         tenant=head.tenant_label, seq=seq, head_hash=head_hash, created_at=utc_timestamp(created_at),
-        private_key=decrypt_private_key(key.private_key_encrypted, key_id=key.key_id),
+        private_key=decrypt_private_key(key.private_key_encrypted, key_id=key.key_id), root_hash=root_hash,
     )  # fmt: skip
     try:
         with transaction.atomic():
             return Checkpoint.objects.create(
                 tenant=tenant, seq=seq, head_hash=head_hash, created_at=created_at, key=key,
-                signature=document["signature"], reason=reason,
+                signature=document["signature"], reason=reason, root_hash=root_hash or "",
             )  # fmt: skip
     except IntegrityError:  # another worker signed the same head a moment ago
         return Checkpoint.objects.select_related("key").get(tenant=tenant, seq=seq)
+
+
+def _tree_root(tenant: Tenant, seq: int) -> str | None:
+    """The Merkle root over records 1..seq, growing the tree first; None (a v1 checkpoint) when the
+    records before the tree existed were already purged, so no root can be computed."""
+    try:
+        merkle_extend(tenant=tenant, size=seq)
+        return merkle_root(tenant=tenant, size=seq).hex()
+    except EvidenceError:
+        return None
 
 
 def checkpoint_if_grown(tenant: Tenant) -> Checkpoint | None:

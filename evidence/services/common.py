@@ -70,8 +70,9 @@ def record_document(record: EvidenceRecord, tenant_label: str) -> dict:
 
 
 def checkpoint_document(checkpoint: Checkpoint, tenant_label: str) -> dict:
-    return {
-        "type": "cavra.evidence.checkpoint/v1",
+    """v2 (a signed tree head, with root_hash) when the checkpoint has a Merkle root, else v1."""
+    document = {
+        "type": "cavra.evidence.checkpoint/v2" if checkpoint.root_hash else "cavra.evidence.checkpoint/v1",
         "tenant": tenant_label,
         "seq": checkpoint.seq,
         "head_hash": checkpoint.head_hash,
@@ -79,6 +80,9 @@ def checkpoint_document(checkpoint: Checkpoint, tenant_label: str) -> dict:
         "key_id": checkpoint.key.key_id,
         "signature": checkpoint.signature,
     }
+    if checkpoint.root_hash:
+        document["root_hash"] = checkpoint.root_hash
+    return document
 
 
 def _hash_of(document: dict) -> str:
