@@ -57,5 +57,5 @@ def test_documented_actor_forms_match_the_pattern():
 def test_the_manifest_members_in_the_document_are_the_ones_checked():
     for name in schema.MANIFEST_V2_SPEC:
         assert f"`{name}`" in DOC
-    for name in list(schema.FILTER_SPEC) + list(schema.CHAIN_SPEC) + list(schema.CHECKPOINT_SPEC):
+    for name in list(schema.FILTER_SPEC) + list(schema.CHAIN_SPEC) + list(schema.CHECKPOINT_V2_SPEC):
         assert f"`{name}`" in DOC
