@@ -228,10 +228,13 @@ def _json_member(data, name: str, report: Report):
     return value
 
 
-def verify_bundle(data: bytes, trust_root: dict | None = None) -> Report:
-    """Verify a bundle's bytes; never raises for bad input: every failure becomes a Problem."""
+def verify_bundle(data: bytes, trust_root: dict | None = None, *, workers: int | None = None) -> Report:
+    """Verify a bundle's bytes; never raises for bad input: every failure becomes a Problem.
+
+    workers: processes for the record walk (default: all CPUs for large bundles; 1 inside a web worker).
+    """
     try:
-        return _verify_bundle(data, trust_root)
+        return _verify_bundle(data, trust_root, workers)
     except Exception as exc:  # fail closed on anything the specific checks did not anticipate
         report = Report()
         report.add(
@@ -240,7 +243,7 @@ def verify_bundle(data: bytes, trust_root: dict | None = None) -> Report:
         return report
 
 
-def _verify_bundle(data: bytes, trust_root: dict | None) -> Report:
+def _verify_bundle(data: bytes, trust_root: dict | None, workers: int | None = None) -> Report:
     report = Report()
     try:
         members = container.read(data, FILES)
@@ -316,7 +319,14 @@ def _verify_bundle(data: bytes, trust_root: dict | None) -> Report:
     if schema.members(row_filter, schema.FILTER_SPEC):
         row_filter = None  # reported with the manifest; no selection checks on a malformed filter
     walked, matched, hashes = _verify_records(
-        body["records.jsonl"], tenant, first_seq, last_seq, checkpoints, report, row_filter=row_filter
+        body["records.jsonl"],
+        tenant,
+        first_seq,
+        last_seq,
+        checkpoints,
+        report,
+        workers=workers,
+        row_filter=row_filter,
     )
 
     counts = manifest.get("counts") if isinstance(manifest.get("counts"), dict) else {}

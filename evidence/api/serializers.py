@@ -171,3 +171,32 @@ class ConsistencyProofSerializer(serializers.Serializer):
     first_root = serializers.CharField(help_text="Merkle root at size `first`, hex")
     proof = serializers.ListField(child=serializers.CharField(), help_text="RFC 9162 consistency proof, hex")
     tree_head = TreeHeadSerializer(help_text="The signed tree head at size `second`")
+
+
+BUNDLE_UPLOAD_MAX_BYTES = 64 * 1024 * 1024
+
+
+class BundleVerifyRequestSerializer(serializers.Serializer):
+    bundle = serializers.FileField(help_text="A bundle (.zip) exported from this portal or another")
+
+    def validate_bundle(self, value):
+        if value.size > BUNDLE_UPLOAD_MAX_BYTES:
+            raise serializers.ValidationError(
+                f"at most {BUNDLE_UPLOAD_MAX_BYTES // 2**20} MiB; use `cavra evidence verify`"
+            )
+        return value
+
+
+class BundleProblemSerializer(serializers.Serializer):
+    where = serializers.CharField()
+    line = serializers.IntegerField(allow_null=True)
+    seq = serializers.IntegerField(allow_null=True)
+    member = serializers.CharField(allow_null=True)
+    code = serializers.CharField(help_text="Error code, docs/evidence-format.md section 8")
+    message = serializers.CharField()
+
+
+class BundleVerifyResultSerializer(serializers.Serializer):
+    ok = serializers.BooleanField()
+    summary = serializers.DictField()
+    problems = BundleProblemSerializer(many=True)

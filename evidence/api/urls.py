@@ -10,6 +10,7 @@ urlpatterns = [
     path("evidence/checkpoints", views.CheckpointListView.as_view(), name="checkpoints"),
     path("evidence/trust-root", views.TrustRootView.as_view(), name="trust-root"),
     path("evidence/bundles", views.BundleExportView.as_view(), name="bundles"),
+    path("evidence/bundles/verify", views.BundleVerifyView.as_view(), name="bundle-verify"),
     path("evidence/verification", views.VerificationView.as_view(), name="verification"),
     path("evidence/siem", views.SiemExportView.as_view(), name="siem"),
 ]

@@ -6,14 +6,18 @@ from django.http import HttpResponse, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, serializers, status
+from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from cavra_engine.evidence import merkle
+from cavra_engine.evidence.verify import verify_bundle
 from core.api.pagination import StableCursorPagination
 from evidence import selectors, services
 from evidence.api.serializers import (
     BundleRequestSerializer,
+    BundleVerifyRequestSerializer,
+    BundleVerifyResultSerializer,
     CheckpointSerializer,
     ConsistencyProofSerializer,
     ConsistencyQuerySerializer,
@@ -233,3 +237,19 @@ class ConsistencyProofView(EvidenceAPIView, APIView):
             "first_root": services.merkle_root(tenant=request.tenant, size=first).hex(),
             "proof": [h.hex() for h in proof], "tree_head": selectors.tree_head_document(head),
         })  # fmt: skip
+
+
+class BundleVerifyView(EvidenceAPIView, APIView):
+    parser_classes = [MultiPartParser, JSONParser]  # JSON only to answer "bundle is required" clearly
+
+    @extend_schema(
+        summary="Verify an uploaded bundle against this tenant's trust root (same code as `cavra evidence verify`)",
+        request={"multipart/form-data": BundleVerifyRequestSerializer},
+        responses={200: BundleVerifyResultSerializer, **ERRORS},
+    )
+    def post(self, request):
+        params = BundleVerifyRequestSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        data = params.validated_data["bundle"].read()
+        report = verify_bundle(data, services.trust_root_export(request.tenant), workers=1)
+        return Response(report.as_dict())

@@ -159,3 +159,25 @@ def test_a_rewritten_rehashed_and_resigned_history_contradicts_a_published_head(
     assert not merkle.verify_consistency(  # ... but the head published earlier exposes it
         published_size, forged.seq, published_root, bytes.fromhex(forged.root_hash), proof
     )
+
+
+def test_uploaded_bundle_is_verified_by_the_offline_verifier_against_the_tenants_trust_root(
+    acme, member, client_as
+):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from cavra_engine.evidence.vectors import build_vectors
+
+    client = client_as(member(acme, Role.AUDITOR))
+    _append(acme, 4)
+    data = bundle_export(tenant=acme).data
+    response = client.post("/api/v1/evidence/bundles/verify", {"bundle": SimpleUploadedFile("b.zip", data)})
+    assert response.status_code == 200 and response.json()["ok"] is True, response.json()
+    broken = build_vectors()["non-canonical-escape"][0]  # signed by the example key, not the tenant's
+    body = client.post(
+        "/api/v1/evidence/bundles/verify", {"bundle": SimpleUploadedFile("b.zip", broken)}
+    ).json()
+    codes = {p["code"] for p in body["problems"]}
+    assert body["ok"] is False and {"json.not_canonical", "signature.unknown_key"} <= codes
+    response = client.post("/api/v1/evidence/bundles/verify", {})
+    assert response.status_code == 400 and "bundle" in response.json()["errors"]

@@ -61,6 +61,15 @@ ENTRIES = [
     Entry("evidence-api:bundles", roles=READERS, api=True, method="POST", data={}),
     Entry("evidence-api:verification", roles=READERS, api=True, method="POST", data={}),
     Entry(
+        "evidence-api:bundle-verify",
+        roles=READERS,
+        api=True,
+        method="POST",
+        data={},
+        ok=(400,),
+        note="an empty upload is a 400 problem naming `bundle`; the matrix checks who gets that far",
+    ),
+    Entry(
         "evidence-api:verification",
         roles=READERS,
         api=True,
