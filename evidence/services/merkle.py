@@ -57,9 +57,12 @@ def merkle_extend(*, tenant: Tenant, size: int) -> MerkleTree:
 def _nodes(tenant: Tenant, wanted: set[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
     if not wanted:
         return {}
-    where = Q()
+    by_level: dict[int, list[int]] = {}
     for level, index in wanted:
-        where |= Q(level=level, index=index)
+        by_level.setdefault(level, []).append(index)
+    where = Q()
+    for level, indexes in by_level.items():  # one clause per level keeps the plan to index lookups
+        where |= Q(level=level, index__in=indexes)
     rows = MerkleNode.objects.filter(where, tenant=tenant).values_list("level", "index", "hash")
     return {(level, index): bytes.fromhex(value) for level, index, value in rows}
 
