@@ -28,7 +28,7 @@ from .bundle import (
     fingerprint,
     key_id_for,
 )
-from .canonical import GENESIS_HASH, CanonicalizationError, canonicalize_trusted, parse_line
+from .canonical import GENESIS_HASH, CanonicalizationError, canonicalize, canonicalize_trusted, parse_line
 
 MAX_PROBLEMS = 25
 HEX64 = schema.HEX64
@@ -63,6 +63,8 @@ SELECTION_MATCHED = "selection.matched"
 SELECTION_SEQS = "selection.matched_seqs"
 SELECTION_RANGE = "selection.range"
 SELECTION_CUT = "selection.cut"
+WITNESS_SIGNATURE = "witness.signature"
+WITNESS_MISMATCH = "witness.mismatch"
 MERKLE_FRONTIER = "merkle.frontier"
 MERKLE_ROOT = "merkle.root_mismatch"
 MERKLE_CONSISTENCY = "merkle.consistency"
@@ -228,13 +230,34 @@ def _json_member(data, name: str, report: Report):
     return value
 
 
-def verify_bundle(data: bytes, trust_root: dict | None = None, *, workers: int | None = None) -> Report:
+COSIGNATURE_TYPE = "cavra.evidence.witness-cosignature/v1"
+
+
+def cosignature_valid(tree_head: dict, cosignature: dict, witness_public_key: Ed25519PublicKey) -> bool:
+    """A witness's countersignature over a tree head (docs/evidence-format.md section 11)."""
+    if not isinstance(cosignature, dict) or cosignature.get("type") != COSIGNATURE_TYPE:
+        return False
+    body = {k: v for k, v in cosignature.items() if k != "signature"}
+    try:
+        message = canonicalize({"tree_head": tree_head, **body})
+        witness_public_key.verify(bytes.fromhex(cosignature["signature"]), message)
+    except (InvalidSignature, ValueError, TypeError, KeyError, CanonicalizationError):
+        return False
+    return True
+
+
+def verify_bundle(
+    data: bytes, trust_root: dict | None = None, *, workers: int | None = None,
+    witnessed: list[tuple[dict, Ed25519PublicKey]] | None = None,
+) -> Report:  # fmt: skip
     """Verify a bundle's bytes; never raises for bad input: every failure becomes a Problem.
 
     workers: processes for the record walk (default: all CPUs for large bundles; 1 inside a web worker).
+    witnessed: (entry, witness public key) pairs, entry = {"tree_head", "cosignature"} as a witness serves
+    it; each witnessed head the bundle covers must have the root the bundle's records give.
     """
     try:
-        return _verify_bundle(data, trust_root, workers)
+        return _verify_bundle(data, trust_root, workers, witnessed or [])
     except Exception as exc:  # fail closed on anything the specific checks did not anticipate
         report = Report()
         report.add(
@@ -243,7 +266,7 @@ def verify_bundle(data: bytes, trust_root: dict | None = None, *, workers: int |
         return report
 
 
-def _verify_bundle(data: bytes, trust_root: dict | None, workers: int | None = None) -> Report:
+def _verify_bundle(data: bytes, trust_root: dict | None, workers: int | None = None, witnessed=()) -> Report:
     report = Report()
     try:
         members = container.read(data, FILES)
@@ -348,10 +371,14 @@ def _verify_bundle(data: bytes, trust_root: dict | None, workers: int | None = N
     if version == 2:
         _verify_chain_commitments(chain, checkpoints, first_seq, last_seq, report)
         if hashes is not None and len(hashes) == last_seq - first_seq + 1:
-            _verify_merkle(chain, checkpoints, first_seq, last_seq, hashes, report)
+            roots = _verify_merkle(
+                chain, checkpoints, first_seq, last_seq, hashes, report, _witness_sizes(witnessed)
+            )
+            _verify_witnessed(witnessed, tenant, roots, report)
 
     report.problems.sort(key=lambda p: (FILES.index(p.where) if p.where in FILES else -1, p.line or 0))
     report.summary = {
+        **report.summary,
         "format": manifest.get("format"),
         "tenant": tenant,
         "first_seq": first_seq,
@@ -470,19 +497,56 @@ def _verify_chain_commitments(chain, checkpoints, first_seq, last_seq, report: R
         )  # fmt: skip
 
 
-def _verify_merkle(chain, checkpoints, first_seq, last_seq, hashes: list[str], report: Report) -> None:
+def _witness_sizes(witnessed) -> set[int]:
+    sizes = set()
+    for entry, _key in witnessed:
+        head = entry.get("tree_head") if isinstance(entry, dict) else None
+        if isinstance(head, dict) and schema._is_int(head.get("seq")):
+            sizes.add(head["seq"])
+    return sizes
+
+
+def _verify_witnessed(witnessed, tenant, roots: dict[int, str], report: Report) -> None:
+    """Each witnessed head: a valid countersignature, and the root this bundle gives at its size."""
+    for number, (entry, key) in enumerate(witnessed, start=1):
+        where = f"--witness {number}"
+        head = entry.get("tree_head") if isinstance(entry, dict) else None
+        cosignature = entry.get("cosignature") if isinstance(entry, dict) else None
+        if schema.members(head, schema.CHECKPOINT_V2_SPEC) or not cosignature_valid(head, cosignature, key):
+            report.add(where, "not a tree head countersigned by this witness key", code=WITNESS_SIGNATURE)
+            continue
+        if head["tenant"] != tenant:
+            continue  # another tenant's head says nothing about this bundle
+        seq = head["seq"]
+        if seq not in roots:
+            report.summary.setdefault("witness_not_covered", []).append(seq)
+            continue
+        if roots[seq] != head["root_hash"]:
+            report.add(
+                where, f"the witness countersigned root {head['root_hash'][:16]}… at seq {seq}; this bundle's "
+                f"records give {roots[seq][:16]}…: the history was rewritten after it was witnessed",
+                code=WITNESS_MISMATCH, seq=seq,
+            )  # fmt: skip
+
+
+def _verify_merkle(
+    chain, checkpoints, first_seq, last_seq, hashes: list[str], report: Report, extra_sizes=frozenset()
+) -> dict[int, str]:
     """v2 with signed tree heads: rebuild the RFC 9162 tree from the anchor's frontier and the records,
-    compare every head's root, and check the consistency proof from the bundle's end to the latest head."""
+    compare every head's root, and check the consistency proof from the bundle's end to the latest head.
+
+    Returns the roots it established (every verified head's, and those at `extra_sizes` in range)."""
     heads = {seq: cp for seq, cp in checkpoints.items() if "root_hash" in cp}
     frontier_hex, consistency_hex = chain.get("frontier"), chain.get("consistency")
+    roots: dict[int, str] = {}
     if not heads:
-        return  # v1 checkpoints only (made before the tree existed): nothing to check against
+        return roots  # v1 checkpoints only (made before the tree existed): nothing to check against
     if frontier_hex is None or consistency_hex is None:
         report.add(
             "manifest.json", "the bundle holds signed tree heads but no Merkle frontier or consistency proof",
             code=MERKLE_FRONTIER, member="chain.frontier" if frontier_hex is None else "chain.consistency",
         )  # fmt: skip
-        return
+        return roots
     try:
         tree = merkle.Frontier(first_seq - 1, [bytes.fromhex(h) for h in frontier_hex])
     except ValueError:
@@ -490,7 +554,7 @@ def _verify_merkle(chain, checkpoints, first_seq, last_seq, hashes: list[str], r
             "manifest.json", f"must hold one hash per set bit of {first_seq - 1} (the tree size before the bundle)",
             code=MERKLE_FRONTIER, member="chain.frontier",
         )  # fmt: skip
-        return
+        return roots
     anchor = heads.get(first_seq - 1)
     if anchor is not None and tree.root().hex() != anchor["root_hash"]:
         report.add(
@@ -498,15 +562,16 @@ def _verify_merkle(chain, checkpoints, first_seq, last_seq, hashes: list[str], r
             "before the bundle are not the ones that head commits to", code=MERKLE_FRONTIER,
             member="chain.frontier",
         )  # fmt: skip
-        return
+        return roots
+    if anchor is not None:
+        roots[first_seq - 1] = anchor["root_hash"]
     leaf_hash, fromhex = merkle.leaf_hash, bytes.fromhex
-    last_root = None
     for offset, digest in enumerate(hashes):
         tree.append(leaf_hash(fromhex(digest)))
         seq = first_seq + offset
-        if seq in heads:
-            last_root = tree.root().hex()
-            if last_root != heads[seq]["root_hash"]:
+        if seq in heads or seq in extra_sizes:
+            roots[seq] = tree.root().hex()
+            if seq in heads and roots[seq] != heads[seq]["root_hash"]:
                 report.add(
                     "checkpoints.jsonl", "signed tree head's root_hash differs from the Merkle root of the records",
                     code=MERKLE_ROOT, seq=seq, member="root_hash",
@@ -514,10 +579,10 @@ def _verify_merkle(chain, checkpoints, first_seq, last_seq, hashes: list[str], r
     latest = chain.get("latest_checkpoint")
     if latest in heads and latest > last_seq:
         proof = [bytes.fromhex(h) for h in consistency_hex]
-        end_root = tree.root()
-        if not merkle.verify_consistency(
-            last_seq, latest, end_root, bytes.fromhex(heads[latest]["root_hash"]), proof
-        ):
+        latest_root = heads[latest]["root_hash"]
+        if merkle.verify_consistency(last_seq, latest, tree.root(), bytes.fromhex(latest_root), proof):
+            roots[latest] = latest_root
+        else:
             report.add(
                 "manifest.json", f"does not prove that the latest head (seq {latest}) extends the tree at seq "
                 f"{last_seq}", code=MERKLE_CONSISTENCY, member="chain.consistency",
@@ -527,6 +592,7 @@ def _verify_merkle(chain, checkpoints, first_seq, last_seq, hashes: list[str], r
             "manifest.json", "must be empty when the bundle ends at the latest head", code=MERKLE_CONSISTENCY,
             member="chain.consistency",
         )  # fmt: skip
+    return roots
 
 
 def _record_matches(record: dict, row_filter: dict) -> bool:
@@ -840,7 +906,7 @@ def _verify_records(
     return len(lines), matched, hashes
 
 
-def verify_file(path: str | Path, trust_root_path: str | Path | None = None) -> Report:
+def verify_file(path: str | Path, trust_root_path: str | Path | None = None, *, witnessed=()) -> Report:
     data = Path(path).read_bytes()
     trust_root = None
     if trust_root_path is not None:
@@ -861,7 +927,7 @@ def verify_file(path: str | Path, trust_root_path: str | Path | None = None) -> 
             report = Report()
             report.issues("--trust-root", [issue])
             return report
-    return verify_bundle(data, trust_root)
+    return verify_bundle(data, trust_root, witnessed=list(witnessed))
 
 
 def dumps_report(report: Report) -> str:

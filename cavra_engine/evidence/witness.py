@@ -23,14 +23,15 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from . import merkle, schema
 from .bundle import checkpoint_message, key_id_for, public_key_raw
 from .canonical import canonicalize, parse_line
-from .verify import Report, _check_signature, load_trust_root
+from .verify import COSIGNATURE_TYPE, Report, _check_signature, cosignature_valid, load_trust_root
 
-COSIGNATURE_TYPE = "cavra.evidence.witness-cosignature/v1"
+__all__ = ["COSIGNATURE_TYPE", "Witness", "cosignature_valid", "main", "serve"]
+
 MAX_BODY = 64 * 1024
 
 
@@ -112,18 +113,6 @@ class Witness:
                 log.write(canonicalize(entry) + b"\n")
             self.latest[tenant] = entry
             return cosignature
-
-
-def cosignature_valid(tree_head: dict, cosignature: dict, witness_public_key: Ed25519PublicKey) -> bool:
-    """Check a witness's countersignature over a tree head (for verifiers holding the witness key)."""
-    body = {k: v for k, v in cosignature.items() if k != "signature"}
-    try:
-        witness_public_key.verify(
-            bytes.fromhex(cosignature["signature"]), canonicalize({"tree_head": tree_head, **body})
-        )
-    except Exception:
-        return False
-    return True
 
 
 def _handler(witness: Witness):

@@ -112,3 +112,49 @@ def test_unknown_format_version_is_refused():
 
     report = verify_bundle(assemble(parts))
     assert report.codes == ["manifest.format"]
+
+
+def _cosign(head: dict, key) -> dict:
+    from cavra_engine.evidence.canonical import canonicalize as canon
+    from cavra_engine.evidence.verify import COSIGNATURE_TYPE
+
+    body = {
+        "type": COSIGNATURE_TYPE,
+        "witness_key_id": "key_" + "0" * 24,
+        "witnessed_at": "2026-01-01T00:03:00.000000Z",
+    }
+    return {
+        "tree_head": head,
+        "cosignature": {**body, "signature": key.sign(canon({"tree_head": head, **body})).hex()},
+    }
+
+
+def test_bundle_checked_against_witness_countersignatures(tmp_path, capsys):
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from cavra_engine.evidence.bundle import public_key_raw
+    from cavra_engine.evidence.vectors import valid_parts
+
+    witness = Ed25519PrivateKey.generate()
+    data, _ = VECTORS["valid-ends-before-latest-head"]
+    heads = {c["seq"]: c for c in valid_parts().checkpoints}
+    honest = [_cosign(heads[8], witness), _cosign(heads[12], witness)]  # in range, and reached by consistency
+    report = verify_bundle(data, witnessed=[(h, witness.public_key()) for h in honest])
+    assert report.ok, report.problems
+
+    rewritten = {**heads[8], "root_hash": "ab" * 32}  # what the witness saw before a rewrite
+    report = verify_bundle(data, witnessed=[(_cosign(rewritten, witness), witness.public_key())])
+    assert report.codes == ["witness.mismatch"] and report.problems[0].seq == 8
+
+    stranger = Ed25519PrivateKey.generate()
+    report = verify_bundle(data, witnessed=[(_cosign(heads[8], stranger), witness.public_key())])
+    assert report.codes == ["witness.signature"]
+
+    head_file = tmp_path / "witnessed.json"
+    head_file.write_text(json.dumps(_cosign(rewritten, witness)))
+    bundle = tmp_path / "b.zip"
+    bundle.write_bytes(data)
+    key_hex = public_key_raw(witness.public_key()).hex()
+    assert cli_main(["verify", str(bundle), "--witness", str(head_file), "--witness-key", key_hex]) == 1
+    assert "[witness.mismatch]" in capsys.readouterr().err
+    assert cli_main(["verify", str(bundle), "--witness", str(head_file), "--witness-key", "zz"]) == 2
