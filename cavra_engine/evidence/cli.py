@@ -59,6 +59,9 @@ def main(argv: list[str] | None = None) -> int:
             f"OK  bundle intact: tenant {s['tenant']}, records seq {s['first_seq']}..{s['last_seq']} ({s['records']} records)"
         )
         print(f"    {s['checkpoints']} signed checkpoint(s); head hash {s['head_hash']}")
+        print(f"    format {s['format']}; latest signed head at export: #{s['latest_checkpoint']}")
+        if s.get("note"):
+            print(f"    note: {s['note']}")
         print(f"    signing keys: {', '.join(s['signing_keys'])}; trust root: {s['trust_root']}")
         print(
             f"    bundle created {s['bundle_created_at']}; selection {json.dumps(s['selection'], sort_keys=True)}"
