@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable
 from datetime import datetime
 
-from .canonical import MAX_SAFE_INTEGER, CanonicalizationError, canonicalize
+from .canonical import MAX_SAFE_INTEGER, CanonicalizationError, canonicalize, canonicalize_trusted, parse_line
 
 Issue = tuple[str, str, str]  # (error code, member path, message)
 
@@ -435,3 +435,18 @@ def _member_at(raw: bytes, at: int) -> str:
     for match in _TOP_MEMBER.finditer(raw, 0, at + 1):
         name = match.group(1).decode()
     return name
+
+
+def parse_canonical(raw: bytes):
+    """(value, None) when raw is exactly one value's canonical JSON, else (value or None, issue)."""
+    try:
+        value = parse_line(raw)
+    except (ValueError, UnicodeDecodeError):
+        return None, diagnose(raw) or (JSON_SYNTAX, "$", "not valid JSON")
+    try:
+        canonical = canonicalize_trusted(value)
+    except CanonicalizationError:
+        return value, diagnose(raw) or (JSON_SURROGATE, "$", "not valid Unicode")
+    if canonical != raw:
+        return value, diagnose(raw) or (JSON_NOT_CANONICAL, "$", "not canonical JSON")
+    return value, None

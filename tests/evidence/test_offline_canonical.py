@@ -96,15 +96,15 @@ def test_worked_example_keys_second_record_and_checkpoint():
     assert raw.hex() == "4f0b3fe3411805deaed8738655c97e1c75cd525187a1cb7987112c6e4eaf8b79"
     assert fingerprint(raw) == "47d8293284487a8b9132a929bdb6c62af71a210c772d461b6446586a9feb6cfb"
     assert key_id_for(raw) == "key_47d8293284487a8b9132a929"
-    second = {"id": "evd_000000000000000000000002", "tenant": "acme", "seq": 2, "kind": "approval.reviewed",
+    second = {"id": "evd_000000000000000000000002", "tenant": "acme", "seq": 2, "kind": "approval.approved",
               "subject": "apr_example", "payload": {"reviewer": "user:rita@acme.test", "status": "approved", "note": "ok \u00e9\n"},
               "actor": "user:rita@acme.test", "created_at": "2026-01-01T00:00:01.500000Z",
               "prev_hash": "b9c2e2ad059d0210d2b1083c161d96eaf769d59ba3ab223904ed096cd45e55f0"}  # fmt: skip
     head = record_hash(second)
-    assert head == "63fbe8477a03ee2020f1c81fa0fd67d043a322c2b31cd36df3abd1eabde8e6e6"
+    assert head == "8e498f0ae665c038dfd6a6cbd48b1ebd8d5e70752c8dd4365ab68bb0705fed36"
     cp = sign_checkpoint(
         tenant="acme", seq=2, head_hash=head, created_at="2026-01-01T00:01:00.000000Z", private_key=key
     )
     assert cp["signature"] == (
-        "6a83720a2896c81364d2e15eae3c5b18048c5a1998e9203944e507b539a1c0c17b4e7ef8ecc0717af3de07086525846ecf381a7119584fa9b1408b8115c22a00"
+        "1a28385aca74a8c4eefa3c413eb96b09518f24d743f2ceafd41217d8cf0877d25af11c5f919f408ab0298b62e0eca7d4af45ffcb7cf6a65da79b5f2e4cefbd02"
     )
