@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
+from functools import partial
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -16,6 +19,7 @@ from cavra_engine.evidence.bundle import (
     sign_checkpoint,
     trust_root_document,
 )
+from cavra_engine.evidence.canonical import canonicalize
 from evidence import kinds
 from evidence.models import (
     ChainHead,
@@ -110,12 +114,24 @@ def checkpoint_create(
     )  # fmt: skip
     try:
         with transaction.atomic():
-            return Checkpoint.objects.create(
+            checkpoint = Checkpoint.objects.create(
                 tenant=tenant, seq=seq, head_hash=head_hash, created_at=created_at, key=key,
                 signature=document["signature"], reason=reason, root_hash=root_hash or "",
             )  # fmt: skip
     except IntegrityError:  # another worker signed the same head a moment ago
         return Checkpoint.objects.select_related("key").get(tenant=tenant, seq=seq)
+    if root_hash and settings.EVIDENCE_HEADS_FILE:
+        # After commit only: a head that rolled back was never signed as far as anyone else knows.
+        transaction.on_commit(partial(_heads_file_append, document))
+    return checkpoint
+
+
+def _heads_file_append(document: dict) -> None:
+    """Append one signed tree head (canonical JSON + newline) to EVIDENCE_HEADS_FILE and fsync it."""
+    with open(settings.EVIDENCE_HEADS_FILE, "ab") as heads:
+        heads.write(canonicalize(document) + b"\n")
+        heads.flush()
+        os.fsync(heads.fileno())
 
 
 def _tree_root(tenant: Tenant, seq: int) -> str | None:

@@ -181,3 +181,27 @@ def test_uploaded_bundle_is_verified_by_the_offline_verifier_against_the_tenants
     assert body["ok"] is False and {"json.not_canonical", "signature.unknown_key"} <= codes
     response = client.post("/api/v1/evidence/bundles/verify", {})
     assert response.status_code == 400 and "bundle" in response.json()["errors"]
+
+
+def test_signed_tree_heads_are_appended_to_the_heads_file_for_air_gapped_sites(
+    acme, settings, tmp_path, django_capture_on_commit_callbacks
+):
+    from cavra_engine.evidence.bundle import checkpoint_message
+    from cavra_engine.evidence.canonical import parse_line
+    from cavra_engine.evidence.report import Report
+    from cavra_engine.evidence.verify import load_trust_root
+
+    settings.EVIDENCE_HEADS_FILE = str(tmp_path / "heads.jsonl")
+    _append(acme, 3)
+    with django_capture_on_commit_callbacks(execute=True):
+        first = checkpoint_create(tenant=acme)
+    _append(acme, 2)
+    with django_capture_on_commit_callbacks(execute=True):
+        second = checkpoint_create(tenant=acme)
+        assert len((tmp_path / "heads.jsonl").read_bytes().splitlines()) == 1  # not before commit
+    heads = [parse_line(line) for line in (tmp_path / "heads.jsonl").read_bytes().splitlines()]
+    assert [h["seq"] for h in heads] == [first.seq, second.seq]
+    _tenant, keys = load_trust_root(trust_root_export(acme), "root", Report())
+    for head in heads:
+        assert head["type"] == "cavra.evidence.checkpoint/v2"
+        keys[head["key_id"]].public_key.verify(bytes.fromhex(head["signature"]), checkpoint_message(head))
