@@ -12,10 +12,10 @@ from django.test import Client
 
 from approvals.models import ApprovalRequest
 from approvals.services import approval_request_approve, approval_request_open, reviewer_repository_grant_add
+from core.roles import Role
 from evidence.models import Decision
 from policies.services import policy_pack_upload, rollout_set
 from registry.services import agent_create, agent_credential_issue
-from core.roles import Role
 
 pytestmark = pytest.mark.django_db
 

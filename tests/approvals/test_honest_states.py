@@ -17,8 +17,8 @@ from approvals.selectors import agent_recent_history, approval_history
 from approvals.services import ApprovalStateError, approval_request_approve, reviewer_repository_grant_add
 from approvals.tasks import EXPIRE_TASK, approvals_expire_due
 from cavra_portal.celery import app as celery_app
-from core.timezones import COOKIE, reader_time
 from core.roles import Role
+from core.timezones import COOKIE, reader_time
 
 pytestmark = pytest.mark.django_db
 
