@@ -52,6 +52,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so that a failure anywhere below on an agent's request still answers 503 + block.
+    "core.api.exceptions.FailClosedMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "core.middleware.RefuseNullCharactersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -207,7 +209,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "core.api.pagination.StableCursorPagination",
     "PAGE_SIZE": 50,
-    "EXCEPTION_HANDLER": "core.api.problems.problem_exception_handler",
+    "EXCEPTION_HANDLER": "core.api.exceptions.api_exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 

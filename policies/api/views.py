@@ -16,6 +16,7 @@ from rest_framework.permissions import AllowAny, BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api.exceptions import fail_closed_body, fail_closed_headers
 from core.api.problems import PROBLEM_CONTENT_TYPE, problem_body
 from policies.api.serializers import (
     DecisionRequestSerializer,
@@ -71,12 +72,9 @@ def _problem(status_code: int, detail: str, *, errors=None, code=None, extra=Non
 
 def _blocked_unavailable(reason: str) -> Response:
     # 503 plus an explicit block, so a client that reads only `decision` still fails closed.
-    return _problem(
-        503,
-        f"{reason} The portal cannot decide; treat this as block.",
-        code="decision-unavailable",
-        extra={"decision": "block", "reason": reason},
-    )
+    response = Response(fail_closed_body(reason, agent=True), status=503, headers=fail_closed_headers())
+    response.content_type = PROBLEM_CONTENT_TYPE
+    return response
 
 
 AGENT_AUTH = [AgentTokenAuthentication]
