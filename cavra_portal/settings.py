@@ -205,12 +205,19 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["core.api.parsers.LimitedJSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "core.api.pagination.StableCursorPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "core.api.exceptions.api_exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+
+# Every JSON body of the API is refused (400 naming the limit) beyond these (core.api.parsers).
+CAVRA_API_JSON_LIMITS = {
+    "max_depth": env.int("API_JSON_MAX_DEPTH", default=64),
+    "max_members": env.int("API_JSON_MAX_MEMBERS", default=10_000),
+    "max_string_length": env.int("API_JSON_MAX_STRING_LENGTH", default=65_536),
 }
 
 SPECTACULAR_SETTINGS = {

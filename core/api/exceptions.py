@@ -15,8 +15,11 @@ from __future__ import annotations
 import logging
 import sys
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.db import DatabaseError, InterfaceError, OperationalError, transaction
 from django.http import JsonResponse
+from rest_framework.exceptions import APIException, ParseError
 from rest_framework.response import Response
 
 from core.api.problems import PROBLEM_CONTENT_TYPE, problem_body, problem_exception_handler
@@ -91,9 +94,22 @@ def fail_closed_response(reason: str, *, agent: bool) -> JsonResponse:
     return response
 
 
+class PayloadTooLarge(APIException):
+    status_code = 413
+    default_detail = "The request body is too large."
+    default_code = "payload-too-large"
+
+
 def api_exception_handler(exc, context):
     """DRF's EXCEPTION_HANDLER: outages and (for agents) any unexpected error fail closed; everything
     else becomes the usual problem details."""
+    if isinstance(exc, RequestDataTooBig):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        exc = PayloadTooLarge(
+            f"The request body is larger than {limit} bytes (limit DATA_UPLOAD_MAX_MEMORY_SIZE)."
+        )
+    elif isinstance(exc, SuspiciousOperation):
+        exc = ParseError(str(exc) or "Bad request.")
     response = problem_exception_handler(exc, context)
     if response is not None:
         return response
