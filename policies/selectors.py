@@ -22,16 +22,6 @@ ACTIVITY_ROLES = (
 )
 POLICY_READ_ROLES = ACTIVITY_ROLES
 POLICY_WRITE_ROLES = (Role.TENANT_ADMIN, Role.OPERATOR)
-DECISION_FILTERS = (
-    "agent",
-    "repository",
-    "environment",
-    "decision",
-    "severity",
-    "rule_id",
-    "action",
-    "session",
-)
 
 
 def _agent_of(user):

@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 
 from core.api.exceptions import fail_closed_body, fail_closed_headers
 from core.api.problems import PROBLEM_CONTENT_TYPE, problem_body
+from evidence.models import AgentSession, Decision
 from policies.api.serializers import (
     DecisionRequestSerializer,
     DecisionResponseSerializer,
@@ -27,8 +28,8 @@ from policies.api.serializers import (
     SessionSerializer,
 )
 from policies.decide import DecisionInput, DecisionInputError, DecisionUnavailable, decide
+from policies.filtersets import DecisionFilterSet, SessionFilterSet
 from policies.selectors import (
-    DECISION_FILTERS,
     can_read_activity,
     decision_get,
     decision_list,
@@ -95,16 +96,14 @@ class DecisionListCreateView(generics.ListAPIView):
             return [IsAgent()]
         return [CanReadActivity()]
 
+    filterset_class = DecisionFilterSet
+    queryset = Decision.objects.none()  # the model, for the schema; get_queryset scopes the rows
+
     def get_queryset(self):
-        return decision_list(
-            tenant=self.request._request.tenant, user=self.request.user, filters=self.request.query_params
-        )
+        return decision_list(tenant=self.request._request.tenant, user=self.request.user)
 
     @extend_schema(
         summary="Decisions (filters: agent, repository, environment, decision, severity, rule_id, action, session, since, until)",
-        parameters=[
-            OpenApiParameter(name, str, required=False) for name in (*DECISION_FILTERS, "since", "until")
-        ],
     )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
@@ -204,10 +203,11 @@ class SessionListCreateView(generics.ListAPIView):
     def get_permissions(self):
         return [IsAgent()] if self.request.method == "POST" else [CanReadActivity()]
 
+    filterset_class = SessionFilterSet
+    queryset = AgentSession.objects.none()  # the model, for the schema; get_queryset scopes the rows
+
     def get_queryset(self):
-        return session_list(
-            tenant=self.request._request.tenant, user=self.request.user, filters=self.request.query_params
-        ).order_by("-id")
+        return session_list(tenant=self.request._request.tenant, user=self.request.user).order_by("-id")
 
     @extend_schema(summary="Agent sessions")
     def get(self, request, *args, **kwargs):
