@@ -130,6 +130,18 @@ SOCIALACCOUNT_ADAPTER = "tenants.adapters.TenantSocialAccountAdapter"
 ACCOUNT_SESSION_REMEMBER = None
 # SSO (per-tenant OIDC, apps kept in step by tenants.sso): the sign-in button posts, so GET stays
 # side-effect free; a verified IdP e-mail signs in (and links) the invited account with that address.
+# Sign-in throttling (tenants.signin): the per-address limit counts only the real client address,
+# taken from X-Forwarded-For through exactly this many trusted proxies (1 behind the documented TLS
+# proxy; 0 when clients connect directly, so a forged header is never believed), or from one header
+# a proxy you control overwrites. Failures are throttled per account with exponential backoff.
+ALLAUTH_TRUSTED_PROXY_COUNT = env.int(
+    "TRUSTED_PROXY_COUNT", default=1 if env.bool("BEHIND_TLS_PROXY", default=False) else 0
+)
+ALLAUTH_TRUSTED_CLIENT_IP_HEADER = env("TRUSTED_CLIENT_IP_HEADER", default=None)
+ACCOUNT_RATE_LIMITS = {"login_failed": env("SIGNIN_ADDRESS_RATE_LIMIT", default="30/m/ip")}
+SIGNIN_FREE_FAILURES = env.int("SIGNIN_FREE_FAILURES", default=5)
+SIGNIN_BACKOFF_BASE = env.int("SIGNIN_BACKOFF_BASE", default=30)
+SIGNIN_BACKOFF_MAX = env.int("SIGNIN_BACKOFF_MAX", default=15 * 60)
 SOCIALACCOUNT_LOGIN_ON_GET = False
 SOCIALACCOUNT_AUTO_SIGNUP = True
 SOCIALACCOUNT_EMAIL_AUTHENTICATION = True
