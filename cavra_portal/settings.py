@@ -169,7 +169,7 @@ CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=_https)
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=_https)
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000 if _https else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = _https
-SECURE_HSTS_PRELOAD = False
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
 SECURE_PROXY_SSL_HEADER = (
     ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("BEHIND_TLS_PROXY", default=False) else None
 )
@@ -283,5 +283,9 @@ LOGGING = {
     "loggers": {"django.request": {"level": "ERROR"}},
 }
 SILENCED_SYSTEM_CHECKS = [
-    "models.W047"
-]  # SQLite (demo only) cannot enforce one rollout per NULL scope; the service locks the scope
+    # SQLite (demo only) cannot enforce one rollout per NULL scope; the service locks the scope.
+    "models.W047",
+    # HSTS preload commits the whole domain and its subdomains to HTTPS in browsers for months; an
+    # operator opts in (SECURE_HSTS_PRELOAD=1) once every subdomain is ready, never by default.
+    "security.W021",
+]

@@ -21,6 +21,7 @@ from evidence.api.serializers import (
     VerificationRunSerializer,
     VerifyRequestSerializer,
 )
+from evidence.models import Checkpoint, EvidenceRecord
 from evidence.navigation import EVIDENCE_READERS
 from evidence.siem import record_cef, record_jsonl
 from tenants.permissions import HasTenantRole
@@ -41,6 +42,7 @@ class EvidenceAPIView:
 class RecordListView(EvidenceAPIView, generics.ListAPIView):
     serializer_class = EvidenceRecordSerializer
     pagination_class = SeqCursorPagination
+    queryset = EvidenceRecord.objects.none()  # the model, for the schema; get_queryset scopes the rows
 
     def get_queryset(self):
         params = RecordFilterSerializer(data=self.request.query_params)
@@ -68,6 +70,7 @@ class RecordDetailView(EvidenceAPIView, APIView):
 class CheckpointListView(EvidenceAPIView, generics.ListAPIView):
     serializer_class = CheckpointSerializer
     pagination_class = SeqCursorPagination
+    queryset = Checkpoint.objects.none()  # the model, for the schema; get_queryset scopes the rows
 
     def get_queryset(self):
         return selectors.checkpoints_list(tenant=self.request.tenant, user=self.request.user)

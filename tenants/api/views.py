@@ -7,6 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from tenants.api.serializers import MemberSerializer, MeSerializer
+from tenants.models import Membership
 from tenants.permissions import HasTenantRole, roles_of
 from tenants.roles import Role
 from tenants.selectors import tenant_members
@@ -32,6 +33,7 @@ class MemberListView(generics.ListAPIView):
     permission_classes = [IsAuthenticated, HasTenantRole]
     required_roles = (Role.TENANT_ADMIN,)
     serializer_class = MemberSerializer
+    queryset = Membership.objects.none()  # the model, for the schema; get_queryset scopes the rows
 
     def get_queryset(self):
         return tenant_members(tenant=self.request.tenant, user=self.request.user)
