@@ -9,6 +9,7 @@ from __future__ import annotations
 import codecs
 import json
 import re
+from itertools import accumulate
 
 from django.conf import settings
 from rest_framework.exceptions import ParseError
@@ -16,8 +17,9 @@ from rest_framework.parsers import JSONParser
 
 DEFAULT_LIMITS = {"max_depth": 64, "max_members": 10_000, "max_string_length": 65_536}
 
-_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
-_BRACKET = re.compile(r"[\[\]{}]")
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_DEPTH_STEP = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
 
 
 class JSONLimitExceeded(ParseError):
@@ -28,26 +30,24 @@ def json_limits() -> dict[str, int]:
     return {**DEFAULT_LIMITS, **getattr(settings, "CAVRA_API_JSON_LIMITS", {})}
 
 
-def _nesting_depth(text: str, limit: int) -> int:
-    """The deepest bracket nesting outside string literals, counting no further than limit + 1."""
-    depth = deepest = 0
-    for match in _BRACKET.finditer(_STRING.sub('""', text)):
-        if match.group() in "[{":
-            depth += 1
-            if depth > deepest:
-                deepest = depth
-                if deepest > limit:
-                    break
-        else:
-            depth -= 1
-    return deepest
+def _nesting_depth(without_strings: str) -> int:
+    """The deepest bracket nesting of JSON text whose string literals were blanked out. The running
+    sum is computed by C-level iterators (map/accumulate/max): no Python loop per character."""
+    brackets = _NOT_BRACKET.sub("", without_strings).encode()
+    return max(accumulate(map(_DEPTH_STEP.__getitem__, brackets)), default=0)
 
 
 def check_json_limits(text: str, limits: dict[str, int] | None = None):
     """Parse `text` as JSON within `limits`; raise JSONLimitExceeded naming the limit, or ParseError."""
     limits = limits or json_limits()
-    max_depth = limits["max_depth"]
-    if _nesting_depth(text, max_depth) > max_depth:
+    max_depth, max_members, max_string = (
+        limits["max_depth"],
+        limits["max_members"],
+        limits["max_string_length"],
+    )
+    literals = _STRING.findall(text)
+    without_strings = _STRING.sub('""', text)
+    if _nesting_depth(without_strings) > max_depth:
         raise JSONLimitExceeded(
             f"JSON parse error: the body is nested deeper than {max_depth} levels (limit max_depth={max_depth})."
         )
@@ -55,7 +55,11 @@ def check_json_limits(text: str, limits: dict[str, int] | None = None):
         data = json.loads(text, parse_constant=_refuse_constant)
     except (ValueError, RecursionError) as exc:
         raise ParseError(f"JSON parse error - {exc}")
-    max_members, max_string = limits["max_members"], limits["max_string_length"]
+    # Walk the parsed value only when a limit could be exceeded at all: no container has more members
+    # than there are commas + 1, and no decoded string is longer than its literal.
+    longest_literal = max(map(len, literals), default=2) - 2
+    if without_strings.count(",") + 1 <= max_members and longest_literal <= max_string:
+        return data
     pending = [data]
     while pending:
         item = pending.pop()
