@@ -76,6 +76,10 @@ class TenantSocialAccountAdapter(DefaultSocialAccountAdapter):
                 sociallogin.account.provider,
                 email,
             )
+            if email:
+                signin_event_record(
+                    email=email, event="sso_refused", detail={"provider": sociallogin.account.provider}
+                )
             raise PermissionDenied("This sign-in provider does not serve that e-mail domain.")
         if sociallogin.user.pk and sociallogin.user.is_superuser:
             logger.warning("SSO: refused for superuser %s", sociallogin.user.email)
