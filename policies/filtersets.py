@@ -5,9 +5,9 @@ from __future__ import annotations
 import django_filters
 
 from approvals.models import Severity
+from cavra_engine.policy.vocabulary import ACTIONS
 from core.api.filtersets import SinceUntilFilterSet, TextFilter
 from evidence.models import AgentSession, Decision
-from policies.decide import ACTIONS
 
 
 class DecisionFilterSet(SinceUntilFilterSet):

@@ -102,27 +102,47 @@ def _raise(exc):
     return broken
 
 
-@pytest.mark.parametrize(
-    "module, step",
-    [
-        ("registry.authentication", "credential_by_hash"),
-        ("policies.decide", "rollout_resolve"),
-        ("policies.decide", "compiled_policy"),
-        ("policies.decide", "evaluate"),
-        ("registry.selectors", "registry_check"),
-        ("approvals.services", "approval_check_for_action"),
-        ("policies.decide", "evidence_append"),
-        ("policies.api.serializers.DecisionRequestSerializer", "validate"),
+# Every step of policies/decisions/pipeline.py, where decide() looks it up, and the lower-level calls
+# inside them that touch the database or the engine.
+STEPS = [
+    ("registry.authentication", "credential_by_hash"),
+    *[
+        ("policies.decisions.pipeline", name)
+        for name in (
+            "resolve",
+            "evaluate_policy",
+            "registry_review",
+            "apply_mode",
+            "action_binding",
+            "approval_use",
+            "session_for_decision",
+            "approval_opener",
+            "decision_record",
+            "idempotency_claim",
+            "decision_response",
+        )
     ],
-)
+    ("policies.decisions.resolve", "rollout_resolve"),
+    ("policies.decisions.evaluate", "compiled_policy"),
+    ("policies.decisions.evaluate", "evaluate"),
+    ("policies.decisions.registry_checks", "registry_check"),
+    ("policies.decisions.approval", "approval_check_for_action"),
+    ("policies.decisions.record", "evidence_append"),
+    ("policies.api.serializers.DecisionRequestSerializer", "validate"),
+]
+
+
+@pytest.mark.parametrize("module, step", STEPS)
 @pytest.mark.parametrize("exc", [DatabaseError("connection refused"), RuntimeError("bug")], ids=["db", "bug"])
 def test_a_failure_in_any_step_blocks(acme, rolled_out, agent_client, monkeypatch, module, step, exc):
     import importlib
 
-    target = importlib.import_module(module) if "Serializer" not in module else None
-    if target is None:
+    if "Serializer" in module:
         mod, cls = module.rsplit(".", 1)
         target = getattr(importlib.import_module(mod), cls)
+    else:
+        target = importlib.import_module(module)
+    assert hasattr(target, step), f"{module}.{step} is gone: update STEPS to the pipeline's steps"
     monkeypatch.setattr(target, step, _raise(exc))
     body = {"action": "read_file", "target": "README.md", "repository": "acme/web"}
     response = ask(agent_client, **body, approval_id="apr_missing")
