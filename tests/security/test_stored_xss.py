@@ -9,6 +9,7 @@ import json
 from django.urls import reverse
 
 from approvals.models import ApprovalRequest
+from evidence.kinds import DECISION_RECORDED
 from evidence.models import AgentSession, Decision, EvidenceRecord
 from registry.services import agent_update
 from tenants.roles import ALL_ROLES
@@ -38,7 +39,7 @@ def test_payloads_in_free_text_are_escaped_on_every_page(
     ask(agent_client, action="execute_command", target=f"kubectl apply -f '{PAYLOAD}'")
     decision = Decision.objects.filter(tenant=acme).order_by("id").first()
     approval = ApprovalRequest.objects.get(tenant=acme)
-    record = EvidenceRecord.objects.filter(tenant=acme, kind="decision").order_by("seq").first()
+    record = EvidenceRecord.objects.filter(tenant=acme, kind=DECISION_RECORDED).order_by("seq").first()
     assert PAYLOAD in decision.target and PAYLOAD in approval.target
 
     client = client_as(member(acme, *ALL_ROLES), acme)
