@@ -42,7 +42,7 @@ COMPUTED = {
     ("tenants/signin.py", "f'signin.{event}'"): {
         f"audit.signin.{event}" for event in ("succeeded", "failed", "locked_out", "sso_refused")
     },
-    ("cavra_portal/admin_site.py", "f\"admin.{('change' if change else 'add')}\""): {
+    ("core/admin.py", "f\"admin.{('change' if change else 'add')}\""): {
         "audit.admin.change",
         "audit.admin.add",
     },
