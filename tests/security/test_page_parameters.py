@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.urls import reverse
 
-from tenants.roles import ALL_ROLES
+from core.roles import ALL_ROLES
 from tests.permission_matrix import all_entries
 from tests.security.openapi import operations
 

@@ -9,10 +9,10 @@ import json
 from django.urls import reverse
 
 from approvals.models import ApprovalRequest
+from core.roles import ALL_ROLES
 from evidence.kinds import DECISION_RECORDED
 from evidence.models import AgentSession, Decision, EvidenceRecord
 from registry.services import agent_update
-from tenants.roles import ALL_ROLES
 from tests.permission_matrix import all_entries
 from tests.policies.conftest import ask
 

@@ -19,7 +19,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from tenants.roles import ALL_ROLES
+from core.roles import ALL_ROLES
 from tests.permission_matrix import all_entries
 from tests.test_permission_matrix import Ctx
 
