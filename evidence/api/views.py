@@ -6,13 +6,14 @@ from django.http import HttpResponse, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, serializers, status
-from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from cavra_engine.evidence import merkle
 from cavra_engine.evidence.verify import verify_bundle
 from core.api.pagination import StableCursorPagination
+from core.api.parsers import LimitedJSONParser
 from core.authz import HasCapability
 from evidence import selectors, services
 from evidence.api.serializers import (
@@ -242,7 +243,7 @@ class ConsistencyProofView(EvidenceAPIView, APIView):
 
 
 class BundleVerifyView(EvidenceAPIView, APIView):
-    parser_classes = [MultiPartParser, JSONParser]  # JSON only to answer "bundle is required" clearly
+    parser_classes = [MultiPartParser, LimitedJSONParser]  # JSON only to answer "bundle is required" clearly
 
     @extend_schema(
         summary="Verify an uploaded bundle against this tenant's trust root (same code as `cavra evidence verify`)",
