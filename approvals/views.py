@@ -75,9 +75,12 @@ def _parse_moment(value: str, *, end: bool = False) -> datetime | None:
     value = (value or "").strip()
     if not value:
         return None
-    moment = parse_datetime(value)
+    try:  # a well-formed but impossible date (month 13) raises instead of returning None
+        moment = parse_datetime(value)
+        day = parse_date(value) if moment is None else None
+    except ValueError:
+        return None
     if moment is None:
-        day = parse_date(value)
         if day is None:
             return None
         moment = datetime.combine(day, time.max if end else time.min)

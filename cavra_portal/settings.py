@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -41,6 +42,8 @@ INSTALLED_APPS = [
     "allauth.socialaccount",
     "allauth.socialaccount.providers.openid_connect",
     "django_celery_beat",
+    "django_filters",
+    "csp",
     "core",
     "cavra_portal",
     "tenants",
@@ -52,7 +55,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so that a failure anywhere below on an agent's request still answers 503 + block.
+    "core.api.exceptions.FailClosedMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "core.middleware.RefuseNullCharactersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -64,6 +70,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "core.htmx_messages.HtmxMessagesMiddleware",
     "tenants.middleware.TenantMiddleware",
+    "tenants.middleware.SsoFormActionMiddleware",
 ]
 
 ROOT_URLCONF = "cavra_portal.urls"
@@ -130,6 +137,18 @@ SOCIALACCOUNT_ADAPTER = "tenants.adapters.TenantSocialAccountAdapter"
 ACCOUNT_SESSION_REMEMBER = None
 # SSO (per-tenant OIDC, apps kept in step by tenants.sso): the sign-in button posts, so GET stays
 # side-effect free; a verified IdP e-mail signs in (and links) the invited account with that address.
+# Sign-in throttling (tenants.signin): the per-address limit counts only the real client address,
+# taken from X-Forwarded-For through exactly this many trusted proxies (1 behind the documented TLS
+# proxy; 0 when clients connect directly, so a forged header is never believed), or from one header
+# a proxy you control overwrites. Failures are throttled per account with exponential backoff.
+ALLAUTH_TRUSTED_PROXY_COUNT = env.int(
+    "TRUSTED_PROXY_COUNT", default=1 if env.bool("BEHIND_TLS_PROXY", default=False) else 0
+)
+ALLAUTH_TRUSTED_CLIENT_IP_HEADER = env("TRUSTED_CLIENT_IP_HEADER", default=None)
+ACCOUNT_RATE_LIMITS = {"login_failed": env("SIGNIN_ADDRESS_RATE_LIMIT", default="30/m/ip")}
+SIGNIN_FREE_FAILURES = env.int("SIGNIN_FREE_FAILURES", default=5)
+SIGNIN_BACKOFF_BASE = env.int("SIGNIN_BACKOFF_BASE", default=30)
+SIGNIN_BACKOFF_MAX = env.int("SIGNIN_BACKOFF_MAX", default=15 * 60)
 SOCIALACCOUNT_LOGIN_ON_GET = False
 SOCIALACCOUNT_AUTO_SIGNUP = True
 SOCIALACCOUNT_EMAIL_AUTHENTICATION = True
@@ -153,7 +172,7 @@ CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=_https)
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=_https)
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000 if _https else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = _https
-SECURE_HSTS_PRELOAD = False
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
 SECURE_PROXY_SSL_HEADER = (
     ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("BEHIND_TLS_PROXY", default=False) else None
 )
@@ -162,6 +181,23 @@ SECURE_REFERRER_POLICY = "same-origin"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy (django-csp 4): everything from this origin only, no inline script or
+# style and no eval (page behaviour is in static/js/cavra.js), never framed, forms post only here
+# (plus the tenants' IdPs on the sign-in pages, tenants.middleware.SsoFormActionMiddleware).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+    }
+}
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=1024 * 1024)
 
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")
@@ -208,12 +244,20 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["core.api.parsers.LimitedJSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "core.api.pagination.StableCursorPagination",
     "PAGE_SIZE": 50,
-    "EXCEPTION_HANDLER": "core.api.problems.problem_exception_handler",
+    "EXCEPTION_HANDLER": "core.api.exceptions.api_exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+
+# Every JSON body of the API is refused (400 naming the limit) beyond these (core.api.parsers).
+CAVRA_API_JSON_LIMITS = {
+    "max_depth": env.int("API_JSON_MAX_DEPTH", default=64),
+    "max_members": env.int("API_JSON_MAX_MEMBERS", default=10_000),
+    "max_string_length": env.int("API_JSON_MAX_STRING_LENGTH", default=65_536),
 }
 
 SPECTACULAR_SETTINGS = {
@@ -244,5 +288,9 @@ LOGGING = {
     "loggers": {"django.request": {"level": "ERROR"}},
 }
 SILENCED_SYSTEM_CHECKS = [
-    "models.W047"
-]  # SQLite (demo only) cannot enforce one rollout per NULL scope; the service locks the scope
+    # SQLite (demo only) cannot enforce one rollout per NULL scope; the service locks the scope.
+    "models.W047",
+    # HSTS preload commits the whole domain and its subdomains to HTTPS in browsers for months; an
+    # operator opts in (SECURE_HSTS_PRELOAD=1) once every subdomain is ready, never by default.
+    "security.W021",
+]

@@ -11,17 +11,6 @@ from core.authz import can, get_for_tenant_or_404
 from evidence.models import AgentSession, Decision
 from policies.models import PolicyPack, PolicyVersion, Rollout, RolloutChange
 
-DECISION_FILTERS = (
-    "agent",
-    "repository",
-    "environment",
-    "decision",
-    "severity",
-    "rule_id",
-    "action",
-    "session",
-)
-
 
 def _agent_of(user):
     return getattr(user, "agent", None) if getattr(user, "is_agent", False) else None

@@ -6,7 +6,10 @@ import logging
 
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
+from django import forms
 from django.core.exceptions import PermissionDenied
+
+from tenants.signin import signin_event_record, signin_failure_count, signin_reset, signin_wait_seconds
 
 logger = logging.getLogger(__name__)
 
@@ -14,6 +17,40 @@ logger = logging.getLogger(__name__)
 class InviteOnlyAccountAdapter(DefaultAccountAdapter):
     def is_open_for_signup(self, request) -> bool:
         return False
+
+    # Sign-in throttling per account with backoff (tenants.signin); allauth keeps its per-address limit.
+    def pre_authenticate(self, request, **credentials) -> None:
+        email = credentials.get("email") or ""
+        wait = signin_wait_seconds(email)
+        if wait:
+            raise forms.ValidationError(
+                f"Too many failed sign-in attempts for this account. Try again in {wait} seconds.",
+                code="too_many_login_attempts",
+            )
+        super().pre_authenticate(request, **credentials)
+
+    def authenticate(self, request, **credentials):
+        user = super().authenticate(request, **credentials)
+        email = credentials.get("email") or ""
+        if user is not None and email:
+            signin_reset(email)
+        return user
+
+    def authentication_failed(self, request, **credentials) -> None:
+        super().authentication_failed(request, **credentials)
+        email = credentials.get("email") or ""
+        if not email:
+            return
+        failures, lock = signin_failure_count(email)
+        client = self.get_client_ip(request)
+        signin_event_record(email=email, event="failed", detail={"failures": failures, "client_ip": client})
+        if lock:
+            logger.warning("sign-in: account locked for %ss after %s failures", lock, failures)
+            signin_event_record(
+                email=email,
+                event="locked_out",
+                detail={"failures": failures, "seconds": lock, "client_ip": client},
+            )
 
 
 class TenantSocialAccountAdapter(DefaultSocialAccountAdapter):
@@ -39,6 +76,10 @@ class TenantSocialAccountAdapter(DefaultSocialAccountAdapter):
                 sociallogin.account.provider,
                 email,
             )
+            if email:
+                signin_event_record(
+                    email=email, event="sso_refused", detail={"provider": sociallogin.account.provider}
+                )
             raise PermissionDenied("This sign-in provider does not serve that e-mail domain.")
         if sociallogin.user.pk and sociallogin.user.is_superuser:
             logger.warning("SSO: refused for superuser %s", sociallogin.user.email)

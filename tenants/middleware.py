@@ -28,3 +28,23 @@ class TenantMiddleware:
                 request.membership = current
                 request.tenant = current.tenant
         return self.get_response(request)
+
+
+class SsoFormActionMiddleware:
+    """Lets the sign-in pages' forms reach the tenants' IdPs under the CSP's `form-action 'self'`
+    (see tenants.sso.sso_form_action_origins). Sits inside csp.middleware.CSPMiddleware."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if request.path.startswith("/accounts/") and response.get("Content-Type", "").startswith("text/html"):
+            from tenants.sso import sso_form_action_origins
+
+            origins = sso_form_action_origins()
+            if origins:
+                update = dict(getattr(response, "_csp_update", None) or {})
+                update["form-action"] = [*update.get("form-action", []), *origins]
+                response._csp_update = update
+        return response

@@ -33,3 +33,12 @@ def apply_idp_role_mappings(sender, request, user, sociallogin=None, **kwargs):
             provider.tenant.slug,
             "; ".join(exc.messages),
         )
+
+
+@receiver(user_logged_in, dispatch_uid="cavra-signin-record")
+def record_signin(sender, request, user, sociallogin=None, **kwargs):
+    """A sign-in goes into the audit trail (and evidence) of every tenant the person belongs to."""
+    from tenants.signin import signin_event_record
+
+    method = f"sso:{sociallogin.account.provider}" if sociallogin is not None else "password"
+    signin_event_record(email=user.email, user=user, event="succeeded", detail={"method": method})

@@ -187,3 +187,16 @@ def verify_id_token_in_token_response(response: requests.Response, *args, **kwar
         return
     if isinstance(data, dict) and data.get("access_token") and data.get("id_token"):
         id_token_verify_signature(str(data["id_token"]))
+
+
+def sso_form_action_origins() -> list[str]:
+    """Origins of every enabled IdP. The sign-in page posts to allauth, which redirects to the IdP, and
+    browsers check the Content-Security-Policy's form-action on that redirect too."""
+    from urllib.parse import urlsplit
+
+    origins = set()
+    for settings_ in SocialApp.objects.filter(provider="openid_connect").values_list("settings", flat=True):
+        parts = urlsplit((settings_ or {}).get("server_url", ""))
+        if parts.scheme in ("http", "https") and parts.netloc:
+            origins.add(f"{parts.scheme}://{parts.netloc}")
+    return sorted(origins)

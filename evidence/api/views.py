@@ -6,13 +6,14 @@ from django.http import HttpResponse, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, serializers, status
-from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from cavra_engine.evidence import merkle
 from cavra_engine.evidence.verify import verify_bundle
 from core.api.pagination import StableCursorPagination
+from core.api.parsers import LimitedJSONParser
 from core.authz import HasCapability
 from evidence import selectors, services
 from evidence.api.serializers import (
@@ -31,6 +32,7 @@ from evidence.api.serializers import (
     VerificationRunSerializer,
     VerifyRequestSerializer,
 )
+from evidence.models import Checkpoint, EvidenceRecord
 from evidence.siem import record_cef, record_jsonl
 
 PROBLEM = OpenApiResponse(description="RFC 9457 problem details (application/problem+json)")
@@ -49,6 +51,7 @@ class EvidenceAPIView:
 class RecordListView(EvidenceAPIView, generics.ListAPIView):
     serializer_class = EvidenceRecordSerializer
     pagination_class = SeqCursorPagination
+    queryset = EvidenceRecord.objects.none()  # the model, for the schema; get_queryset scopes the rows
 
     def get_queryset(self):
         params = RecordFilterSerializer(data=self.request.query_params)
@@ -76,6 +79,7 @@ class RecordDetailView(EvidenceAPIView, APIView):
 class CheckpointListView(EvidenceAPIView, generics.ListAPIView):
     serializer_class = CheckpointSerializer
     pagination_class = SeqCursorPagination
+    queryset = Checkpoint.objects.none()  # the model, for the schema; get_queryset scopes the rows
 
     def get_queryset(self):
         return selectors.checkpoints_list(tenant=self.request.tenant, user=self.request.user)
@@ -239,7 +243,7 @@ class ConsistencyProofView(EvidenceAPIView, APIView):
 
 
 class BundleVerifyView(EvidenceAPIView, APIView):
-    parser_classes = [MultiPartParser, JSONParser]  # JSON only to answer "bundle is required" clearly
+    parser_classes = [MultiPartParser, LimitedJSONParser]  # JSON only to answer "bundle is required" clearly
 
     @extend_schema(
         summary="Verify an uploaded bundle against this tenant's trust root (same code as `cavra evidence verify`)",

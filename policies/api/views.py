@@ -14,7 +14,9 @@ from rest_framework.permissions import AllowAny, BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api.exceptions import fail_closed_body, fail_closed_headers
 from core.api.problems import PROBLEM_CONTENT_TYPE, problem_body
+from evidence.models import AgentSession, Decision
 from policies.api.serializers import (
     DecisionRequestSerializer,
     DecisionResponseSerializer,
@@ -30,8 +32,8 @@ from policies.decisions import (
     decision_answer,
     session_open,
 )
+from policies.filtersets import DecisionFilterSet, SessionFilterSet
 from policies.selectors import (
-    DECISION_FILTERS,
     can_read_activity,
     decision_get,
     decision_list,
@@ -73,12 +75,9 @@ def _problem(status_code: int, detail: str, *, errors=None, code=None, extra=Non
 
 def _blocked_unavailable(reason: str) -> Response:
     # 503 plus an explicit block, so a client that reads only `decision` still fails closed.
-    return _problem(
-        503,
-        f"{reason} The portal cannot decide; treat this as block.",
-        code="decision-unavailable",
-        extra={"decision": "block", "reason": reason},
-    )
+    response = Response(fail_closed_body(reason, agent=True), status=503, headers=fail_closed_headers())
+    response.content_type = PROBLEM_CONTENT_TYPE
+    return response
 
 
 AGENT_AUTH = [AgentTokenAuthentication]
@@ -99,16 +98,14 @@ class DecisionListCreateView(generics.ListAPIView):
             return [IsAgent()]
         return [CanReadActivity()]
 
+    filterset_class = DecisionFilterSet
+    queryset = Decision.objects.none()  # the model, for the schema; get_queryset scopes the rows
+
     def get_queryset(self):
-        return decision_list(
-            tenant=self.request._request.tenant, user=self.request.user, filters=self.request.query_params
-        )
+        return decision_list(tenant=self.request._request.tenant, user=self.request.user)
 
     @extend_schema(
         summary="Decisions (filters: agent, repository, environment, decision, severity, rule_id, action, session, since, until)",
-        parameters=[
-            OpenApiParameter(name, str, required=False) for name in (*DECISION_FILTERS, "since", "until")
-        ],
     )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
@@ -183,10 +180,11 @@ class SessionListCreateView(generics.ListAPIView):
     def get_permissions(self):
         return [IsAgent()] if self.request.method == "POST" else [CanReadActivity()]
 
+    filterset_class = SessionFilterSet
+    queryset = AgentSession.objects.none()  # the model, for the schema; get_queryset scopes the rows
+
     def get_queryset(self):
-        return session_list(
-            tenant=self.request._request.tenant, user=self.request.user, filters=self.request.query_params
-        ).order_by("-id")
+        return session_list(tenant=self.request._request.tenant, user=self.request.user).order_by("-id")
 
     @extend_schema(summary="Agent sessions")
     def get(self, request, *args, **kwargs):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.permissions import SAFE_METHODS, BasePermission, IsAuthenticated
 from rest_framework.response import Response
@@ -27,8 +27,8 @@ from registry.api.serializers import (
     WorkloadIdentitySerializer,
 )
 from registry.authentication import AGENT_OR_SESSION_AUTHENTICATION, request_agent
-from registry.models import Agent, McpServer, McpTool, RiskTier
-from registry.profiles import PROFILES
+from registry.filtersets import AgentFilterSet, McpServerFilterSet
+from registry.models import Agent, McpServer, McpTool
 from tenants.models import User
 
 PROBLEM = OpenApiResponse(description="Problem details (application/problem+json).")
@@ -60,22 +60,6 @@ class RegistryAPIView(APIView):
     agent_methods: tuple[str, ...] = ()
 
 
-def _choice_filter(request, name: str, valid) -> str | None:
-    value = request.query_params.get(name)
-    if value in (None, ""):
-        return None
-    if value not in valid:
-        raise ValidationError({name: f"Unknown {name} {value!r}. Valid: {', '.join(valid)}."})
-    return value
-
-
-def _text_filter(request, name: str) -> str | None:
-    value = request.query_params.get(name)
-    if value and "\x00" in value:
-        raise ValidationError({name: "Null characters are not allowed."})
-    return value
-
-
 def _owner(tenant, email):
     """An e-mail from the API -> the member it names (service checks membership)."""
     if email in (None, ""):
@@ -93,27 +77,15 @@ class AgentListView(RegistryAPIView, generics.ListAPIView):
     serializer_class = AgentSerializer
     agent_methods = ("GET",)
 
+    filterset_class = AgentFilterSet
+    queryset = Agent.objects.none()  # the model, for the schema; get_queryset scopes the rows
+
     def get_queryset(self):
-        request = self.request
-        filters = {
-            "status": _choice_filter(request, "status", Agent.Status.values),
-            "profile": _choice_filter(request, "profile", list(PROFILES)),
-            "risk_tier": _choice_filter(request, "risk_tier", RiskTier.values),
-            "owner": _text_filter(request, "owner"),
-            "q": _text_filter(request, "q"),
-        }
-        return selectors.agent_list(tenant=request.tenant, user=request.user, filters=filters)
+        return selectors.agent_list(tenant=self.request.tenant, user=self.request.user)
 
     @extend_schema(
         summary="List agents",
         description="Readers see every agent of the tenant; an agent token sees only itself.",
-        parameters=[
-            OpenApiParameter("status", enum=Agent.Status.values),
-            OpenApiParameter("profile", enum=list(PROFILES)),
-            OpenApiParameter("risk_tier", enum=RiskTier.values),
-            OpenApiParameter("owner", description="Owner's e-mail address"),
-            OpenApiParameter("q", description="Search in name and description"),
-        ],
         responses={200: AgentSerializer(many=True), **ERRORS},
     )
     def get(self, request, *args, **kwargs):
@@ -269,22 +241,14 @@ class McpServerListView(RegistryAPIView, generics.ListAPIView):
     serializer_class = McpServerSerializer
     agent_methods = ("GET",)
 
+    filterset_class = McpServerFilterSet
+    queryset = McpServer.objects.none()  # the model, for the schema; get_queryset scopes the rows
+
     def get_queryset(self):
-        request = self.request
-        filters = {
-            "trust_tier": _choice_filter(request, "trust_tier", McpServer.TrustTier.values),
-            "approval_state": _choice_filter(request, "approval_state", McpServer.ApprovalState.values),
-            "q": _text_filter(request, "q"),
-        }
-        return selectors.mcp_server_list(tenant=request.tenant, user=request.user, filters=filters)
+        return selectors.mcp_server_list(tenant=self.request.tenant, user=self.request.user)
 
     @extend_schema(
         summary="List MCP servers",
-        parameters=[
-            OpenApiParameter("trust_tier", enum=McpServer.TrustTier.values),
-            OpenApiParameter("approval_state", enum=McpServer.ApprovalState.values),
-            OpenApiParameter("q", description="Search in server id, name and publisher"),
-        ],
         responses={200: McpServerSerializer(many=True), **ERRORS},
     )
     def get(self, request, *args, **kwargs):

@@ -8,6 +8,7 @@ from rest_framework.views import APIView
 
 from core.authz import HasCapability, roles_of
 from tenants.api.serializers import MemberSerializer, MeSerializer
+from tenants.models import Membership
 from tenants.selectors import tenant_members
 
 
@@ -31,6 +32,7 @@ class MemberListView(generics.ListAPIView):
     permission_classes = [IsAuthenticated, HasCapability]
     required_capability = "tenants.manage_members"
     serializer_class = MemberSerializer
+    queryset = Membership.objects.none()  # the model, for the schema; get_queryset scopes the rows
 
     def get_queryset(self):
         return tenant_members(tenant=self.request.tenant, user=self.request.user)

@@ -147,7 +147,7 @@ def test_queue_poll_answers_204_when_unchanged(acme, world, open_request, client
     open_request(acme, world.agent, target=WORKFLOW)
     page = client.get("/approvals/", HTTP_HX_REQUEST="true")
     assert page.status_code == 200
-    version = page.content.decode().split('data-version="', 1)[1].split('"', 1)[0]
+    version = page.content.decode().split('data-poll-version="', 1)[1].split('"', 1)[0]
     assert client.get("/approvals/", {"v": version}, HTTP_HX_REQUEST="true").status_code == 204
     open_request(acme, world.agent, target=WORKFLOW)
     assert client.get("/approvals/", {"v": version}, HTTP_HX_REQUEST="true").status_code == 200

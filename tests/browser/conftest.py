@@ -33,15 +33,23 @@ def browser():
         instance.close()
 
 
+def _is_csp_violation(text: str) -> bool:
+    return "Content Security Policy" in text or "Content-Security-Policy" in text
+
+
 @pytest.fixture
 def page(browser):
+    """A fresh page; any Content-Security-Policy violation it reports fails the test."""
     context = browser.new_context()
     page = context.new_page()
     page.console_errors = []
+    page.csp_violations = []
     page.on("console", lambda msg: msg.type == "error" and page.console_errors.append(msg.text))
+    page.on("console", lambda msg: _is_csp_violation(msg.text) and page.csp_violations.append(msg.text))
     page.on("pageerror", lambda exc: page.console_errors.append(str(exc)))
     yield page
     context.close()
+    assert page.csp_violations == [], f"Content-Security-Policy violations: {page.csp_violations}"
 
 
 def login(page, live_server, email: str, password: str = "cavra-demo") -> None:

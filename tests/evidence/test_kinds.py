@@ -39,6 +39,9 @@ COMPUTED = {
         "registry/services/workload_identities.py",
         "f\"registry.workload_identity.{('enable' if enabled else 'disable')}\"",
     ): {"audit.registry.workload_identity.enable", "audit.registry.workload_identity.disable"},
+    ("tenants/signin.py", "f'signin.{event}'"): {
+        f"audit.signin.{event}" for event in ("succeeded", "failed", "locked_out", "sso_refused")
+    },
     ("core/admin.py", "f\"admin.{('change' if change else 'add')}\""): {
         "audit.admin.change",
         "audit.admin.add",

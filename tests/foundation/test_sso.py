@@ -103,6 +103,9 @@ def test_new_user_gets_exactly_the_mapped_roles_and_they_follow_the_idp(acme, id
     assert me(client)["roles"] == [Role.OPERATOR, Role.SECURITY_REVIEWER]
     assert set(get_perms(user, acme)) == {"role_operator", "role_security_reviewer"}
     assert AuditEntry.objects.filter(tenant=acme, action="membership.sso_add").exists()
+    # The sign-in itself is in the tenant's audit trail, with the method.
+    signin = AuditEntry.objects.get(tenant=acme, action="signin.succeeded", actor=user)
+    assert signin.after == {"method": f"sso:{acme_sso.provider_id}"}
     # The protocol really ran: discovery, token exchange with PKCE, userinfo and JWKS.
     assert {("POST", "/token"), ("GET", "/userinfo"), ("GET", "/jwks")} <= set(idp.requests)
 
@@ -182,6 +185,10 @@ def test_a_tenants_idp_cannot_vouch_for_another_tenants_people(acme, globex, idp
     assert not is_signed_in(client)
     assert not SocialAccount.objects.filter(user=target).exists()
     assert not Membership.objects.filter(tenant=acme, user=target).exists()
+    # Globex's admins see that someone tried: the refusal is in Globex's audit trail.
+    assert AuditEntry.objects.filter(
+        tenant=globex, action="signin.sso_refused", object_repr=target.email
+    ).exists()
 
 
 def test_id_token_signed_with_the_wrong_key_is_refused(acme, idp, acme_sso, caplog):
