@@ -50,7 +50,7 @@ class Entry:
 
 # URL namespaces/names whose access rules are tested elsewhere (third-party screens with their own tests).
 COVERED_ELSEWHERE: dict[str, str] = {
-    "admin:": "tests/foundation/test_admin.py (tenant-scoped changelists, change forms, FK choices)",
+    "admin:": "tests/tenants/test_admin.py (tenant-scoped changelists, change forms, FK choices)",
     "account_": "allauth sign-in pages: public by design",
     "socialaccount_": "allauth SSO pages: public by design",
     "openid_connect_": "allauth OIDC callbacks: public by design",

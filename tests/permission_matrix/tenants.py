@@ -51,7 +51,7 @@ ENTRIES = [
         kwargs=_token,
         ok=(302,),
         note="any member revokes their own; the token here is another member's, which only a tenant admin "
-        "(the first role, used for roles=()) sees - for everyone else it is a 404 (tests/foundation/test_personal_tokens.py)",
+        "(the first role, used for roles=()) sees - for everyone else it is a 404 (tests/tenants/test_personal_tokens.py)",
     ),
     Entry("tenants-api:me", api=True),
     Entry("tenants-api:members", roles=(Role.TENANT_ADMIN,), api=True),

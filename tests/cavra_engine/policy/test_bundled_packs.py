@@ -18,7 +18,7 @@ from cavra_engine.policy import (
     run_pack_tests,
 )
 
-PACKS_DIR = Path(__file__).resolve().parents[2] / "cavra_engine" / "packs"
+PACKS_DIR = Path(__file__).resolve().parents[3] / "cavra_engine" / "packs"
 PACK_IDS = [
     "baseline",
     "destructive-commands",

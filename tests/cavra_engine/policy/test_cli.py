@@ -18,7 +18,7 @@ from .conftest import FIXTURES
 
 SAMPLE = str(FIXTURES / "sample.yaml")
 LEGACY = str(FIXTURES / "legacy.yaml")
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def run(capsys, *argv):
