@@ -87,6 +87,8 @@ def test_permission_matrix(entry: Entry, db):
     acme = tenant_create(slug="acme", name="Acme")
     globex = tenant_create(slug="globex", name="Globex")
     ctx = Ctx(acme, globex)
+    if entry.setup:
+        entry.setup(ctx)
 
     anonymous = _request(entry, ctx, None, None)
     if entry.public:
