@@ -1,9 +1,8 @@
 """Evidence pages and API: compliance officers, auditors and tenant admins; retention edits narrower."""
 
-from django.db import transaction
-
-from evidence.services import chain_verify, evidence_append
+from evidence.services import chain_verify
 from tenants.roles import Role
+from tests.factories import EvidenceRecordFactory
 from tests.permission_matrix import Entry
 
 READERS = (Role.COMPLIANCE_OFFICER, Role.AUDITOR, Role.TENANT_ADMIN)
@@ -11,11 +10,7 @@ RETENTION_EDITORS = (Role.TENANT_ADMIN, Role.COMPLIANCE_OFFICER)
 
 
 def _record(ctx) -> dict:
-    with transaction.atomic():
-        record = evidence_append(
-            tenant=ctx.tenant, kind="matrix.test", subject="matrix", payload={"n": ctx.seq()}
-        )
-    return {"public_id": record.public_id}
+    return {"public_id": EvidenceRecordFactory(tenant=ctx.tenant, kind="matrix.test").public_id}
 
 
 def _verification(ctx) -> None:

@@ -2,38 +2,36 @@
 
 from evidence.models import AgentSession, Decision
 from policies.selectors import ACTIVITY_ROLES, POLICY_READ_ROLES, POLICY_WRITE_ROLES
-from policies.services import policy_pack_upload, rollout_set
+from tests.factories import (
+    MINIMAL_PACK,
+    AgentSessionFactory,
+    DecisionFactory,
+    PolicyVersionFactory,
+    RolloutFactory,
+)
 from tests.permission_matrix import Entry
 
-PACK = """\
-apiVersion: cavra.policy/v2
-metadata: {id: matrix-pack, title: Matrix pack, version: 1.0.0, description: matrix}
-defaults: {any: allow}
-rules: []
-"""
+PACK = MINIMAL_PACK.format(pack_id="matrix-pack")
 
 
 def _version(ctx) -> dict:
-    return {"public_id": policy_pack_upload(tenant=ctx.tenant, text=PACK, actor=None).public_id}
+    return {"public_id": PolicyVersionFactory(tenant=ctx.tenant).public_id}
 
 
 def _rollout(ctx) -> dict:
-    version = policy_pack_upload(tenant=ctx.tenant, text=PACK, actor=None)
-    return {
-        "public_id": rollout_set(tenant=ctx.tenant, version=version, mode="enforce", actor=None).public_id
-    }
+    return {"public_id": RolloutFactory(version=PolicyVersionFactory(tenant=ctx.tenant)).public_id}
 
 
 def _decision(ctx) -> Decision:
-    return Decision.objects.create(tenant=ctx.tenant, action="read_file", target="a.py", decision="allow")
+    return DecisionFactory(tenant=ctx.tenant)
 
 
 def _session(ctx) -> AgentSession:
-    return AgentSession.objects.create(tenant=ctx.tenant, agent_name="bot")
+    return AgentSessionFactory(tenant=ctx.tenant)
 
 
 def _rollout_form(ctx) -> dict:
-    version = policy_pack_upload(tenant=ctx.tenant, text=PACK, actor=None)
+    version = PolicyVersionFactory(tenant=ctx.tenant)
     return {"version": version.public_id, "repository": "acme/web", "environment": "", "mode": "enforce"}
 
 

@@ -2,7 +2,7 @@
 
 from tenants.models import Membership
 from tenants.roles import Role
-from tenants.tokens import personal_token_issue
+from tests.factories import PersonalAccessTokenFactory
 from tests.permission_matrix import Entry
 
 
@@ -12,9 +12,7 @@ def _membership(ctx) -> dict:
 
 
 def _token(ctx) -> dict:
-    owner = ctx.member(Role.AUDITOR)
-    token, _ = personal_token_issue(user=owner, tenant=ctx.tenant, name="bot", actor=owner)
-    return {"token_id": token.public_id}
+    return {"token_id": PersonalAccessTokenFactory(tenant=ctx.tenant, name="bot").public_id}
 
 
 def _switch_data(ctx) -> dict:

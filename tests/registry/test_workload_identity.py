@@ -23,6 +23,7 @@ from registry.models import WorkloadIdentityBinding
 from registry.services import agent_update, workload_identity_bind, workload_identity_set_enabled
 from tenants.models import AuditEntry
 from tenants.roles import Role
+from tests.factories import AgentCredentialFactory, AgentFactory
 from tests.policies.conftest import TEST_PACK
 
 pytestmark = pytest.mark.django_db
@@ -146,8 +147,8 @@ def rolled_out(acme):
 
 
 @pytest.fixture
-def ci_agent(acme, make_agent):
-    return make_agent(acme, name="ci-payments", profile="ci-runner")
+def ci_agent(acme):
+    return AgentFactory(tenant=acme, name="ci-payments", profile="ci-runner")
 
 
 @pytest.fixture
@@ -202,8 +203,8 @@ def test_keys_are_cached_and_discovery_is_used_once(rolled_out, binding, provide
     assert provider.hits == {"discovery": 1, "jwks": 1}
 
 
-def test_an_explicit_jwks_url_is_used_instead_of_discovery(acme, rolled_out, make_agent, provider):
-    agent = make_agent(acme, profile="ci-runner")
+def test_an_explicit_jwks_url_is_used_instead_of_discovery(acme, rolled_out, provider):
+    agent = AgentFactory(tenant=acme, profile="ci-runner")
     workload_identity_bind(
         agent=agent,
         actor=None,
@@ -216,13 +217,13 @@ def test_an_explicit_jwks_url_is_used_instead_of_discovery(acme, rolled_out, mak
     assert provider.hits == {"discovery": 0, "jwks": 1}
 
 
-def test_cvr_tokens_keep_working_beside_jwts(acme, rolled_out, ci_agent, binding, provider, token_for):
-    assert decide(token_for(ci_agent)).status_code == 200
+def test_cvr_tokens_keep_working_beside_jwts(acme, rolled_out, ci_agent, binding, provider):
+    assert decide(AgentCredentialFactory(agent=ci_agent).plaintext).status_code == 200
     assert decide(provider.token()).status_code == 200
 
 
-def test_the_jwt_principal_reads_only_its_own_agent(acme, globex, make_agent, ci_agent, binding, provider):
-    other = make_agent(globex, name="globex-bot")
+def test_the_jwt_principal_reads_only_its_own_agent(acme, globex, ci_agent, binding, provider):
+    other = AgentFactory(tenant=globex, name="globex-bot")
     client = Client(HTTP_AUTHORIZATION=f"Bearer {provider.token()}")
     listed = client.get("/api/v1/agents").json()["results"]
     assert [a["id"] for a in listed] == [ci_agent.public_id]
@@ -325,9 +326,9 @@ def test_claims_not_matching_the_globs_are_refused(rolled_out, binding, provider
     refused(decide(provider.token(**claims)), "No enabled workload identity binding matches this token")
 
 
-def test_two_matching_bindings_are_ambiguous_never_guessed(acme, rolled_out, make_agent, binding, provider):
+def test_two_matching_bindings_are_ambiguous_never_guessed(acme, rolled_out, binding, provider):
     workload_identity_bind(
-        agent=make_agent(acme, profile="ci-runner"),
+        agent=AgentFactory(tenant=acme, profile="ci-runner"),
         actor=None,
         issuer=provider.issuer,
         audience=AUDIENCE,
@@ -385,10 +386,8 @@ def test_malformed_jwts_are_refused(db, client):
 # ---------------------------------------------------------------- tenants
 
 
-def test_a_jwt_never_reaches_another_tenants_agent(
-    acme, globex, rolled_out, make_agent, ci_agent, binding, provider
-):
-    globex_agent = make_agent(globex, name="globex-ci", profile="ci-runner")
+def test_a_jwt_never_reaches_another_tenants_agent(acme, globex, rolled_out, ci_agent, binding, provider):
+    globex_agent = AgentFactory(tenant=globex, name="globex-ci", profile="ci-runner")
     workload_identity_bind(
         agent=globex_agent,
         actor=None,
@@ -487,8 +486,8 @@ def test_https_is_required_outside_development(settings, operator_client, ci_age
     assert response.status_code == 400 and "https://" in response.json()["errors"]["issuer"][0]
 
 
-def test_another_tenants_agent_is_404_on_the_bind_api(globex, make_agent, operator_client):
-    other = make_agent(globex)
+def test_another_tenants_agent_is_404_on_the_bind_api(globex, operator_client):
+    other = AgentFactory(tenant=globex)
     body = {
         "issuer": "https://token.actions.githubusercontent.com",
         "audience": AUDIENCE,
@@ -497,11 +496,9 @@ def test_another_tenants_agent_is_404_on_the_bind_api(globex, make_agent, operat
     assert _post(operator_client, other, body).status_code == 404
 
 
-def test_admin_lists_own_tenant_and_deletes_through_the_service(
-    acme, globex, member, client_as, make_agent, binding
-):
+def test_admin_lists_own_tenant_and_deletes_through_the_service(acme, globex, member, client_as, binding):
     other = workload_identity_bind(
-        agent=make_agent(globex),
+        agent=AgentFactory(tenant=globex),
         actor=None,
         issuer="https://token.actions.githubusercontent.com",
         audience="cavra:globex",
