@@ -84,11 +84,12 @@ class UserFactory(factory.django.DjangoModelFactory):
         model = User
 
     email = factory.Sequence(lambda n: f"user{n}@example.test")
+    password = PASSWORD
 
     @classmethod
-    def _create(cls, model_class, *args, email, **fields) -> User:
+    def _create(cls, model_class, *args, email, password, **fields) -> User:
         existing = User.objects.filter(email=email).first()
-        return existing or User.objects.create_user(email=email, password=PASSWORD, **fields)
+        return existing or User.objects.create_user(email=email, password=password, **fields)
 
 
 class MemberFactory(UserFactory):

@@ -12,10 +12,10 @@ from django.test.utils import CaptureQueriesContext
 
 from approvals.models import ApprovalRequest
 from approvals.services import approval_request_approve
-from registry.services import agent_credential_issue
 from tenants.middleware import SESSION_KEY
 from tenants.roles import Role
-from tests.factories import AgentFactory, ApprovalRequestFactory
+from tests.factories import AgentCredentialFactory, AgentFactory, ApprovalRequestFactory
+from tests.support.clients import bearer_client
 
 pytestmark = pytest.mark.django_db
 
@@ -103,8 +103,7 @@ def test_reason_required_and_break_glass_errors_name_the_field(acme, world, clie
 
 def test_agent_reads_its_own_approval_and_long_polls(acme, world):
     approval = ApprovalRequestFactory(tenant=acme, agent=world.agent, target=WORKFLOW)
-    _, token = agent_credential_issue(agent=world.agent, actor=None)
-    agent_client = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
+    agent_client = bearer_client(AgentCredentialFactory(agent=world.agent).plaintext)
     url = f"/api/v1/approvals/{approval.public_id}"
     response = agent_client.get(url)
     assert response.status_code == 200 and response.json()["status"] == "pending"
@@ -125,7 +124,7 @@ def test_agent_reads_its_own_approval_and_long_polls(acme, world):
     other = ApprovalRequestFactory(tenant=acme, agent=AgentFactory(tenant=acme), target=WORKFLOW)
     assert agent_client.get(f"/api/v1/approvals/{other.public_id}").status_code == 404
     assert agent_client.get("/api/v1/approvals").status_code == 403
-    assert agent_client.post(f"/api/v1/approvals/{other.public_id}/approve").status_code in (401, 403)
+    assert agent_client.post(f"/api/v1/approvals/{other.public_id}/approve").status_code == 403
 
 
 def test_queue_page_and_api_have_a_fixed_query_count(acme, world, client_as):

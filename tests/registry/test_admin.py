@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from registry.services import agent_credential_issue, mcp_tool_observe
+from registry.services import mcp_tool_observe
 from tenants.roles import Role
-from tests.factories import AgentFactory, McpServerFactory
+from tests.factories import AgentCredentialFactory, McpServerFactory
 
 pytestmark = pytest.mark.django_db
 
 
 def test_tenant_admin_sees_only_their_tenants_registry(acme, globex, member, client_as):
-    agent_credential_issue(agent=AgentFactory(tenant=acme, name="acme-bot"), actor=None)
-    agent_credential_issue(agent=AgentFactory(tenant=globex, name="globex-bot"), actor=None)
+    AgentCredentialFactory(agent__tenant=acme, agent__name="acme-bot")
+    AgentCredentialFactory(agent__tenant=globex, agent__name="globex-bot")
     McpServerFactory(tenant=acme, server_id="acme-srv")
     McpServerFactory(tenant=globex, server_id="globex-srv")
     mcp_tool_observe(tenant=acme, server_id="acme-srv", tool="acme_tool", description="", input_schema={})
@@ -30,7 +30,7 @@ def test_tenant_admin_sees_only_their_tenants_registry(acme, globex, member, cli
 
 
 def test_admin_action_revokes_tokens(acme, member, client_as):
-    credential, _ = agent_credential_issue(agent=AgentFactory(tenant=acme), actor=None)
+    credential = AgentCredentialFactory(agent__tenant=acme)
     admin = client_as(member(acme, Role.TENANT_ADMIN), acme)
     response = admin.post(
         "/admin/registry/agentcredential/", {"action": "revoke_selected", "_selected_action": [credential.pk]}

@@ -7,9 +7,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from registry.models import AgentCredential, McpTool
-from registry.services import agent_credential_issue, mcp_tool_observe
+from registry.services import mcp_tool_observe
 from tenants.roles import Role
-from tests.factories import AgentFactory, McpServerFactory
+from tests.factories import AgentCredentialFactory, AgentFactory, McpServerFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -31,7 +31,7 @@ def test_agents_page_lists_filters_and_has_a_fixed_query_count(acme, operator):
     with CaptureQueriesContext(connection) as few:
         operator.get("/registry/agents/")
     for i in range(8):
-        agent_credential_issue(agent=AgentFactory(tenant=acme, name=f"more-{i}"), actor=None)
+        AgentCredentialFactory(agent__tenant=acme, agent__name=f"more-{i}")
     with CaptureQueriesContext(connection) as many:
         operator.get("/registry/agents/")
     assert len(many) == len(few)

@@ -15,16 +15,15 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from django.test import Client
 
 from evidence.models import Decision
-from policies.services import policy_pack_upload, rollout_set
 from registry.models import WorkloadIdentityBinding
 from registry.services import agent_update, workload_identity_bind, workload_identity_set_enabled
 from tenants.models import AuditEntry
 from tenants.roles import Role
-from tests.factories import AgentCredentialFactory, AgentFactory
+from tests.factories import AgentCredentialFactory, AgentFactory, PolicyVersionFactory, RolloutFactory
 from tests.policies.conftest import TEST_PACK
+from tests.support.clients import bearer_client
 
 pytestmark = pytest.mark.django_db
 
@@ -142,8 +141,7 @@ def provider():
 
 @pytest.fixture
 def rolled_out(acme):
-    version = policy_pack_upload(tenant=acme, text=TEST_PACK, actor=None)
-    return rollout_set(tenant=acme, version=version, mode="enforce", actor=None)
+    return RolloutFactory(version=PolicyVersionFactory(tenant=acme, text=TEST_PACK), mode="enforce")
 
 
 @pytest.fixture
@@ -165,9 +163,7 @@ def binding(ci_agent, provider):
 
 def decide(token: str, **body):
     body = {"action": "read_file", "target": "src/app.py", "repository": "acme/payments", **body}
-    return Client(HTTP_AUTHORIZATION=f"Bearer {token}").post(
-        "/api/v1/decisions", json.dumps(body), content_type="application/json"
-    )
+    return bearer_client(token).post("/api/v1/decisions", json.dumps(body), content_type="application/json")
 
 
 def refused(response, words: str) -> None:
@@ -224,7 +220,7 @@ def test_cvr_tokens_keep_working_beside_jwts(acme, rolled_out, ci_agent, binding
 
 def test_the_jwt_principal_reads_only_its_own_agent(acme, globex, ci_agent, binding, provider):
     other = AgentFactory(tenant=globex, name="globex-bot")
-    client = Client(HTTP_AUTHORIZATION=f"Bearer {provider.token()}")
+    client = bearer_client(provider.token())
     listed = client.get("/api/v1/agents").json()["results"]
     assert [a["id"] for a in listed] == [ci_agent.public_id]
     assert client.get(f"/api/v1/agents/{other.public_id}").status_code == 404
