@@ -125,30 +125,9 @@ def agent_recent_history(*, tenant: Tenant, agents) -> dict[int, dict]:
     return out
 
 
-HISTORY_FILTERS = ("status", "reviewer", "repository", "since", "until", "agent")
-
-
-def approval_history(*, tenant: Tenant, user, filters: dict | None = None) -> QuerySet[ApprovalRequest]:
-    """Every request of the tenant the user may read, newest first, narrowed by the given filters."""
-    filters = filters or {}
-    qs = approvals_visible(tenant=tenant, user=user).order_by("-requested_at", "-id")
-    status = filters.get("status")
-    if status:
-        qs = qs.filter(status=status)
-    reviewer = (filters.get("reviewer") or "").strip()
-    if reviewer:
-        qs = qs.filter(reviews__reviewer__email__iexact=reviewer).distinct()
-    repository = (filters.get("repository") or "").strip()
-    if repository:
-        qs = qs.filter(repository__icontains=repository)
-    agent = (filters.get("agent") or "").strip()
-    if agent:
-        qs = qs.filter(Q(agent__public_id=agent) | Q(agent__name__iexact=agent))
-    for key, lookup in (("since", "requested_at__gte"), ("until", "requested_at__lte")):
-        value = filters.get(key)
-        if isinstance(value, datetime):
-            qs = qs.filter(**{lookup: value})
-    return qs
+def approval_history(*, tenant: Tenant, user) -> QuerySet[ApprovalRequest]:
+    """Every request of the tenant the user may read, newest first (approvals.filtersets narrows it)."""
+    return approvals_visible(tenant=tenant, user=user).order_by("-requested_at", "-id")
 
 
 def approval_reviews(approval: ApprovalRequest) -> list[Review]:

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time
-
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
-from django.utils.dateparse import parse_date, parse_datetime
 from django.views import View
 
+from approvals.filtersets import ApprovalHistoryFilterSet
 from approvals.models import ApprovalRequest, BreakGlassReview
 from approvals.selectors import (
     BREAK_GLASS_REVIEW_ROLES,
@@ -33,6 +30,7 @@ from approvals.services import (
     break_glass_review_close,
     may_break_glass,
 )
+from core.filtersets import filtered
 from tenants.permissions import TenantRoleRequiredMixin, get_for_tenant_or_404
 
 QUEUE_POLL_SECONDS = 1
@@ -64,44 +62,20 @@ class QueueView(TenantRoleRequiredMixin, View):
         return render(request, "approvals/queue.html", context)
 
 
-def _parse_moment(value: str, *, end: bool = False) -> datetime | None:
-    value = (value or "").strip()
-    if not value:
-        return None
-    moment = parse_datetime(value)
-    if moment is None:
-        day = parse_date(value)
-        if day is None:
-            return None
-        moment = datetime.combine(day, time.max if end else time.min)
-    if timezone.is_naive(moment):
-        moment = moment.replace(tzinfo=UTC)
-    return moment
-
-
 class HistoryView(TenantRoleRequiredMixin, View):
     required_roles = READ_ROLES
     page_size = 100
 
     def get(self, request):
-        filters = {
-            k: request.GET.get(k, "") for k in ("status", "reviewer", "repository", "agent", "since", "until")
-        }
-        errors = {}
-        parsed = dict(filters)
-        for key in ("since", "until"):
-            parsed[key] = _parse_moment(filters[key], end=key == "until")
-            if filters[key] and parsed[key] is None:
-                errors[key] = "Use a date (2026-01-31) or a date and time (2026-01-31T12:00Z)."
-        if filters["status"] and filters["status"] not in ApprovalRequest.Status.values:
-            errors["status"] = "Unknown state."
-            parsed["status"] = ""
-        qs = approval_history(tenant=request.tenant, user=request.user, filters=parsed)
+        filterset = ApprovalHistoryFilterSet(
+            request.GET, queryset=approval_history(tenant=request.tenant, user=request.user)
+        )
+        qs, errors = filtered(filterset)
         rows = list(qs[: self.page_size])
         context = {
             "rows": rows,
-            "filters": filters,
-            "errors": errors,
+            "filters": filterset.data,
+            "errors": {name: " ".join(msgs) for name, msgs in errors.items()},
             "statuses": ApprovalRequest.Status.choices,
             "truncated": len(rows) == self.page_size,
         }

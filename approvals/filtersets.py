@@ -1,0 +1,27 @@
+"""Filters for approval lists (the history page), named after the query parameters they read."""
+
+from __future__ import annotations
+
+import django_filters
+from django.db.models import Q
+
+from approvals.models import ApprovalRequest
+from core.filtersets import MomentFilter
+
+
+class ApprovalHistoryFilterSet(django_filters.FilterSet):
+    status = django_filters.ChoiceFilter(choices=ApprovalRequest.Status.choices)
+    reviewer = django_filters.CharFilter(
+        field_name="reviews__reviewer__email", lookup_expr="iexact", distinct=True
+    )
+    repository = django_filters.CharFilter(lookup_expr="icontains")
+    agent = django_filters.CharFilter(method="by_agent", help_text="An agent's public id or name")
+    since = MomentFilter(field_name="requested_at", lookup_expr="gte")
+    until = MomentFilter(field_name="requested_at", lookup_expr="lte", end=True)
+
+    class Meta:
+        model = ApprovalRequest
+        fields = ["status", "reviewer", "repository", "agent", "since", "until"]
+
+    def by_agent(self, queryset, name, value):
+        return queryset.filter(Q(agent__public_id=value) | Q(agent__name__iexact=value))
