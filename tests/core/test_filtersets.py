@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tenants.roles import Role
-from tests.factories import AgentFactory, ApprovalRequestFactory, McpServerFactory
+from tests.factories import AgentFactory, ApprovalRequestFactory, DecisionFactory, McpServerFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -16,6 +16,9 @@ BAD = [
     ("/approvals/history/", {"status": "maybe"}, "status"),
     ("/approvals/history/", {"until": "2026-02-30"}, "until"),  # well formed, impossible: not a 500
     ("/approvals/history/", {"since": "last tuesday"}, "since"),
+    ("/policies/activity/", {"decision": "perhaps"}, "decision"),
+    ("/policies/activity/", {"until": "2026-13-01T00:00"}, "until"),
+    ("/policies/activity/sessions/", {"agent": "x" * 65}, "agent"),
 ]
 
 
@@ -55,3 +58,11 @@ def test_history_dates_take_whole_days(acme, client_with_role):
     )
     before = client.get("/approvals/history/", {"until": "2000-01-01"})
     assert before.status_code == 200 and approval.public_id not in before.content.decode()
+
+
+def test_activity_until_a_date_includes_that_day(acme, client_with_role):
+    decision = DecisionFactory(tenant=acme, target="today.py")
+    day = decision.created_at.date().isoformat()
+    client = client_with_role(acme, Role.AUDITOR)
+    assert b"today.py" in client.get("/policies/activity/", {"since": day, "until": day}).content
+    assert b"today.py" not in client.get("/policies/activity/", {"until": "2000-01-01"}).content

@@ -90,7 +90,8 @@ def test_activity_filters_and_htmx_fragment(acme, globex, operator, django_asser
         and b"<html" not in fragment.content
         and b"20 decisions" in fragment.content
     )
-    assert operator.get("/policies/activity/?since=not-a-date").status_code == 200  # shown as a field error
+    bad = operator.get("/policies/activity/?since=not-a-date")
+    assert bad.status_code == 400 and 'class="field-error"' in bad.content.decode()  # shown beside the field
 
 
 def test_version_page_shows_what_changed_from_the_previous_version(acme, operator):
