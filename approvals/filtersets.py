@@ -6,7 +6,7 @@ import django_filters
 from django.db.models import Q
 
 from approvals.models import ApprovalRequest
-from core.filtersets import MomentFilter
+from core.filtersets import MomentFilter, SinceUntilForm
 
 
 class ApprovalHistoryFilterSet(django_filters.FilterSet):
@@ -21,6 +21,7 @@ class ApprovalHistoryFilterSet(django_filters.FilterSet):
 
     class Meta:
         model = ApprovalRequest
+        form = SinceUntilForm
         fields = ["status", "reviewer", "repository", "agent", "since", "until"]
 
     def by_agent(self, queryset, name, value):

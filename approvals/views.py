@@ -76,6 +76,7 @@ class HistoryView(TenantRoleRequiredMixin, View):
             "rows": rows,
             "filters": filterset.data,
             "errors": {name: " ".join(msgs) for name, msgs in errors.items()},
+            "filter_errors": errors,
             "statuses": ApprovalRequest.Status.choices,
             "truncated": len(rows) == self.page_size,
         }

@@ -52,3 +52,13 @@ class MomentField(forms.Field):
 
 class MomentFilter(django_filters.Filter):
     field_class = MomentField
+
+
+class SinceUntilForm(forms.Form):
+    """Base form (FilterSet `Meta.form`) for lists with a `since`/`until` window: an empty window is an error."""
+
+    def clean(self):
+        data = super().clean()
+        if data.get("since") and data.get("until") and data["since"] >= data["until"]:
+            self.add_error("until", "Must be later than 'since'.")
+        return data

@@ -6,7 +6,7 @@ import django_filters
 from django import forms
 
 from cavra_engine.policy.schema import SEVERITIES
-from core.filtersets import MomentFilter
+from core.filtersets import MomentFilter, SinceUntilForm
 from evidence.models import AgentSession, Decision
 
 _MOMENT_INPUT = forms.DateTimeInput(attrs={"type": "datetime-local"})
@@ -24,6 +24,7 @@ class DecisionFilterSet(django_filters.FilterSet):
 
     class Meta:
         model = Decision
+        form = SinceUntilForm
         fields = ["agent", "repository", "environment", "decision", "severity", "rule_id", "since", "until"]
 
 

@@ -163,7 +163,13 @@ class ActivityView(TenantRoleRequiredMixin, View):
         page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
         query = request.GET.copy()
         query.pop("page", None)
-        context = {"form": filterset.form, "page": page, "query": query.urlencode(), "counts": _counts(qs)}
+        context = {
+            "form": filterset.form,
+            "filter_errors": filter_errors,
+            "page": page,
+            "query": query.urlencode(),
+            "counts": _counts(qs),
+        }
         template = "policies/activity.html#results" if request.htmx else "policies/activity.html"
         return render(request, template, context, status=400 if filter_errors else 200)
 

@@ -19,6 +19,9 @@ BAD = [
     ("/policies/activity/", {"decision": "perhaps"}, "decision"),
     ("/policies/activity/", {"until": "2026-13-01T00:00"}, "until"),
     ("/policies/activity/sessions/", {"agent": "x" * 65}, "agent"),
+    ("/evidence/", {"decision": "maybe"}, "decision"),
+    ("/evidence/", {"before": "0"}, "before"),
+    ("/evidence/", {"since": "2026-02-01", "until": "2026-01-01"}, "until"),
 ]
 
 
@@ -28,7 +31,8 @@ def test_bad_filter_value_is_a_400_naming_the_field(acme, client_with_role, url,
     response = client_with_role(acme, Role.TENANT_ADMIN).get(url, params)
     html = response.content.decode()
     assert response.status_code == 400
-    assert field in html and "listed-agent" not in html  # a bad filter lists nothing rather than everything
+    assert 'data-testid="filter-errors"' in html and f"<code>{field}</code>" in html
+    assert "listed-agent" not in html  # a bad filter lists nothing rather than everything
 
 
 def test_agent_filters_narrow_the_list(acme, globex, client_with_role):
