@@ -3,13 +3,12 @@
 import json
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from cavra_engine.evidence.verify import verify_bundle
 from evidence.models import EvidenceRecord
 from evidence.services import agent_session_open, checkpoint_create, decision_record
+from tests.support.queries import assert_fixed_query_count
 
 pytestmark = pytest.mark.django_db
 
@@ -45,12 +44,9 @@ def test_explorer_filters_and_htmx_partial(acme, auditor_client):
 
 def test_explorer_query_count_does_not_grow_with_rows(acme, auditor_client):
     _decisions(acme, 3)
-    with CaptureQueriesContext(connection) as few:
-        auditor_client.get(reverse("evidence:explorer"))
-    _decisions(acme, 30)
-    with CaptureQueriesContext(connection) as many:
-        auditor_client.get(reverse("evidence:explorer"))
-    assert len(many) == len(few)
+    assert_fixed_query_count(
+        lambda: auditor_client.get(reverse("evidence:explorer")), lambda: _decisions(acme, 30)
+    )
 
 
 def test_record_detail_shows_hash_neighbours_and_checkpoint(acme, globex, auditor_client, member, client_as):
@@ -125,12 +121,9 @@ def test_api_records_list_filters_paginates_and_gets(acme, globex, auditor_clien
 
 def test_api_list_query_count_is_fixed(acme, auditor_client):
     _decisions(acme, 2)
-    with CaptureQueriesContext(connection) as few:
-        auditor_client.get(reverse("evidence-api:records"))
-    _decisions(acme, 20)
-    with CaptureQueriesContext(connection) as many:
-        auditor_client.get(reverse("evidence-api:records"))
-    assert len(many) == len(few)
+    assert_fixed_query_count(
+        lambda: auditor_client.get(reverse("evidence-api:records")), lambda: _decisions(acme, 20)
+    )
 
 
 def test_api_checkpoints_trust_root_and_verification(acme, auditor_client):

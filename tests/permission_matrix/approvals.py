@@ -63,22 +63,17 @@ ENTRIES = [
     ),
     Entry("approvals-api:list", roles=QUEUE, api=True),
     Entry("approvals-api:detail", roles=READ, api=True, kwargs=_kwargs),
-    Entry(
-        "approvals-api:approve",
-        roles=(Role.SECURITY_REVIEWER,),
-        method="POST",
-        api=True,
-        kwargs=_kwargs,
-        data={"reason": "matrix"},
-    ),
-    Entry(
-        "approvals-api:deny",
-        roles=(Role.SECURITY_REVIEWER,),
-        method="POST",
-        api=True,
-        kwargs=_kwargs,
-        data={"reason": "matrix"},
-    ),
+    *[
+        Entry(
+            f"approvals-api:{verb}",
+            roles=(Role.SECURITY_REVIEWER,),
+            method="POST",
+            api=True,
+            kwargs=_kwargs,
+            data={"reason": "matrix"},
+        )
+        for verb in ("approve", "deny")
+    ],
     Entry(
         "approvals-api:break-glass",
         roles=(Role.TENANT_ADMIN,),

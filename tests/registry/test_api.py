@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 
 from registry.models import Agent, AgentCredential, McpTool
 from tenants.roles import Role
 from tests.factories import AgentCredentialFactory, AgentFactory, McpServerFactory
 from tests.support.clients import bearer_client
+from tests.support.queries import assert_fixed_query_count
 
 pytestmark = pytest.mark.django_db
 
@@ -89,13 +88,11 @@ def test_agent_list_filters_and_fixed_query_count(acme, operator_client, member)
         "reader"
     ]
     assert len(operator_client.get("/api/v1/agents?q=codex").json()["results"]) == 3
-    with CaptureQueriesContext(connection) as few:
-        operator_client.get("/api/v1/agents")
-    for i in range(10):
-        AgentFactory(tenant=acme, owner=owner, name=f"more-{i}")
-    with CaptureQueriesContext(connection) as many:
-        assert len(operator_client.get("/api/v1/agents").json()["results"]) == 14
-    assert len(many) == len(few)
+    listed = assert_fixed_query_count(
+        lambda: operator_client.get("/api/v1/agents"),
+        lambda: [AgentFactory(tenant=acme, owner=owner, name=f"more-{i}") for i in range(10)],
+    )
+    assert len(listed.json()["results"]) == 14
 
 
 def test_mcp_servers_register_list_detail(acme, operator_client):

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 
 from registry.models import AgentCredential, McpTool
 from registry.services import mcp_tool_observe
 from tenants.roles import Role
 from tests.factories import AgentCredentialFactory, AgentFactory, McpServerFactory
+from tests.support.queries import assert_fixed_query_count
 
 pytestmark = pytest.mark.django_db
 
@@ -28,13 +27,11 @@ def test_agents_page_lists_filters_and_has_a_fixed_query_count(acme, operator):
     assert b"beta" in filtered.content and b'data-agent="alpha"' not in filtered.content
     fragment = operator.get("/registry/agents/?q=alp", HTTP_HX_REQUEST="true")
     assert b"<html" not in fragment.content and b'data-agent="alpha"' in fragment.content
-    with CaptureQueriesContext(connection) as few:
-        operator.get("/registry/agents/")
-    for i in range(8):
-        AgentCredentialFactory(agent__tenant=acme, agent__name=f"more-{i}")
-    with CaptureQueriesContext(connection) as many:
-        operator.get("/registry/agents/")
-    assert len(many) == len(few)
+    listed = assert_fixed_query_count(
+        lambda: operator.get("/registry/agents/"),
+        lambda: [AgentCredentialFactory(agent__tenant=acme, agent__name=f"more-{i}") for i in range(8)],
+    )
+    assert b'data-agent="more-7"' in listed.content
 
 
 def test_register_agent_then_issue_token_shown_once_then_revoke(acme, operator):
