@@ -11,11 +11,6 @@ pytestmark = pytest.mark.django_db
 TOO_BIG = 2**53  # one past the largest integer canonical JSON (and so an evidence seq) can hold
 
 
-@pytest.fixture
-def auditor_client(acme, member, client_as):
-    return client_as(member(acme, "auditor"), acme)
-
-
 @pytest.mark.parametrize("url", ["/api/v1/evidence/bundles", "/api/v1/evidence/verification"])
 @pytest.mark.parametrize("field", ["first_seq", "last_seq"])
 @pytest.mark.parametrize("value", [TOO_BIG, 10**20])

@@ -13,11 +13,6 @@ from tests.support.queries import assert_fixed_query_count
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def auditor_client(acme, member, client_as):
-    return client_as(member(acme, "auditor"), acme)
-
-
 def _decisions(tenant, n, agent="agt_ci", repository="acme/api"):
     session = agent_session_open(tenant=tenant, agent_ref=agent, repository=repository)
     for i in range(n):

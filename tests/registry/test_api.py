@@ -13,11 +13,6 @@ from tests.support.queries import assert_fixed_query_count
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def operator_client(acme, member, client_as):
-    return client_as(member(acme, Role.OPERATOR, email="op@acme.test"), acme)
-
-
 def post(client, url, data):
     return client.post(url, data, content_type="application/json")
 

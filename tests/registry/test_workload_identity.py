@@ -408,11 +408,6 @@ def test_a_jwt_never_reaches_another_tenants_agent(acme, globex, rolled_out, ci_
 # ---------------------------------------------------------------- the bind API
 
 
-@pytest.fixture
-def operator_client(acme, member, client_as):
-    return client_as(member(acme, Role.OPERATOR), acme)
-
-
 def _post(client, agent, body):
     return client.post(
         f"/api/v1/agents/{agent.public_id}/workload-identities",

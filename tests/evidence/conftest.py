@@ -1,0 +1,12 @@
+"""Evidence fixtures: an auditor of acme signed in."""
+
+from __future__ import annotations
+
+import pytest
+
+from tenants.roles import Role
+
+
+@pytest.fixture
+def auditor_client(acme, member, client_as):
+    return client_as(member(acme, Role.AUDITOR), acme)
