@@ -294,3 +294,29 @@ class AgentSessionFactory(factory.django.DjangoModelFactory):
 
     tenant = factory.SubFactory(TenantFactory)
     agent_name = "bot"
+
+
+def recorded_decisions(
+    tenant: Tenant,
+    n: int,
+    *,
+    agent_ref: str = "agt_ci",
+    repository: str = "acme/api",
+    target: str = "rm -rf build{i}",
+    verdict=lambda i: "block" if i % 2 else "allow",
+    **fields,
+) -> AgentSession:
+    """A session of `n` decisions, each with its evidence leaf, through the evidence activity writers.
+
+    The one place tests make stored decisions without the decision API: when the writers change,
+    only this function does."""
+    # Imported here: these writers are due to merge into the decision pipeline's one writer, and
+    # only the tests that use this helper should notice when they move.
+    from evidence.services import agent_session_open, decision_record
+
+    session = agent_session_open(tenant=tenant, agent_ref=agent_ref, repository=repository)
+    fields = {"severity": "high", "reason": "r", **fields}
+    for i in range(n):
+        decision_record(tenant=tenant, session=session, agent_ref=agent_ref, action="execute_command",
+                        target=target.format(i=i), decision=verdict(i), repository=repository, **fields)  # fmt: skip
+    return session

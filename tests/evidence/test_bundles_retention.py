@@ -11,31 +11,25 @@ from evidence.models import AgentSession, Checkpoint, Decision, EvidenceRecord
 from evidence.services import (
     EvidenceError,
     LegalHoldActive,
-    agent_session_open,
     bundle_export,
     chain_verify,
     checkpoint_create,
-    decision_record,
     retention_policy_update,
     retention_purge,
     signing_key_rotate,
     trust_root_export,
 )
-from tests.factories import EvidenceRecordFactory
+from tests.factories import EvidenceRecordFactory, recorded_decisions
 
 pytestmark = pytest.mark.django_db
 
 
 def _decisions(tenant, n, **kw):
-    session = agent_session_open(
-        tenant=tenant, agent_ref=kw.get("agent_ref", "agt_ci"), repository=kw.get("repository", "acme/api")
-    )
-    for i in range(n):
-        decision_record(tenant=tenant, session=session, agent_ref=session.agent_ref, action="execute_command",
-                        target=f"make test-{i}", decision="allow" if i % 3 else "block", repository=session.repository,
-                        rule_id="commands.allow", severity="low", reason="ok",
-                        policy={"pack": "base", "version": "1", "digest": "sha256:ab", "mode": "enforce"})  # fmt: skip
-    return session
+    return recorded_decisions(
+        tenant, n, target="make test-{i}", verdict=lambda i: "allow" if i % 3 else "block", rule_id="commands.allow",
+        severity="low", reason="ok", policy={"pack": "base", "version": "1", "digest": "sha256:ab", "mode": "enforce"},
+        **kw,
+    )  # fmt: skip
 
 
 def test_decision_links_its_evidence(acme):
