@@ -23,6 +23,14 @@ def filtered(filterset: django_filters.FilterSet) -> tuple[QuerySet, dict[str, l
     return filterset.queryset.none(), {name: list(errors) for name, errors in filterset.errors.items()}
 
 
+def query_without(request, *names: str) -> str:
+    """The request's query string less `names` (the page cursor): links to other pages keep the filters."""
+    query = request.GET.copy()
+    for name in names:
+        query.pop(name, None)
+    return query.urlencode()
+
+
 class MomentField(forms.Field):
     """A date or a date-time; a bare date means the start of that day (or its end, for `end=True`)."""
 

@@ -9,7 +9,7 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views import View
 
-from core.filtersets import filtered
+from core.filtersets import filtered, query_without
 from evidence import selectors, services
 from evidence.filtersets import EvidenceRecordFilterSet
 from evidence.forms import BundleForm, RetentionForm, VerifyRangeForm
@@ -33,14 +33,12 @@ class ExplorerView(TenantRoleRequiredMixin, View):
         records = list(qs[: PAGE_SIZE + 1])
         more = len(records) > PAGE_SIZE
         records = records[:PAGE_SIZE]
-        query = request.GET.copy()
-        query.pop("before", None)
         context = {
             "form": filterset.form,
             "filter_errors": filter_errors,
             "records": records,
             "next_before": records[-1].seq if more else None,
-            "query": query.urlencode(),
+            "query": query_without(request, "before"),
             "head": selectors.chain_head(request.tenant),
             "latest": selectors.verification_latest(tenant=request.tenant, user=request.user),
             "bundle_form": BundleForm(

@@ -10,7 +10,7 @@ from django.shortcuts import redirect, render
 from django.views import View
 
 from cavra_engine.policy import list_bundled_packs
-from core.filtersets import filtered
+from core.filtersets import filtered, query_without
 from evidence.models import Decision
 from policies.filtersets import DecisionFilterSet, SessionFilterSet
 from policies.forms import BundledInstallForm, PackUploadForm, RolloutForm
@@ -161,13 +161,11 @@ class ActivityView(TenantRoleRequiredMixin, View):
         qs, filter_errors = filtered(filterset)
         qs = qs.order_by("-created_at", "-id")
         page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
-        query = request.GET.copy()
-        query.pop("page", None)
         context = {
             "form": filterset.form,
             "filter_errors": filter_errors,
             "page": page,
-            "query": query.urlencode(),
+            "query": query_without(request, "page"),
             "counts": _counts(qs),
         }
         template = "policies/activity.html#results" if request.htmx else "policies/activity.html"
@@ -199,7 +197,7 @@ class SessionsView(TenantRoleRequiredMixin, View):
         )
         qs, filter_errors = filtered(filterset)
         page = Paginator(qs.order_by("-started_at", "-id"), PAGE_SIZE).get_page(request.GET.get("page"))
-        context = {"page": page, "filter_errors": filter_errors}
+        context = {"page": page, "filter_errors": filter_errors, "query": query_without(request, "page")}
         return render(request, "policies/sessions.html", context, status=400 if filter_errors else 200)
 
 

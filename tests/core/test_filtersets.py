@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from tenants.roles import Role
-from tests.factories import AgentFactory, ApprovalRequestFactory, DecisionFactory, McpServerFactory
+from tests.factories import (
+    AgentFactory,
+    AgentSessionFactory,
+    ApprovalRequestFactory,
+    DecisionFactory,
+    McpServerFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -70,3 +76,12 @@ def test_activity_until_a_date_includes_that_day(acme, client_with_role):
     client = client_with_role(acme, Role.AUDITOR)
     assert b"today.py" in client.get("/policies/activity/", {"since": day, "until": day}).content
     assert b"today.py" not in client.get("/policies/activity/", {"until": "2000-01-01"}).content
+
+
+def test_session_pages_keep_the_filters(acme, client_with_role):
+    for i in range(55):
+        AgentSessionFactory(tenant=acme, agent_name=f"bot-{i}", repository="acme/web")
+    html = client_with_role(acme, Role.AUDITOR).get(
+        "/policies/activity/sessions/", {"repository": "acme/web"}
+    )
+    assert b"repository=acme%2Fweb&amp;page=2" in html.content
