@@ -5,7 +5,7 @@ from __future__ import annotations
 import django_filters
 from django import forms
 
-from cavra_engine.policy.schema import SEVERITIES
+from cavra_engine.policy.vocabulary import SEVERITIES
 from core.filtersets import MomentFilter, SinceUntilForm
 from evidence.models import AgentSession, Decision
 

@@ -17,15 +17,17 @@ only honest way to make the row.
 
 from __future__ import annotations
 
-import hashlib
-
 import factory
 from django.db import transaction
 
 from approvals.models import ApprovalRequest
 from approvals.services import approval_request_open
+from cavra_engine.policy import Verdict
+from cavra_engine.policy.binding import action_digest
 from evidence.models import AgentSession, Decision, EvidenceRecord
 from evidence.services import evidence_append
+from policies.decisions import DecisionFacts, DecisionInput, decision_record, session_open
+from policies.decisions.types import PolicyRef
 from policies.models import PolicyVersion, Rollout
 from policies.services import policy_pack_upload, rollout_set
 from registry.models import Agent, AgentCredential, McpServer, WorkloadIdentityBinding
@@ -181,9 +183,15 @@ class WorkloadIdentityBindingFactory(ServiceFactory):
 
 
 def _binding_digest(o) -> str:
-    # Stands in for the decision path's binding digest: the same action gives the same digest.
-    parts = (o.agent.public_id, o.action, o.target, o.repository, o.environment, o.policy_digest)
-    return hashlib.sha256("|".join(str(part) for part in parts).encode()).hexdigest()
+    # The digest the decision path binds an approval to (the target stands in for its normalised form).
+    return action_digest(
+        agent_ref=o.agent.public_id,
+        action=o.action,
+        normalised_target=o.target,
+        repository=o.repository,
+        environment=o.environment,
+        policy_digest=o.policy_digest,
+    )
 
 
 class ApprovalRequestFactory(ServiceFactory):
@@ -296,6 +304,38 @@ class AgentSessionFactory(factory.django.DjangoModelFactory):
     agent_name = "bot"
 
 
+def session_opened(
+    tenant: Tenant, *, agent_ref: str = "agt_ci", repository: str = "acme/api"
+) -> AgentSession:
+    """An agent session, opened by the decision pipeline's one session writer."""
+    return session_open(tenant=tenant, agent_ref=agent_ref, repository=repository)
+
+
+def decision_recorded(
+    tenant: Tenant,
+    session: AgentSession,
+    *,
+    action,
+    target,
+    decision,
+    rule_id="",
+    severity="",
+    reason="",
+    policy=None,
+) -> Decision:
+    """One Decision + its `decision` evidence record, as the pipeline's record step writes them."""
+    facts = DecisionFacts(
+        agent_ref=session.agent_ref,
+        agent_name="",
+        data=DecisionInput(action=action, target=target, repository=session.repository or None),
+        verdict=Verdict(decision, rule_id or None, severity, reason, normalised_target=target),
+        policy=PolicyRef(**(policy or {})),
+        action_digest="",
+    )
+    with transaction.atomic():
+        return decision_record(tenant=tenant, facts=facts, session=session).decision
+
+
 def recorded_decisions(
     tenant: Tenant,
     n: int,
@@ -306,17 +346,16 @@ def recorded_decisions(
     verdict=lambda i: "block" if i % 2 else "allow",
     **fields,
 ) -> AgentSession:
-    """A session of `n` decisions, each with its evidence leaf, through the evidence activity writers.
-
-    The one place tests make stored decisions without the decision API: when the writers change,
-    only this function does."""
-    # Imported here: these writers are due to merge into the decision pipeline's one writer, and
-    # only the tests that use this helper should notice when they move.
-    from evidence.services import agent_session_open, decision_record
-
-    session = agent_session_open(tenant=tenant, agent_ref=agent_ref, repository=repository)
+    """A session of `n` execute_command decisions (target and verdict by index), each with its evidence."""
+    session = session_opened(tenant, agent_ref=agent_ref, repository=repository)
     fields = {"severity": "high", "reason": "r", **fields}
     for i in range(n):
-        decision_record(tenant=tenant, session=session, agent_ref=agent_ref, action="execute_command",
-                        target=target.format(i=i), decision=verdict(i), repository=repository, **fields)  # fmt: skip
+        decision_recorded(
+            tenant,
+            session,
+            action="execute_command",
+            target=target.format(i=i),
+            decision=verdict(i),
+            **fields,
+        )
     return session
