@@ -73,6 +73,7 @@ class TenantFactory(ServiceFactory):
 
     slug = factory.Sequence(lambda n: f"tenant-{n}")
     name = factory.LazyAttribute(lambda o: o.slug.replace("-", " ").title())
+    starter_setup = False  # no recommended pack rolled out: each test sets up the policy it needs
 
     @classmethod
     def create_row(cls, **fields) -> Tenant:

@@ -12,6 +12,7 @@ import pytest
 
 from cavra_engine.policy import CompiledPolicy, compile_pack, load_bundled_pack
 from cavra_engine.policy.cli import main
+from cavra_engine.policy.loader import RECOMMENDED_PACK
 
 from .conftest import FIXTURES
 
@@ -170,12 +171,12 @@ def test_bad_input_exits_2(capsys, argv):
     assert code == 2 and "Traceback" not in err
 
 
-def test_evaluate_defaults_to_baseline(capsys):
+def test_evaluate_defaults_to_the_recommended_pack(capsys):
     code, out, _ = run(capsys, "evaluate", "read_file", ".env", "--json")
     body = json.loads(out)
     assert code == 4 and body["decision"] == "block" and body["rule_id"] == "baseline.secrets.dotenv"
-    assert body["policy"]["pack"] == "baseline"
-    assert body["policy"]["digest"] == compile_pack(load_bundled_pack("baseline")).digest
+    assert body["policy"]["pack"] == RECOMMENDED_PACK == "compliance-overlay"
+    assert body["policy"]["digest"] == compile_pack(load_bundled_pack(RECOMMENDED_PACK)).digest
 
 
 def test_batch(capsys, tmp_path, monkeypatch):
