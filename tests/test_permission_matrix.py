@@ -8,8 +8,8 @@ import json
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from core.roles import ALL_ROLES
 from tenants.models import Tenant, User
-from tenants.roles import ALL_ROLES
 from tests.factories import MemberFactory, TenantFactory
 from tests.permission_matrix import COVERED_ELSEWHERE, Entry, all_entries
 from tests.support.clients import logged_in

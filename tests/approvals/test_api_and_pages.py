@@ -12,8 +12,8 @@ from django.test.utils import CaptureQueriesContext
 
 from approvals.models import ApprovalRequest
 from approvals.services import approval_request_approve
+from core.roles import Role
 from tenants.middleware import SESSION_KEY
-from tenants.roles import Role
 from tests.factories import AgentCredentialFactory, AgentFactory, ApprovalRequestFactory
 from tests.support.clients import bearer_client
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tenants.roles import Role
+from core.roles import Role
 from tests.factories import AgentCredentialFactory
 from tests.support.clients import bearer_client
 

@@ -12,9 +12,9 @@ import urllib.request
 import pytest
 
 from approvals.models import ApprovalRequest
+from core.roles import Role
 from tenants.demo import DEMO_PASSWORD, seed_foundation
 from tenants.models import User
-from tenants.roles import Role
 from tests.browser.conftest import login
 from tests.factories import AgentCredentialFactory, ApprovalRequestFactory, MemberFactory
 

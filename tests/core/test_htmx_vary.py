@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from tenants.roles import ALL_ROLES, Role
+from core.roles import ALL_ROLES, Role
 from tests.factories import DecisionFactory, MemberFactory, TenantFactory
 from tests.permission_matrix import all_entries
 from tests.support.clients import logged_in

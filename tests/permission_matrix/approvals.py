@@ -1,7 +1,7 @@
 """Approval pages and API: the queue, detail, history, inline review, break-glass, post-hoc reviews."""
 
 from approvals.services import approval_request_break_glass
-from tenants.roles import Role
+from core.roles import Role
 from tests.factories import AgentFactory, ApprovalRequestFactory
 from tests.permission_matrix import Entry
 

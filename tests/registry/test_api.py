@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from core.roles import Role
 from registry.models import Agent, AgentCredential, McpTool
-from tenants.roles import Role
 from tests.factories import AgentCredentialFactory, AgentFactory, McpServerFactory
 from tests.support.clients import bearer_client
 from tests.support.queries import assert_fixed_query_count

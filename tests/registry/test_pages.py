@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from core.roles import Role
 from registry.models import AgentCredential, McpTool
 from registry.services import mcp_tool_observe
-from tenants.roles import Role
 from tests.factories import AgentCredentialFactory, AgentFactory, McpServerFactory
 from tests.support.queries import assert_fixed_query_count
 

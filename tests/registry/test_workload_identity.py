@@ -16,11 +16,11 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+from core.roles import Role
 from evidence.models import Decision
 from registry.models import WorkloadIdentityBinding
 from registry.services import agent_update, workload_identity_bind, workload_identity_set_enabled
 from tenants.models import AuditEntry
-from tenants.roles import Role
 from tests.factories import AgentCredentialFactory, AgentFactory, PolicyVersionFactory, RolloutFactory
 from tests.policies.conftest import TEST_PACK
 from tests.support.clients import bearer_client

@@ -15,9 +15,9 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from approvals.models import ApprovalRequest
+from core.roles import Role
 from registry.services import agent_credential_revoke
 from tenants.models import AuditEntry, Membership, PersonalAccessToken
-from tenants.roles import Role
 from tenants.services import membership_add, membership_remove
 from tenants.tokens import personal_token_issue, personal_token_revoke
 from tests.factories import AgentCredentialFactory, AgentFactory, ApprovalRequestFactory
