@@ -62,6 +62,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "core.middleware.HtmxMiddleware",  # django-htmx's, adding Vary: HX-Request
+    "core.htmx_messages.HtmxMessagesMiddleware",
     "tenants.middleware.TenantMiddleware",
 ]
 
