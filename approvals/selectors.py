@@ -11,7 +11,7 @@ from django.db.models import Case, Count, Exists, F, OuterRef, Q, QuerySet, Valu
 from django.http import Http404
 from django.utils import timezone
 
-from approvals.models import LIVE_STATUSES, ApprovalRequest, BreakGlassReview, Review, effective_status_q
+from approvals.models import LIVE_STATUSES, ApprovalRequest, BreakGlassReview, Review
 from approvals.routing import repository_grant_matches, user_repository_globs
 from approvals.services import may_break_glass
 from core.authz import can, roles_of
@@ -141,30 +141,9 @@ def agent_recent_history(*, tenant: Tenant, agents) -> dict[int, dict]:
     return out
 
 
-HISTORY_FILTERS = ("status", "reviewer", "repository", "since", "until", "agent")
-
-
-def approval_history(*, tenant: Tenant, user, filters: dict | None = None) -> QuerySet[ApprovalRequest]:
-    """Every request of the tenant the user may read, newest first, narrowed by the given filters."""
-    filters = filters or {}
-    qs = approvals_visible(tenant=tenant, user=user).order_by("-requested_at", "-id")
-    status = filters.get("status")
-    if status:
-        qs = qs.filter(effective_status_q(status, timezone.now()))
-    reviewer = (filters.get("reviewer") or "").strip()
-    if reviewer:
-        qs = qs.filter(reviews__reviewer__email__iexact=reviewer).distinct()
-    repository = (filters.get("repository") or "").strip()
-    if repository:
-        qs = qs.filter(repository__icontains=repository)
-    agent = (filters.get("agent") or "").strip()
-    if agent:
-        qs = qs.filter(Q(agent__public_id=agent) | Q(agent__name__iexact=agent))
-    for key, lookup in (("since", "requested_at__gte"), ("until", "requested_at__lte")):
-        value = filters.get(key)
-        if isinstance(value, datetime):
-            qs = qs.filter(**{lookup: value})
-    return qs
+def approval_history(*, tenant: Tenant, user) -> QuerySet[ApprovalRequest]:
+    """Every request of the tenant the user may read, newest first (approvals.filtersets narrows it)."""
+    return approvals_visible(tenant=tenant, user=user).order_by("-requested_at", "-id")
 
 
 def approval_reviews(approval: ApprovalRequest) -> list[Review]:

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time
-
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
-from django.utils.dateparse import parse_date, parse_datetime
 from django.views import View
 
+from approvals.filtersets import ApprovalHistoryFilterSet
 from approvals.models import ApprovalRequest, BreakGlassReview
 from approvals.selectors import (
     agent_recent_decisions,
@@ -33,6 +31,7 @@ from approvals.services import (
     may_break_glass,
 )
 from core.authz import CapabilityRequiredMixin, get_for_tenant_or_404
+from core.filtersets import filtered
 from core.timezones import request_timezone
 
 QUEUE_POLL_SECONDS = 1
@@ -71,47 +70,21 @@ class QueueView(CapabilityRequiredMixin, View):
         return _render(request, "approvals/queue.html", context)
 
 
-def _parse_moment(value: str, *, end: bool = False) -> datetime | None:
-    value = (value or "").strip()
-    if not value:
-        return None
-    try:  # a well-formed but impossible date (month 13) raises instead of returning None
-        moment = parse_datetime(value)
-        day = parse_date(value) if moment is None else None
-    except ValueError:
-        return None
-    if moment is None:
-        if day is None:
-            return None
-        moment = datetime.combine(day, time.max if end else time.min)
-    if timezone.is_naive(moment):
-        moment = moment.replace(tzinfo=UTC)
-    return moment
-
-
 class HistoryView(CapabilityRequiredMixin, View):
     required_capability = "approvals.view"
     page_size = 100
 
     def get(self, request):
-        filters = {
-            k: request.GET.get(k, "") for k in ("status", "reviewer", "repository", "agent", "since", "until")
-        }
-        errors = {}
-        parsed = dict(filters)
-        for key in ("since", "until"):
-            parsed[key] = _parse_moment(filters[key], end=key == "until")
-            if filters[key] and parsed[key] is None:
-                errors[key] = "Use a date (2026-01-31) or a date and time (2026-01-31T12:00Z)."
-        if filters["status"] and filters["status"] not in ApprovalRequest.Status.values:
-            errors["status"] = "Unknown state."
-            parsed["status"] = ""
-        qs = approval_history(tenant=request.tenant, user=request.user, filters=parsed)
+        filterset = ApprovalHistoryFilterSet(
+            request.GET, queryset=approval_history(tenant=request.tenant, user=request.user)
+        )
+        qs, errors = filtered(filterset)
         rows = list(qs[: self.page_size])
         context = {
             "rows": rows,
-            "filters": filters,
-            "errors": errors,
+            "filters": filterset.data,
+            "errors": {name: " ".join(msgs) for name, msgs in errors.items()},
+            "filter_errors": errors,
             "statuses": ApprovalRequest.Status.choices,
             "truncated": len(rows) == self.page_size,
         }

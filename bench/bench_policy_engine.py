@@ -170,7 +170,7 @@ def combined_policy():
         fixtures = ROOT / "tests" / "engine" / "fixtures" / "sample.yaml"
         return (
             compile_pack(load_pack_file(fixtures)),
-            ["(no bundled packs; used tests/engine/fixtures/sample.yaml)"],
+            ["(no bundled packs; used tests/cavra_engine/policy/fixtures/sample.yaml)"],
             [],
         )
     text = (

@@ -67,7 +67,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
-    "django_htmx.middleware.HtmxMiddleware",
+    "core.middleware.HtmxMiddleware",  # django-htmx's, adding Vary: HX-Request
     "core.htmx_messages.HtmxMessagesMiddleware",
     "tenants.middleware.TenantMiddleware",
     "tenants.middleware.SsoFormActionMiddleware",

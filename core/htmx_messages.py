@@ -22,10 +22,14 @@ class HtmxMessagesMiddleware:
 
     def __call__(self, request):
         response = self.get_response(request)
-        if not getattr(request, "htmx", False) or 300 <= response.status_code < 400:
+        if 300 <= response.status_code < 400:
             return response
         storage = messages.get_messages(request)
-        if getattr(storage, "used", True):
+        # Messages first (len() leaves them unread): only an answer that has some to deliver depends on
+        # HX-Request, so only that one asks (and core.middleware.HtmxMiddleware adds Vary for it).
+        if getattr(storage, "used", True) or not len(storage):
+            return response
+        if not getattr(request, "htmx", False):
             return response
         items = [{"level": m.level_tag or "info", "text": str(m.message)} for m in storage]
         if not items:

@@ -1,39 +1,14 @@
 from django import forms
 
-from cavra_engine.policy.vocabulary import VERDICTS
-
-DECISIONS = [("", "Any"), *((v, v) for v in VERDICTS)]
+from core.filtersets import SinceUntilForm
 
 
-class ExplorerFilterForm(forms.Form):
-    kind = forms.CharField(required=False, help_text="Exact kind, or a prefix ending in '.'")
-    agent = forms.CharField(required=False)
-    session = forms.CharField(required=False)
-    repository = forms.CharField(required=False)
-    decision = forms.ChoiceField(required=False, choices=DECISIONS)
-    since = forms.DateTimeField(required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
-    until = forms.DateTimeField(required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
-    before = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
-
-    def clean(self):
-        data = super().clean()
-        if data.get("since") and data.get("until") and data["since"] >= data["until"]:
-            self.add_error("until", "Must be later than 'since'.")
-        return data
-
-
-class BundleForm(forms.Form):
+class BundleForm(SinceUntilForm):
     since = forms.DateTimeField(required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
     until = forms.DateTimeField(required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
     session = forms.CharField(required=False)
     agent = forms.CharField(required=False)
     repository = forms.CharField(required=False)
-
-    def clean(self):
-        data = super().clean()
-        if data.get("since") and data.get("until") and data["since"] >= data["until"]:
-            self.add_error("until", "Must be later than 'since'.")
-        return data
 
 
 class VerifyRangeForm(forms.Form):

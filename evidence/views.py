@@ -10,8 +10,10 @@ from django.shortcuts import redirect, render
 from django.views import View
 
 from core.authz import CapabilityRequiredMixin, can
+from core.filtersets import filtered, query_without
 from evidence import selectors, services
-from evidence.forms import BundleForm, ExplorerFilterForm, RetentionForm, VerifyRangeForm
+from evidence.filtersets import EvidenceRecordFilterSet
+from evidence.forms import BundleForm, RetentionForm, VerifyRangeForm
 from evidence.models import DEFAULT_RETENTION_DAYS
 
 PAGE_SIZE = 50
@@ -21,27 +23,19 @@ class ExplorerView(CapabilityRequiredMixin, View):
     required_capability = "evidence.view"
 
     def get(self, request):
-        form = ExplorerFilterForm(request.GET or None)
-        filters, status = {}, 200
-        if form.is_bound:
-            if form.is_valid():
-                filters = {k: v for k, v in form.cleaned_data.items() if k != "before"}
-            else:
-                status = 422
-        qs = selectors.evidence_records(tenant=request.tenant, user=request.user, filters=filters)
-        before = form.cleaned_data.get("before") if form.is_bound and form.is_valid() else None
-        if before:
-            qs = qs.filter(seq__lt=before)
+        filterset = EvidenceRecordFilterSet(
+            request.GET, queryset=selectors.evidence_records(tenant=request.tenant, user=request.user)
+        )
+        qs, filter_errors = filtered(filterset)
         records = list(qs[: PAGE_SIZE + 1])
         more = len(records) > PAGE_SIZE
         records = records[:PAGE_SIZE]
-        query = request.GET.copy()
-        query.pop("before", None)
         context = {
-            "form": form,
+            "form": filterset.form,
+            "filter_errors": filter_errors,
             "records": records,
             "next_before": records[-1].seq if more else None,
-            "query": query.urlencode(),
+            "query": query_without(request, "before"),
             "head": selectors.chain_head(request.tenant),
             "latest": selectors.verification_latest(tenant=request.tenant, user=request.user),
             "bundle_form": BundleForm(
@@ -49,7 +43,7 @@ class ExplorerView(CapabilityRequiredMixin, View):
             ),
         }
         template = "evidence/explorer.html#results" if request.htmx else "evidence/explorer.html"
-        return render(request, template, context, status=status)
+        return render(request, template, context, status=400 if filter_errors else 200)
 
 
 class RecordDetailView(CapabilityRequiredMixin, View):

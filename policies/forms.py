@@ -44,31 +44,3 @@ class RolloutForm(forms.Form):
         label="Environment", max_length=100, required=False, help_text="Empty: every environment."
     )
     mode = forms.ChoiceField(choices=MODE_CHOICES, initial=Rollout.Mode.ENFORCE)
-
-
-class DecisionFilterForm(forms.Form):
-    agent = forms.CharField(required=False, max_length=64)
-    repository = forms.CharField(required=False, max_length=300)
-    environment = forms.CharField(required=False, max_length=100)
-    decision = forms.ChoiceField(
-        required=False,
-        choices=[
-            ("", "any"),
-            ("allow", "allow"),
-            ("block", "block"),
-            ("require_approval", "require approval"),
-        ],
-    )
-    severity = forms.ChoiceField(
-        required=False,
-        choices=[
-            ("", "any"),
-            ("low", "low"),
-            ("medium", "medium"),
-            ("high", "high"),
-            ("critical", "critical"),
-        ],
-    )
-    rule_id = forms.CharField(required=False, max_length=200, label="Rule")
-    since = forms.DateTimeField(required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
-    until = forms.DateTimeField(required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))

@@ -11,8 +11,10 @@ from django.views import View
 
 from cavra_engine.policy import list_bundled_packs
 from core.authz import CapabilityRequiredMixin, can
+from core.filtersets import filtered, query_without
 from evidence.models import Decision
-from policies.forms import BundledInstallForm, DecisionFilterForm, PackUploadForm, RolloutForm
+from policies.filtersets import DecisionFilterSet, SessionFilterSet
+from policies.forms import BundledInstallForm, PackUploadForm, RolloutForm
 from policies.selectors import (
     decision_get,
     decision_list,
@@ -179,22 +181,21 @@ class ActivityView(CapabilityRequiredMixin, View):
     required_capability = "policies.view_activity"
 
     def get(self, request):
-        form = DecisionFilterForm(request.GET or None)
-        filters = {}
-        if form.is_bound and form.is_valid():
-            filters = {k: v for k, v in form.cleaned_data.items() if v and k not in ("since", "until")}
-            for key in ("since", "until"):
-                if form.cleaned_data.get(key):
-                    filters[key] = form.cleaned_data[key].isoformat()
-        qs = decision_list(tenant=request.tenant, user=request.user, filters=filters).order_by(
-            "-created_at", "-id"
+        filterset = DecisionFilterSet(
+            request.GET, queryset=decision_list(tenant=request.tenant, user=request.user)
         )
+        qs, filter_errors = filtered(filterset)
+        qs = qs.order_by("-created_at", "-id")
         page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
-        query = request.GET.copy()
-        query.pop("page", None)
-        context = {"form": form, "page": page, "query": query.urlencode(), "counts": _counts(qs)}
+        context = {
+            "form": filterset.form,
+            "filter_errors": filter_errors,
+            "page": page,
+            "query": query_without(request, "page"),
+            "counts": _counts(qs),
+        }
         template = "policies/activity.html#results" if request.htmx else "policies/activity.html"
-        return render(request, template, context)
+        return render(request, template, context, status=400 if filter_errors else 200)
 
 
 def _counts(qs) -> dict:
@@ -217,11 +218,13 @@ class SessionsView(CapabilityRequiredMixin, View):
     required_capability = "policies.view_activity"
 
     def get(self, request):
-        qs = session_list(tenant=request.tenant, user=request.user, filters=request.GET).order_by(
-            "-started_at", "-id"
+        filterset = SessionFilterSet(
+            request.GET, queryset=session_list(tenant=request.tenant, user=request.user)
         )
-        page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
-        return render(request, "policies/sessions.html", {"page": page})
+        qs, filter_errors = filtered(filterset)
+        page = Paginator(qs.order_by("-started_at", "-id"), PAGE_SIZE).get_page(request.GET.get("page"))
+        context = {"page": page, "filter_errors": filter_errors, "query": query_without(request, "page")}
+        return render(request, "policies/sessions.html", context, status=400 if filter_errors else 200)
 
 
 class SessionDetailPage(CapabilityRequiredMixin, View):

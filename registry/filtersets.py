@@ -1,38 +1,37 @@
-"""Query parameters of the registry lists (agents, MCP servers), parsed by django-filter."""
+"""Filters for the registry lists (agents, MCP servers), named after the query parameters they read."""
 
 from __future__ import annotations
 
 import django_filters
 from django.db.models import Q
 
-from core.api.filtersets import TextFilter
 from registry.models import Agent, McpServer, RiskTier
-from registry.profiles import PROFILES
+from registry.profiles import PROFILE_CHOICES
 
 
 class AgentFilterSet(django_filters.FilterSet):
+    q = django_filters.CharFilter(method="search", label="Search")
     status = django_filters.ChoiceFilter(choices=Agent.Status.choices)
-    profile = django_filters.ChoiceFilter(choices=[(key, key) for key in PROFILES])
+    profile = django_filters.ChoiceFilter(choices=PROFILE_CHOICES)
     risk_tier = django_filters.ChoiceFilter(choices=RiskTier.choices)
-    owner = TextFilter(field_name="owner__email", lookup_expr="iexact", help_text="Owner's e-mail address")
-    q = TextFilter(method="search", help_text="Search in name and description")
+    owner = django_filters.CharFilter(field_name="owner__email", lookup_expr="iexact")
 
     class Meta:
         model = Agent
-        fields: list[str] = []
+        fields = ["q", "status", "profile", "risk_tier", "owner"]
 
     def search(self, queryset, name, value):
         return queryset.filter(Q(name__icontains=value) | Q(description__icontains=value))
 
 
 class McpServerFilterSet(django_filters.FilterSet):
+    q = django_filters.CharFilter(method="search", label="Search")
     trust_tier = django_filters.ChoiceFilter(choices=McpServer.TrustTier.choices)
     approval_state = django_filters.ChoiceFilter(choices=McpServer.ApprovalState.choices)
-    q = TextFilter(method="search", help_text="Search in server id, name and publisher")
 
     class Meta:
         model = McpServer
-        fields: list[str] = []
+        fields = ["q", "trust_tier", "approval_state"]
 
     def search(self, queryset, name, value):
         return queryset.filter(

@@ -9,7 +9,9 @@ from django.shortcuts import redirect, render
 from django.views import View
 
 from core.authz import CapabilityRequiredMixin
+from core.filtersets import filtered
 from registry import selectors, services
+from registry.filtersets import AgentFilterSet, McpServerFilterSet
 from registry.forms import AgentForm, AgentStatusForm, CredentialIssueForm, McpServerForm
 from registry.models import Agent, McpServer, RiskTier
 from registry.profiles import PROFILE_CHOICES, PROFILES
@@ -25,10 +27,6 @@ class RegistryPageMixin(CapabilityRequiredMixin):
     @property
     def required_capability(self):
         return "registry.view" if self.request.method in ("GET", "HEAD") else self.write_capability
-
-
-def _filters(request, names) -> dict:
-    return {name: request.GET.get(name, "").strip() for name in names}
 
 
 def _no_store(response):
@@ -56,13 +54,16 @@ class AgentsView(RegistryPageMixin, View):
         return self._render(request, form, status=422)
 
     def _render(self, request, form, *, status=200):
-        filters = _filters(request, ("status", "profile", "risk_tier", "q"))
-        agents = selectors.agent_list(tenant=request.tenant, user=request.user, filters=filters).annotate(
-            active_credentials=Count("credentials", filter=Q(credentials__revoked_at__isnull=True))
+        filterset = AgentFilterSet(
+            request.GET, queryset=selectors.agent_list(tenant=request.tenant, user=request.user)
         )
+        agents, filter_errors = filtered(filterset)
         context = {
-            "agents": agents,
-            "filters": filters,
+            "agents": agents.annotate(
+                active_credentials=Count("credentials", filter=Q(credentials__revoked_at__isnull=True))
+            ),
+            "filters": filterset.data,
+            "filter_errors": filter_errors,
             "form": form,
             "can_write": can_write_registry(request.user, request.tenant),
             "status_choices": Agent.Status.choices,
@@ -74,7 +75,7 @@ class AgentsView(RegistryPageMixin, View):
             if request.htmx and request.method == "GET"
             else "registry/agents.html"
         )
-        return render(request, template, context, status=status)
+        return render(request, template, context, status=400 if filter_errors else status)
 
 
 def _agent_context(request, agent, **extra) -> dict:
@@ -227,10 +228,14 @@ class McpServersView(RegistryPageMixin, View):
         return self._render(request, form, status=422)
 
     def _render(self, request, form, *, status=200):
-        filters = _filters(request, ("trust_tier", "approval_state", "q"))
+        filterset = McpServerFilterSet(
+            request.GET, queryset=selectors.mcp_server_list(tenant=request.tenant, user=request.user)
+        )
+        servers, filter_errors = filtered(filterset)
         context = {
-            "servers": selectors.mcp_server_list(tenant=request.tenant, user=request.user, filters=filters),
-            "filters": filters,
+            "servers": servers,
+            "filters": filterset.data,
+            "filter_errors": filter_errors,
             "form": form,
             "can_write": can_write_registry(request.user, request.tenant),
             "tier_choices": McpServer.TrustTier.choices,
@@ -241,7 +246,7 @@ class McpServersView(RegistryPageMixin, View):
             if request.htmx and request.method == "GET"
             else "registry/mcp_servers.html"
         )
-        return render(request, template, context, status=status)
+        return render(request, template, context, status=400 if filter_errors else status)
 
 
 def _server_context(request, server, **extra) -> dict:

@@ -2,40 +2,31 @@
 
 from __future__ import annotations
 
-import itertools
-
 import pytest
 from django.test import Client
 
-from tenants.middleware import SESSION_KEY
 from tenants.models import Tenant, User
-from tenants.services import membership_add, tenant_create
-
-_counter = itertools.count()
+from tests.factories import MemberFactory, TenantFactory
+from tests.support.clients import logged_in
 
 
 @pytest.fixture
 def acme(db) -> Tenant:
-    return tenant_create(slug="acme", name="Acme Corp", starter_setup=False)
+    return TenantFactory(slug="acme", name="Acme Corp")
 
 
 @pytest.fixture
 def globex(db) -> Tenant:
-    return tenant_create(slug="globex", name="Globex", starter_setup=False)
+    return TenantFactory(slug="globex", name="Globex")
 
 
 @pytest.fixture
 def member(db):
-    """member(tenant, *roles, email=None) -> a new user holding exactly those roles in tenant."""
+    """member(tenant, *roles, email=None) -> a user holding exactly those roles in tenant (an existing
+    email is reused, so one person can be a member of two tenants)."""
 
     def make(tenant: Tenant, *roles: str, email: str | None = None) -> User:
-        email = email or f"user{next(_counter)}@{tenant.slug}.test"
-        user = User.objects.filter(email=email).first() or User.objects.create_user(
-            email=email, password="pw-test-123"
-        )
-        if roles:
-            membership_add(tenant=tenant, user=user, roles=list(roles), actor=None)
-        return user
+        return MemberFactory(tenant=tenant, roles=roles, **({"email": email} if email else {}))
 
     return make
 
@@ -43,15 +34,14 @@ def member(db):
 @pytest.fixture
 def client_as(db):
     """client_as(user, tenant=None) -> a Client logged in as user, with tenant active in the session."""
+    return logged_in
 
-    def make(user: User | None, tenant: Tenant | None = None) -> Client:
-        client = Client()
-        if user is not None:
-            client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
-            if tenant is not None:
-                session = client.session
-                session[SESSION_KEY] = tenant.pk
-                session.save()
-        return client
+
+@pytest.fixture
+def client_with_role(db, member):
+    """client_with_role(tenant, *roles) -> a Client of a new member holding those roles in tenant."""
+
+    def make(tenant: Tenant, *roles: str) -> Client:
+        return logged_in(member(tenant, *roles), tenant)
 
     return make

@@ -11,10 +11,9 @@ from core.authz import forget_roles, roles_of
 from core.roles import Role
 from evidence.models import EvidenceRecord
 from policies.models import Rollout, RolloutChange, RolloutChangePlan
-from policies.services import policy_pack_upload
 from registry.models import Agent, AgentCredential
-from registry.services import agent_create, agent_credential_issue
 from tenants.models import Membership
+from tests.factories import AgentCredentialFactory, AgentFactory, PolicyVersionFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -56,9 +55,8 @@ def admin_client(acme, member, client_as):
 
 
 def _agent_with_tokens(tenant, name):
-    agent = agent_create(tenant=tenant, actor=None, name=name, profile="claude-code")
-    for _ in range(2):
-        agent_credential_issue(agent=agent, actor=None)
+    agent = AgentFactory(tenant=tenant, name=name)
+    AgentCredentialFactory.create_batch(2, agent=agent)
     return agent
 
 
@@ -121,7 +119,7 @@ def test_admin_agent_form_shows_the_services_field_errors(acme, admin_client):
 
 def test_saving_a_rollout_in_the_admin_equals_the_policies_page(acme, admin_client):
     client, admin_user = admin_client
-    version = policy_pack_upload(tenant=acme, text=PACK, actor=None)
+    version = PolicyVersionFactory(tenant=acme, text=PACK)
     # The page and the admin name a repository the same way; the admin picks an existing row.
     assert (
         client.post(
@@ -166,7 +164,7 @@ def test_saving_a_rollout_in_the_admin_equals_the_policies_page(acme, admin_clie
 
 def test_adding_and_deleting_a_rollout_in_the_admin_is_recorded(acme, admin_client):
     client, _ = admin_client
-    version = policy_pack_upload(tenant=acme, text=PACK, actor=None)
+    version = PolicyVersionFactory(tenant=acme, text=PACK)
     response = client.post(
         "/admin/policies/rollout/add/",
         {"version": version.pk, "repository": "", "environment": "", "mode": "audit_only"},
@@ -189,7 +187,7 @@ def test_adding_and_deleting_a_rollout_in_the_admin_is_recorded(acme, admin_clie
 def test_a_loosening_rollout_change_in_the_admin_waits_for_its_plan(acme, admin_client):
     # The admin is no way around governed change: enforce -> audit_only loosens, so nothing is applied.
     client, _ = admin_client
-    version = policy_pack_upload(tenant=acme, text=PACK, actor=None)
+    version = PolicyVersionFactory(tenant=acme, text=PACK)
     client.post(
         "/policies/rollouts/",
         {"version": version.public_id, "repository": "acme/app", "environment": "", "mode": "enforce"},

@@ -6,13 +6,13 @@ import itertools
 import json
 
 import pytest
-from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from core.roles import ALL_ROLES
 from tenants.models import Tenant, User
-from tenants.services import membership_add, tenant_create
+from tests.factories import MemberFactory, TenantFactory
 from tests.permission_matrix import COVERED_ELSEWHERE, Entry, all_entries
+from tests.support.clients import logged_in
 
 ENTRIES = all_entries()
 _seq = itertools.count()
@@ -58,20 +58,11 @@ class Ctx:
         return next(_seq)
 
     def member(self, *roles: str, tenant: Tenant | None = None) -> User:
-        tenant = tenant or self.tenant
-        user = User.objects.create_user(email=f"m{self.seq()}@{tenant.slug}.test", password="pw-test-123")
-        membership_add(tenant=tenant, user=user, roles=list(roles or ALL_ROLES), actor=None)
-        return user
+        return MemberFactory(tenant=tenant or self.tenant, roles=roles or ALL_ROLES)
 
 
 def _request(entry: Entry, ctx: Ctx, user: User | None, tenant: Tenant | None):
-    client = Client()
-    if user is not None:
-        client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
-        if tenant is not None:
-            session = client.session
-            session["cavra_tenant_id"] = tenant.pk
-            session.save()
+    client = logged_in(user, tenant)
     kwargs = entry.kwargs(ctx) if entry.kwargs else {}
     url = reverse(entry.url_name, kwargs=kwargs) + entry.query
     data = entry.data(ctx) if callable(entry.data) else (entry.data or {})
@@ -84,9 +75,11 @@ def _request(entry: Entry, ctx: Ctx, user: User | None, tenant: Tenant | None):
 
 @pytest.mark.parametrize("entry", ENTRIES, ids=[e.id for e in ENTRIES])
 def test_permission_matrix(entry: Entry, db):
-    acme = tenant_create(slug="acme", name="Acme", starter_setup=False)
-    globex = tenant_create(slug="globex", name="Globex", starter_setup=False)
+    acme = TenantFactory(slug="acme", name="Acme")
+    globex = TenantFactory(slug="globex", name="Globex")
     ctx = Ctx(acme, globex)
+    if entry.setup:
+        entry.setup(ctx)
 
     anonymous = _request(entry, ctx, None, None)
     if entry.public:

@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 from core.api.exceptions import fail_closed_body, fail_closed_headers
 from core.api.problems import PROBLEM_CONTENT_TYPE, problem_body
 from evidence.models import AgentSession, Decision
+from policies.api.filtersets import DecisionFilterSet, SessionFilterSet
 from policies.api.serializers import (
     DecisionRequestSerializer,
     DecisionResponseSerializer,
@@ -32,7 +33,6 @@ from policies.decisions import (
     decision_answer,
     session_open,
 )
-from policies.filtersets import DecisionFilterSet, SessionFilterSet
 from policies.selectors import (
     can_read_activity,
     decision_get,

@@ -13,8 +13,9 @@ from django.test.utils import CaptureQueriesContext
 from approvals.models import ApprovalRequest
 from approvals.services import approval_request_approve
 from core.roles import Role
-from registry.services import agent_credential_issue
 from tenants.middleware import SESSION_KEY
+from tests.factories import AgentCredentialFactory, AgentFactory, ApprovalRequestFactory
+from tests.support.clients import bearer_client
 
 pytestmark = pytest.mark.django_db
 
@@ -22,9 +23,9 @@ WORKFLOW = ".github/workflows/ci.yml"
 
 
 @pytest.fixture
-def world(acme, member, make_agent):
+def world(acme, member):
     owner = member(acme, Role.OPERATOR)
-    agent = make_agent(acme, owner=owner, name="bot")
+    agent = AgentFactory(tenant=acme, owner=owner, name="bot")
     alice = member(acme, Role.SECURITY_REVIEWER, email="alice@acme.test")
     bob = member(acme, Role.SECURITY_REVIEWER, email="bob@acme.test")
     admin = member(acme, Role.TENANT_ADMIN, email="admin@acme.test")
@@ -46,11 +47,11 @@ def post_json(client, url, data, csrf=True):
     return client.post(url, json.dumps(data), content_type="application/json", **headers)
 
 
-def test_queue_api_orders_most_severe_then_newest(acme, world, open_request, client_as):
-    low = open_request(acme, world.agent, target=WORKFLOW, severity="low")
-    crit = open_request(acme, world.agent, target=WORKFLOW, severity="critical")
-    high_old = open_request(acme, world.agent, target=WORKFLOW, severity="high")
-    high_new = open_request(acme, world.agent, target=WORKFLOW, severity="high")
+def test_queue_api_orders_most_severe_then_newest(acme, world, client_as):
+    low = ApprovalRequestFactory(tenant=acme, agent=world.agent, target=WORKFLOW, severity="low")
+    crit = ApprovalRequestFactory(tenant=acme, agent=world.agent, target=WORKFLOW, severity="critical")
+    high_old = ApprovalRequestFactory(tenant=acme, agent=world.agent, target=WORKFLOW, severity="high")
+    high_new = ApprovalRequestFactory(tenant=acme, agent=world.agent, target=WORKFLOW, severity="high")
     response = client_as(world.alice, acme).get("/api/v1/approvals")
     assert response.status_code == 200
     ids = [r["id"] for r in response.json()["results"]]
@@ -59,8 +60,8 @@ def test_queue_api_orders_most_severe_then_newest(acme, world, open_request, cli
     assert first["agent"]["name"] == "bot" and first["status"] == "pending" and first["url"].endswith("/")
 
 
-def test_approve_needs_csrf_and_stale_deny_is_a_409_problem(acme, world, open_request):
-    approval = open_request(acme, world.agent, target=WORKFLOW)
+def test_approve_needs_csrf_and_stale_deny_is_a_409_problem(acme, world):
+    approval = ApprovalRequestFactory(tenant=acme, agent=world.agent, target=WORKFLOW)
     alice = csrf_client(world.alice, acme)
     url = f"/api/v1/approvals/{approval.public_id}/approve"
     assert post_json(alice, url, {"reason": "ok"}, csrf=False).status_code == 403
@@ -73,8 +74,8 @@ def test_approve_needs_csrf_and_stale_deny_is_a_409_problem(acme, world, open_re
     assert "already approved by alice@acme.test" in stale.json()["detail"]
 
 
-def test_reason_required_and_break_glass_errors_name_the_field(acme, world, open_request, client_as):
-    approval = open_request(acme, world.agent, target=WORKFLOW)
+def test_reason_required_and_break_glass_errors_name_the_field(acme, world, client_as):
+    approval = ApprovalRequestFactory(tenant=acme, agent=world.agent, target=WORKFLOW)
     response = client_as(world.alice, acme).post(
         f"/api/v1/approvals/{approval.public_id}/approve", {}, content_type="application/json"
     )
@@ -100,10 +101,9 @@ def test_reason_required_and_break_glass_errors_name_the_field(acme, world, open
     assert response.json()["status"] == "break_glass"
 
 
-def test_agent_reads_its_own_approval_and_long_polls(acme, world, open_request, make_agent):
-    approval = open_request(acme, world.agent, target=WORKFLOW)
-    _, token = agent_credential_issue(agent=world.agent, actor=None)
-    agent_client = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
+def test_agent_reads_its_own_approval_and_long_polls(acme, world):
+    approval = ApprovalRequestFactory(tenant=acme, agent=world.agent, target=WORKFLOW)
+    agent_client = bearer_client(AgentCredentialFactory(agent=world.agent).plaintext)
     url = f"/api/v1/approvals/{approval.public_id}"
     response = agent_client.get(url)
     assert response.status_code == 200 and response.json()["status"] == "pending"
@@ -121,20 +121,20 @@ def test_agent_reads_its_own_approval_and_long_polls(acme, world, open_request, 
     denied_or_approved = agent_client.get(url, {"wait": "0"}).json()
     assert denied_or_approved["status"] == "approved" and time.monotonic() - started < 1
     # Another agent's request is as absent as a missing one; agents cannot use reviewer endpoints.
-    other = open_request(acme, make_agent(acme), target=WORKFLOW)
+    other = ApprovalRequestFactory(tenant=acme, agent=AgentFactory(tenant=acme), target=WORKFLOW)
     assert agent_client.get(f"/api/v1/approvals/{other.public_id}").status_code == 404
     assert agent_client.get("/api/v1/approvals").status_code == 403
-    assert agent_client.post(f"/api/v1/approvals/{other.public_id}/approve").status_code in (401, 403)
+    assert agent_client.post(f"/api/v1/approvals/{other.public_id}/approve").status_code == 403
 
 
-def test_queue_page_and_api_have_a_fixed_query_count(acme, world, open_request, client_as):
+def test_queue_page_and_api_have_a_fixed_query_count(acme, world, client_as):
     client = client_as(world.alice, acme)
-    open_request(acme, world.agent, target=WORKFLOW)
+    ApprovalRequestFactory(tenant=acme, agent=world.agent, target=WORKFLOW)
     client.get("/approvals/")
     counts = []
     for extra in (0, 5):
         for _ in range(extra):
-            open_request(acme, world.agent, target=WORKFLOW)
+            ApprovalRequestFactory(tenant=acme, agent=world.agent, target=WORKFLOW)
         for url in ("/approvals/", "/api/v1/approvals"):
             with CaptureQueriesContext(connection) as ctx:
                 assert client.get(url).status_code == 200
@@ -142,19 +142,19 @@ def test_queue_page_and_api_have_a_fixed_query_count(acme, world, open_request, 
     assert counts[0] == counts[2] and counts[1] == counts[3], counts
 
 
-def test_queue_poll_answers_204_when_unchanged(acme, world, open_request, client_as):
+def test_queue_poll_answers_204_when_unchanged(acme, world, client_as):
     client = client_as(world.alice, acme)
-    open_request(acme, world.agent, target=WORKFLOW)
+    ApprovalRequestFactory(tenant=acme, agent=world.agent, target=WORKFLOW)
     page = client.get("/approvals/", HTTP_HX_REQUEST="true")
     assert page.status_code == 200
     version = page.content.decode().split('data-poll-version="', 1)[1].split('"', 1)[0]
     assert client.get("/approvals/", {"v": version}, HTTP_HX_REQUEST="true").status_code == 204
-    open_request(acme, world.agent, target=WORKFLOW)
+    ApprovalRequestFactory(tenant=acme, agent=world.agent, target=WORKFLOW)
     assert client.get("/approvals/", {"v": version}, HTTP_HX_REQUEST="true").status_code == 200
 
 
-def test_inline_review_and_stale_click_in_the_page(acme, world, open_request, client_as):
-    approval = open_request(acme, world.agent, target=WORKFLOW)
+def test_inline_review_and_stale_click_in_the_page(acme, world, client_as):
+    approval = ApprovalRequestFactory(tenant=acme, agent=world.agent, target=WORKFLOW)
     url = f"/approvals/{approval.public_id}/review/"
     ok = client_as(world.alice, acme).post(
         url, {"verdict": "approve", "reason": "fine"}, HTTP_HX_REQUEST="true"
@@ -167,9 +167,9 @@ def test_inline_review_and_stale_click_in_the_page(acme, world, open_request, cl
     assert ApprovalRequest.objects.get(pk=approval.pk).status == "approved"
 
 
-def test_detail_and_history_pages(acme, world, open_request, client_as):
-    approval = open_request(acme, world.agent, target=WORKFLOW, repository="acme/api")
-    open_request(acme, world.agent, target=WORKFLOW, repository="acme/web")
+def test_detail_and_history_pages(acme, world, client_as):
+    approval = ApprovalRequestFactory(tenant=acme, agent=world.agent, target=WORKFLOW, repository="acme/api")
+    ApprovalRequestFactory(tenant=acme, agent=world.agent, target=WORKFLOW, repository="acme/web")
     approval_request_approve(approval=approval, actor=world.alice, reason="ok")
     client = client_as(world.admin, acme)
     detail = client.get(f"/approvals/{approval.public_id}/").content.decode()
@@ -184,7 +184,7 @@ def test_detail_and_history_pages(acme, world, open_request, client_as):
     assert bad.status_code == 400 and "Use a date" in bad.content.decode()
 
 
-def test_home_panel_lists_my_pending_approvals(acme, world, open_request, client_as):
-    approval = open_request(acme, world.agent, target=WORKFLOW)
+def test_home_panel_lists_my_pending_approvals(acme, world, client_as):
+    approval = ApprovalRequestFactory(tenant=acme, agent=world.agent, target=WORKFLOW)
     home = client_as(world.alice, acme).get("/").content.decode()
     assert "Pending approvals for me" in home and approval.public_id in home

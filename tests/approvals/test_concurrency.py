@@ -16,6 +16,7 @@ from approvals.services import (
 )
 from core.roles import Role
 from evidence.models import EvidenceRecord
+from tests.factories import AgentFactory, ApprovalRequestFactory
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -43,13 +44,11 @@ def race(*calls):
 
 
 @pytest.mark.parametrize("round_", range(5))
-def test_concurrent_approve_and_deny_produce_exactly_one_outcome(
-    acme, member, make_agent, open_request, round_
-):
+def test_concurrent_approve_and_deny_produce_exactly_one_outcome(acme, member, round_):
     alice = member(acme, Role.SECURITY_REVIEWER)
     bob = member(acme, Role.SECURITY_REVIEWER)
-    agent = make_agent(acme)
-    approval = open_request(acme, agent, target=".github/workflows/ci.yml")
+    agent = AgentFactory(tenant=acme)
+    approval = ApprovalRequestFactory(tenant=acme, agent=agent, target=".github/workflows/ci.yml")
 
     results = race(
         lambda: approval_request_approve(approval=approval, actor=alice, reason="ship it"),
@@ -68,10 +67,10 @@ def test_concurrent_approve_and_deny_produce_exactly_one_outcome(
     assert decisive.count() == 1
 
 
-def test_concurrent_use_of_a_single_use_approval_allows_exactly_one(acme, member, make_agent, open_request):
+def test_concurrent_use_of_a_single_use_approval_allows_exactly_one(acme, member):
     alice = member(acme, Role.SECURITY_REVIEWER)
-    agent = make_agent(acme)
-    approval = open_request(acme, agent, target=".github/workflows/ci.yml")
+    agent = AgentFactory(tenant=acme)
+    approval = ApprovalRequestFactory(tenant=acme, agent=agent, target=".github/workflows/ci.yml")
     approval_request_approve(approval=approval, actor=alice, reason="ok")
 
     def use():

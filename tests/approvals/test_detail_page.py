@@ -11,11 +11,17 @@ import pytest
 from django.test import Client
 
 from approvals.models import ApprovalRequest
-from approvals.services import approval_request_approve, approval_request_open, reviewer_repository_grant_add
+from approvals.services import approval_request_approve, reviewer_repository_grant_add
 from core.roles import Role
 from evidence.models import Decision
-from policies.services import policy_pack_upload, rollout_set
-from registry.services import agent_create, agent_credential_issue
+from tests.factories import (
+    AgentCredentialFactory,
+    AgentFactory,
+    ApprovalRequestFactory,
+    PolicyVersionFactory,
+    RolloutFactory,
+)
+from tests.support.clients import bearer_client
 
 pytestmark = pytest.mark.django_db
 
@@ -52,15 +58,10 @@ EVIL = "<script>alert('x')</script>"
 
 @pytest.fixture
 def world(acme, member):
-    rollout_set(
-        tenant=acme,
-        version=policy_pack_upload(tenant=acme, text=PACK, actor=None),
-        mode="enforce",
-        actor=None,
-    )
+    RolloutFactory(version=PolicyVersionFactory(tenant=acme, text=PACK), mode="enforce")
     owner = member(acme, Role.OPERATOR, email="owner@acme.test")
-    agent = agent_create(tenant=acme, actor=None, name="ci-bot", profile="claude-code", owner=owner)
-    _, token = agent_credential_issue(agent=agent, actor=None)
+    agent = AgentFactory(tenant=acme, name="ci-bot", owner=owner)
+    token = AgentCredentialFactory(agent=agent).plaintext
     alice = member(acme, Role.SECURITY_REVIEWER, email="alice@acme.test")
     bob = member(acme, Role.SECURITY_REVIEWER, email="bob@acme.test")
     for reviewer in (alice, bob):
@@ -68,7 +69,7 @@ def world(acme, member):
     return type(
         "World",
         (),
-        {"agent": agent, "alice": alice, "bob": bob, "client": Client(HTTP_AUTHORIZATION=f"Bearer {token}")},
+        {"agent": agent, "alice": alice, "bob": bob, "client": bearer_client(token)},
     )
 
 
@@ -181,8 +182,7 @@ def test_mcp_call_shows_server_tool_and_arguments(acme, world, client_as):
         reason="Database writes need a reviewer.",
         context={"mcp": {"server": "db", "tool": "query", "arguments": arguments}},
     )
-    approval = approval_request_open(
-        tenant=acme,
+    approval = ApprovalRequestFactory(
         agent=world.agent,
         decision=decision,
         action_digest="d" * 64,

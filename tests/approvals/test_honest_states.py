@@ -12,6 +12,7 @@ import pytest
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
+from approvals.filtersets import ApprovalHistoryFilterSet
 from approvals.models import ApprovalRequest
 from approvals.selectors import agent_recent_history, approval_history
 from approvals.services import ApprovalStateError, approval_request_approve, reviewer_repository_grant_add
@@ -19,6 +20,7 @@ from approvals.tasks import EXPIRE_TASK, approvals_expire_due
 from cavra_portal.celery import app as celery_app
 from core.roles import Role
 from core.timezones import COOKIE, reader_time
+from tests.factories import AgentFactory, ApprovalRequestFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -28,9 +30,9 @@ EXPIRED_AT = datetime(2026, 1, 15, 9, 30, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def world(acme, member, make_agent):
+def world(acme, member):
     owner = member(acme, Role.OPERATOR)
-    agent = make_agent(acme, owner=owner, name="bot")
+    agent = AgentFactory(tenant=acme, owner=owner, name="bot")
     alice = member(acme, Role.SECURITY_REVIEWER, email="alice@acme.test")
     reviewer_repository_grant_add(tenant=acme, user=alice, repository_glob="acme/*")
     auditor = member(acme, Role.AUDITOR, email="auditor@acme.test")
@@ -44,33 +46,34 @@ def _overdue(approval, at=EXPIRED_AT):
     return approval
 
 
-def test_model_reads_a_passed_ttl_as_expired_before_the_task_runs(acme, world, open_request):
-    approval = _overdue(open_request(acme, world.agent))
+def test_model_reads_a_passed_ttl_as_expired_before_the_task_runs(acme, world):
+    approval = _overdue(ApprovalRequestFactory(agent=world.agent))
     assert approval.status == S.PENDING  # stored state not yet settled
     assert approval.effective_status == S.EXPIRED
     assert approval.effective_status_display == "Expired"
     assert not approval.is_decidable
-    fresh = open_request(acme, world.agent)
+    fresh = ApprovalRequestFactory(agent=world.agent)
     assert fresh.effective_status == S.PENDING and fresh.is_decidable
-    approved = open_request(acme, world.agent)
+    approved = ApprovalRequestFactory(agent=world.agent)
     approval_request_approve(approval=approved, actor=world.alice, reason="ok")
     approved = _overdue(approved)
     assert approved.effective_status == S.EXPIRED  # an unused approval lapses too
 
 
-def test_selectors_filter_and_count_by_the_status_as_it_reads_now(acme, world, open_request):
-    overdue = _overdue(open_request(acme, world.agent))
-    fresh = open_request(acme, world.agent)
-    expired = approval_history(tenant=acme, user=world.auditor, filters={"status": "expired"})
-    pending = approval_history(tenant=acme, user=world.auditor, filters={"status": "pending"})
+def test_selectors_filter_and_count_by_the_status_as_it_reads_now(acme, world):
+    overdue = _overdue(ApprovalRequestFactory(agent=world.agent))
+    fresh = ApprovalRequestFactory(agent=world.agent)
+    history = approval_history(tenant=acme, user=world.auditor)
+    expired = ApprovalHistoryFilterSet({"status": "expired"}, queryset=history).qs
+    pending = ApprovalHistoryFilterSet({"status": "pending"}, queryset=history).qs
     assert [a.pk for a in expired] == [overdue.pk]
     assert [a.pk for a in pending] == [fresh.pk]
     counts = agent_recent_history(tenant=acme, agents=[world.agent])[world.agent.pk]
     assert (counts["pending"], counts["expired"], counts["total"]) == (1, 1, 2)
 
 
-def test_beat_task_settles_stored_state_and_is_scheduled(acme, world, open_request):
-    overdue = _overdue(open_request(acme, world.agent))
+def test_beat_task_settles_stored_state_and_is_scheduled(acme, world):
+    overdue = _overdue(ApprovalRequestFactory(agent=world.agent))
     assert approvals_expire_due() == 1
     overdue.refresh_from_db()
     assert overdue.status == S.EXPIRED
@@ -81,8 +84,8 @@ def test_beat_task_settles_stored_state_and_is_scheduled(acme, world, open_reque
     assert EXPIRE_TASK in celery_app.tasks
 
 
-def test_late_attempt_states_the_real_expiry_not_when_it_was_settled(acme, world, open_request):
-    approval = _overdue(open_request(acme, world.agent))
+def test_late_attempt_states_the_real_expiry_not_when_it_was_settled(acme, world):
+    approval = _overdue(ApprovalRequestFactory(agent=world.agent))
     approvals_expire_due()  # settled now, long after it expired
     with timezone.override(ZoneInfo("Europe/Berlin")):
         with pytest.raises(ApprovalStateError) as caught:
@@ -91,7 +94,7 @@ def test_late_attempt_states_the_real_expiry_not_when_it_was_settled(acme, world
         "This request expired at 2026-01-15 10:30:00 CET (09:30:00 UTC); your approval was not recorded."
     )
     # Not yet settled: the review itself expires it, and says the same.
-    other = _overdue(open_request(acme, world.agent))
+    other = _overdue(ApprovalRequestFactory(agent=world.agent))
     with pytest.raises(ApprovalStateError, match=r"expired at 2026-01-15 09:30:00 UTC;"):
         approval_request_approve(approval=other, actor=world.alice, reason="late")
     other.refresh_from_db()
@@ -104,8 +107,8 @@ def test_reader_time_in_utc_and_in_a_zone():
         assert reader_time(EXPIRED_AT) == "2026-01-15 04:30:00 EST (09:30:00 UTC)"
 
 
-def test_detail_page_of_an_overdue_request_says_expired_without_buttons(acme, world, open_request, client_as):
-    approval = _overdue(open_request(acme, world.agent))
+def test_detail_page_of_an_overdue_request_says_expired_without_buttons(acme, world, client_as):
+    approval = _overdue(ApprovalRequestFactory(agent=world.agent))
     client = client_as(world.alice, acme)
     client.cookies[COOKIE] = "Europe/Berlin"
     page = client.get(f"/approvals/{approval.public_id}/").content.decode()
@@ -118,10 +121,8 @@ def test_detail_page_of_an_overdue_request_says_expired_without_buttons(acme, wo
     assert approval.public_id in history and re.search(r'data-testid="status">Expired<', history)
 
 
-def test_late_click_in_the_page_is_a_409_with_the_time_in_the_reviewers_zone(
-    acme, world, open_request, client_as
-):
-    approval = _overdue(open_request(acme, world.agent))
+def test_late_click_in_the_page_is_a_409_with_the_time_in_the_reviewers_zone(acme, world, client_as):
+    approval = _overdue(ApprovalRequestFactory(agent=world.agent))
     client = client_as(world.alice, acme)
     client.cookies[COOKIE] = "America/New_York"
     url = f"/approvals/{approval.public_id}/review/"
@@ -141,8 +142,8 @@ def test_late_click_in_the_page_is_a_409_with_the_time_in_the_reviewers_zone(
     assert response.status_code == 409 and "2026-01-15 09:30:00 UTC" in response.content.decode()
 
 
-def test_api_reads_expired_and_refuses_a_late_approve(acme, world, open_request, client_as):
-    approval = _overdue(open_request(acme, world.agent), at=timezone.now() - timedelta(minutes=5))
+def test_api_reads_expired_and_refuses_a_late_approve(acme, world, client_as):
+    approval = _overdue(ApprovalRequestFactory(agent=world.agent), at=timezone.now() - timedelta(minutes=5))
     client = client_as(world.alice, acme)
     got = client.get(f"/api/v1/approvals/{approval.public_id}").json()
     assert got["status"] == "expired"

@@ -30,15 +30,16 @@ from approvals.tasks import approvals_escalate_due, approvals_expire_due
 from core.models import OutboxMessage
 from core.roles import Role
 from evidence.models import EvidenceRecord
+from tests.factories import AgentFactory, ApprovalRequestFactory
 
 S = ApprovalRequest.Status
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def setup(acme, member, make_agent):
+def setup(acme, member):
     owner = member(acme, Role.OPERATOR, email="owner@acme.test")
-    agent = make_agent(acme, owner=owner, name="builder")
+    agent = AgentFactory(tenant=acme, owner=owner, name="builder")
     alice = member(acme, Role.SECURITY_REVIEWER, email="alice@acme.test")
     bob = member(acme, Role.SECURITY_REVIEWER, email="bob@acme.test")
     admin = member(acme, Role.TENANT_ADMIN, email="admin@acme.test")
@@ -56,14 +57,14 @@ def kinds(approval):
 # --- routing --------------------------------------------------------------------------------------
 
 
-def test_default_rules_created_on_first_use_and_route_by_kind(acme, setup, open_request):
+def test_default_rules_created_on_first_use_and_route_by_kind(acme, setup):
     assert not RoutingRule.objects.filter(tenant=acme).exists()
-    workflow = open_request(acme, setup.agent, target=".github/workflows/deploy.yml")
-    prod = open_request(acme, setup.agent, target="main.tf", environment="production")
-    mcp = open_request(
-        acme, setup.agent, action="mcp_tool_call", target="github:create_issue", environment=""
+    workflow = ApprovalRequestFactory(tenant=acme, agent=setup.agent, target=".github/workflows/deploy.yml")
+    prod = ApprovalRequestFactory(tenant=acme, agent=setup.agent, target="main.tf", environment="production")
+    mcp = ApprovalRequestFactory(
+        tenant=acme, agent=setup.agent, action="mcp_tool_call", target="github:create_issue", environment=""
     )
-    other = open_request(acme, setup.agent, target="README.md")
+    other = ApprovalRequestFactory(tenant=acme, agent=setup.agent, target="README.md")
     assert RoutingRule.objects.filter(tenant=acme).count() == 4
     assert (workflow.group, prod.group, mcp.group, other.group) == (
         "platform-security",
@@ -76,7 +77,7 @@ def test_default_rules_created_on_first_use_and_route_by_kind(acme, setup, open_
     assert abs((other.expires_at - other.requested_at) - timedelta(hours=1)) < timedelta(seconds=1)
 
 
-def test_routing_rules_are_ordered_and_match_every_field(acme, setup, open_request):
+def test_routing_rules_are_ordered_and_match_every_field(acme, setup):
     RoutingRule.objects.create(
         tenant=acme,
         position=1,
@@ -104,7 +105,7 @@ def test_routing_rules_are_ordered_and_match_every_field(acme, setup, open_reque
         severity="critical",
         policy_pack="acme-baseline",
     )
-    hit = open_request(acme, setup.agent, **base)
+    hit = ApprovalRequestFactory(tenant=acme, agent=setup.agent, **base)
     assert (hit.quorum, hit.single_use, hit.reason_required) == (2, False, False)
     assert timedelta(seconds=599) < hit.expires_at - hit.requested_at <= timedelta(seconds=600)
     for change in (
@@ -116,7 +117,7 @@ def test_routing_rules_are_ordered_and_match_every_field(acme, setup, open_reque
         {"policy_pack": "globex-pack"},
         {"target": "ls -la"},
     ):
-        miss = open_request(acme, setup.agent, **{**base, **change})
+        miss = ApprovalRequestFactory(tenant=acme, agent=setup.agent, **{**base, **change})
         assert miss.quorum == 1, change
     # Existing rules mean no defaults are added.
     assert RoutingRule.objects.filter(tenant=acme).count() == 2
@@ -126,10 +127,10 @@ def test_routing_rules_are_ordered_and_match_every_field(acme, setup, open_reque
 
 
 def test_open_notifies_routed_reviewers_through_the_outbox_after_commit(
-    acme, setup, open_request, django_capture_on_commit_callbacks
+    acme, setup, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        approval = open_request(acme, setup.agent, target=".github/workflows/ci.yml")
+        approval = ApprovalRequestFactory(tenant=acme, agent=setup.agent, target=".github/workflows/ci.yml")
         assert OutboxMessage.objects.get().status == "pending" and not mail.outbox  # nothing before commit
     assert len(callbacks) == 1
     message = OutboxMessage.objects.get(idempotency_key=f"approval:{approval.public_id}:opened")
@@ -139,13 +140,13 @@ def test_open_notifies_routed_reviewers_through_the_outbox_after_commit(
     assert any(approval.public_id in m.body and m.to == message.payload["recipients"] for m in mail.outbox)
 
 
-def test_decision_notifies_owner_and_nearing_expiry_escalates_to_admins(acme, setup, open_request):
-    approval = open_request(acme, setup.agent, target=".github/workflows/ci.yml")
+def test_decision_notifies_owner_and_nearing_expiry_escalates_to_admins(acme, setup):
+    approval = ApprovalRequestFactory(tenant=acme, agent=setup.agent, target=".github/workflows/ci.yml")
     approval_request_approve(approval=approval, actor=setup.alice, reason="looks fine")
     owner_mail = OutboxMessage.objects.get(idempotency_key=f"approval:{approval.public_id}:approved:owner")
     assert owner_mail.payload["recipients"] == ["owner@acme.test"]
 
-    late = open_request(acme, setup.agent, target=".github/workflows/other.yml")
+    late = ApprovalRequestFactory(tenant=acme, agent=setup.agent, target=".github/workflows/other.yml")
     assert approvals_escalate_due() == 0  # a fresh request is not near expiry
     ApprovalRequest.objects.filter(pk=late.pk).update(
         requested_at=timezone.now() - timedelta(minutes=55), expires_at=timezone.now() + timedelta(minutes=5)
@@ -157,8 +158,10 @@ def test_decision_notifies_owner_and_nearing_expiry_escalates_to_admins(acme, se
     assert "approval.escalated" in kinds(late)
 
 
-def test_no_eligible_reviewer_notifies_tenant_admins(acme, setup, open_request):
-    approval = open_request(acme, setup.agent, target="README.md")  # repository owners: nobody has a grant
+def test_no_eligible_reviewer_notifies_tenant_admins(acme, setup):
+    approval = ApprovalRequestFactory(
+        tenant=acme, agent=setup.agent, target="README.md"
+    )  # repository owners: nobody has a grant
     message = OutboxMessage.objects.get(idempotency_key=f"approval:{approval.public_id}:opened")
     assert message.payload["recipients"] == ["admin@acme.test"]
 
@@ -180,8 +183,8 @@ def test_terminal_states_have_no_way_out():
         assert LEGAL_TRANSITIONS[state] == frozenset()
 
 
-def test_approve_then_consume_writes_evidence_for_each_step(acme, setup, open_request):
-    approval = open_request(acme, setup.agent, target=".github/workflows/ci.yml")
+def test_approve_then_consume_writes_evidence_for_each_step(acme, setup):
+    approval = ApprovalRequestFactory(tenant=acme, agent=setup.agent, target=".github/workflows/ci.yml")
     approval = approval_request_approve(approval=approval, actor=setup.alice, reason="reviewed the diff")
     assert approval.status == S.APPROVED and approval.decided_by == setup.alice
     check = approval_check_for_action(
@@ -197,8 +200,8 @@ def test_approve_then_consume_writes_evidence_for_each_step(acme, setup, open_re
     assert kinds(approval) == ["approval.opened", "approval.approved", "approval.consumed"]
 
 
-def test_deny_ends_the_request_and_stale_actions_are_refused(acme, setup, open_request):
-    approval = open_request(acme, setup.agent, target=".github/workflows/ci.yml")
+def test_deny_ends_the_request_and_stale_actions_are_refused(acme, setup):
+    approval = ApprovalRequestFactory(tenant=acme, agent=setup.agent, target=".github/workflows/ci.yml")
     approval_request_deny(approval=approval, actor=setup.alice, reason="not now")
     with pytest.raises(ApprovalStateError, match="already denied by alice@acme.test"):
         approval_request_approve(approval=approval, actor=setup.bob, reason="fine")
@@ -208,8 +211,8 @@ def test_deny_ends_the_request_and_stale_actions_are_refused(acme, setup, open_r
     assert not check.ok and "denied" in check.reason
 
 
-def test_reason_required_names_the_field(acme, setup, open_request):
-    approval = open_request(acme, setup.agent, target=".github/workflows/ci.yml")
+def test_reason_required_names_the_field(acme, setup):
+    approval = ApprovalRequestFactory(tenant=acme, agent=setup.agent, target=".github/workflows/ci.yml")
     with pytest.raises(ValidationError) as exc:
         approval_request_approve(approval=approval, actor=setup.alice, reason="  ")
     assert "reason" in exc.value.message_dict
@@ -217,8 +220,8 @@ def test_reason_required_names_the_field(acme, setup, open_request):
     assert approval.status == S.PENDING and not approval.reviews.exists()
 
 
-def test_cancel_by_admin_and_not_by_reviewer(acme, setup, open_request):
-    approval = open_request(acme, setup.agent, target=".github/workflows/ci.yml")
+def test_cancel_by_admin_and_not_by_reviewer(acme, setup):
+    approval = ApprovalRequestFactory(tenant=acme, agent=setup.agent, target=".github/workflows/ci.yml")
     with pytest.raises(PermissionDenied):
         approval_request_cancel(approval=approval, actor=setup.alice, reason="x")
     approval = approval_request_cancel(approval=approval, actor=setup.admin, reason="agent stopped")
@@ -230,10 +233,10 @@ def test_cancel_by_admin_and_not_by_reviewer(acme, setup, open_request):
 # --- quorum and who may approve -------------------------------------------------------------------
 
 
-def test_quorum_needs_distinct_people(acme, setup, open_request, member):
+def test_quorum_needs_distinct_people(acme, setup, member):
     RoutingRule.objects.create(tenant=acme, position=1, name="two keys", quorum=2)
     carol = member(acme, Role.SECURITY_REVIEWER)
-    approval = open_request(acme, setup.agent)
+    approval = ApprovalRequestFactory(tenant=acme, agent=setup.agent)
     approval = approval_request_approve(approval=approval, actor=setup.alice, reason="ok")
     assert approval.status == S.PENDING
     with pytest.raises(PermissionDenied, match="never counts twice"):
@@ -245,10 +248,10 @@ def test_quorum_needs_distinct_people(acme, setup, open_request, member):
     assert "approval.review_recorded" in kinds(approval)
 
 
-def test_quorum_deny_not_ending_when_configured(acme, setup, open_request, member):
+def test_quorum_deny_not_ending_when_configured(acme, setup, member):
     RoutingRule.objects.create(tenant=acme, position=1, name="majority", quorum=2, deny_ends=False)
     carol = member(acme, Role.SECURITY_REVIEWER)
-    approval = open_request(acme, setup.agent)
+    approval = ApprovalRequestFactory(tenant=acme, agent=setup.agent)
     approval = approval_request_deny(approval=approval, actor=setup.alice, reason="hmm")
     assert approval.status == S.PENDING
     approval = approval_request_approve(approval=approval, actor=setup.bob, reason="ok")
@@ -257,16 +260,16 @@ def test_quorum_deny_not_ending_when_configured(acme, setup, open_request, membe
     assert approval.status == S.APPROVED
 
 
-def test_who_may_approve(acme, globex, setup, open_request, member, make_agent):
-    approval = open_request(acme, setup.agent, target=".github/workflows/ci.yml")
+def test_who_may_approve(acme, globex, setup, member):
+    approval = ApprovalRequestFactory(tenant=acme, agent=setup.agent, target=".github/workflows/ci.yml")
     operator = member(acme, Role.OPERATOR)
     for outsider in (operator, setup.admin, member(globex, Role.SECURITY_REVIEWER)):
         with pytest.raises(PermissionDenied, match="Security reviewer"):
             approval_request_approve(approval=approval, actor=outsider, reason="x")
     # The agent's owner, even holding the reviewer role, may not approve their own agent's request...
     reviewer_owner = member(acme, Role.SECURITY_REVIEWER)
-    own_agent = make_agent(acme, owner=reviewer_owner)
-    own = open_request(acme, own_agent, target=".github/workflows/ci.yml")
+    own_agent = AgentFactory(tenant=acme, owner=reviewer_owner)
+    own = ApprovalRequestFactory(tenant=acme, agent=own_agent, target=".github/workflows/ci.yml")
     with pytest.raises(PermissionDenied, match="You own this agent"):
         approval_request_approve(approval=own, actor=reviewer_owner, reason="mine")
     assert own not in approval_queue(tenant=acme, user=reviewer_owner)
@@ -277,8 +280,10 @@ def test_who_may_approve(acme, globex, setup, open_request, member, make_agent):
     assert approval_request_approve(approval=own, actor=reviewer_owner, reason="mine").status == S.APPROVED
 
 
-def test_repository_limited_rules_need_a_matching_grant(acme, setup, open_request):
-    approval = open_request(acme, setup.agent, target="README.md", repository="acme/web")
+def test_repository_limited_rules_need_a_matching_grant(acme, setup):
+    approval = ApprovalRequestFactory(
+        tenant=acme, agent=setup.agent, target="README.md", repository="acme/web"
+    )
     assert approval.repository_limited
     assert approval_queue(tenant=acme, user=setup.alice) == []
     with pytest.raises(PermissionDenied, match="not a reviewer for repository acme/web"):
@@ -294,7 +299,7 @@ def test_repository_limited_rules_need_a_matching_grant(acme, setup, open_reques
 # --- binding and consumption ----------------------------------------------------------------------
 
 
-def test_binding_refuses_any_other_action(acme, globex, setup, open_request, make_agent):
+def test_binding_refuses_any_other_action(acme, globex, setup):
     from cavra_engine.policy.binding import action_digest
 
     parts = dict(
@@ -306,8 +311,12 @@ def test_binding_refuses_any_other_action(acme, globex, setup, open_request, mak
         policy_digest="sha256:v1",
     )
     digest = action_digest(**parts)
-    approval = open_request(
-        acme, setup.agent, action_digest=digest, target=".github/workflows/ci.yml", policy_digest="sha256:v1"
+    approval = ApprovalRequestFactory(
+        tenant=acme,
+        agent=setup.agent,
+        action_digest=digest,
+        target=".github/workflows/ci.yml",
+        policy_digest="sha256:v1",
     )
     approval_request_approve(approval=approval, actor=setup.alice, reason="ok")
 
@@ -328,7 +337,7 @@ def test_binding_refuses_any_other_action(acme, globex, setup, open_request, mak
     ):
         result = check(**change)
         assert not result.ok and "different action" in result.reason, change
-    other_agent = make_agent(acme)
+    other_agent = AgentFactory(tenant=acme)
     result = check(agent=other_agent)
     assert not result.ok and result.approval is None and "different agent" in result.reason
     result = check(tenant=globex)
@@ -337,9 +346,9 @@ def test_binding_refuses_any_other_action(acme, globex, setup, open_request, mak
     assert check().ok
 
 
-def test_reusable_approval_allows_repeats_until_expiry(acme, setup, open_request):
+def test_reusable_approval_allows_repeats_until_expiry(acme, setup):
     RoutingRule.objects.create(tenant=acme, position=1, name="reusable", single_use=False)
-    approval = open_request(acme, setup.agent)
+    approval = ApprovalRequestFactory(tenant=acme, agent=setup.agent)
     approval_request_approve(approval=approval, actor=setup.alice, reason="ok for an hour")
     for _ in range(3):
         assert approval_check_for_action(
@@ -358,8 +367,8 @@ def test_reusable_approval_allows_repeats_until_expiry(acme, setup, open_request
     assert ApprovalRequest.objects.get(pk=approval.pk).status == S.EXPIRED
 
 
-def test_pending_is_not_usable(acme, setup, open_request):
-    approval = open_request(acme, setup.agent)
+def test_pending_is_not_usable(acme, setup):
+    approval = ApprovalRequestFactory(tenant=acme, agent=setup.agent)
     result = approval_check_for_action(
         tenant=acme, agent=setup.agent, approval_id=approval.public_id, action_digest=approval.action_digest
     )
@@ -369,11 +378,11 @@ def test_pending_is_not_usable(acme, setup, open_request):
 # --- expiry ---------------------------------------------------------------------------------------
 
 
-def test_expiry_task_expires_overdue_pending_and_unused_approvals(acme, setup, open_request):
-    pending = open_request(acme, setup.agent, target=".github/workflows/a.yml")
-    approved = open_request(acme, setup.agent, target=".github/workflows/b.yml")
+def test_expiry_task_expires_overdue_pending_and_unused_approvals(acme, setup):
+    pending = ApprovalRequestFactory(tenant=acme, agent=setup.agent, target=".github/workflows/a.yml")
+    approved = ApprovalRequestFactory(tenant=acme, agent=setup.agent, target=".github/workflows/b.yml")
     approval_request_approve(approval=approved, actor=setup.alice, reason="ok")
-    fresh = open_request(acme, setup.agent, target=".github/workflows/c.yml")
+    fresh = ApprovalRequestFactory(tenant=acme, agent=setup.agent, target=".github/workflows/c.yml")
     past = timezone.now() - timedelta(seconds=1)
     ApprovalRequest.objects.filter(pk__in=[pending.pk, approved.pk]).update(expires_at=past)
     assert approvals_expire_due() == 2
@@ -386,8 +395,8 @@ def test_expiry_task_expires_overdue_pending_and_unused_approvals(acme, setup, o
     assert kinds(pending)[-1] == "approval.expired"
 
 
-def test_review_of_an_overdue_request_is_refused(acme, setup, open_request):
-    approval = open_request(acme, setup.agent, target=".github/workflows/a.yml")
+def test_review_of_an_overdue_request_is_refused(acme, setup):
+    approval = ApprovalRequestFactory(tenant=acme, agent=setup.agent, target=".github/workflows/a.yml")
     ApprovalRequest.objects.filter(pk=approval.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
     with pytest.raises(ApprovalStateError, match="expired"):
         approval_request_approve(approval=approval, actor=setup.alice, reason="ok")
@@ -397,8 +406,8 @@ def test_review_of_an_overdue_request_is_refused(acme, setup, open_request):
 # --- break-glass ----------------------------------------------------------------------------------
 
 
-def test_break_glass_by_admin_is_flagged_notified_and_opens_a_review(acme, setup, open_request, member):
-    approval = open_request(acme, setup.agent, target=".github/workflows/ci.yml")
+def test_break_glass_by_admin_is_flagged_notified_and_opens_a_review(acme, setup, member):
+    approval = ApprovalRequestFactory(tenant=acme, agent=setup.agent, target=".github/workflows/ci.yml")
     with pytest.raises(ValidationError) as exc:
         approval_request_break_glass(approval=approval, actor=setup.admin, justification="short")
     assert "justification" in exc.value.message_dict
@@ -430,8 +439,8 @@ def test_break_glass_by_admin_is_flagged_notified_and_opens_a_review(acme, setup
     assert closed.status == "closed"
 
 
-def test_break_glass_permission(acme, setup, open_request):
-    approval = open_request(acme, setup.agent, target=".github/workflows/ci.yml")
+def test_break_glass_permission(acme, setup):
+    approval = ApprovalRequestFactory(tenant=acme, agent=setup.agent, target=".github/workflows/ci.yml")
     with pytest.raises(PermissionDenied):
         approval_request_break_glass(
             approval=approval, actor=setup.alice, justification="I really need it now"
@@ -443,8 +452,8 @@ def test_break_glass_permission(acme, setup, open_request):
     assert approval.status == S.BREAK_GLASS
 
 
-def test_break_glass_overrides_a_denial_but_not_a_consumed_request(acme, setup, open_request):
-    approval = open_request(acme, setup.agent, target=".github/workflows/ci.yml")
+def test_break_glass_overrides_a_denial_but_not_a_consumed_request(acme, setup):
+    approval = ApprovalRequestFactory(tenant=acme, agent=setup.agent, target=".github/workflows/ci.yml")
     approval_request_deny(approval=approval, actor=setup.alice, reason="no")
     approval = approval_request_break_glass(
         approval=approval, actor=setup.admin, justification="Overriding: incident commander call"

@@ -12,13 +12,11 @@ import urllib.request
 import pytest
 
 from approvals.models import ApprovalRequest
-from approvals.services import approval_request_open
 from core.roles import Role
-from registry.services import agent_create, agent_credential_issue
 from tenants.demo import DEMO_PASSWORD, seed_foundation
 from tenants.models import User
-from tenants.services import membership_add
 from tests.browser.conftest import login
+from tests.factories import AgentCredentialFactory, ApprovalRequestFactory, MemberFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -27,18 +25,12 @@ SEVERITIES = ["medium", "critical", "high", "low", "high"]
 
 def _open(tenant, agent, n: int, severity: str) -> ApprovalRequest:
     # Stands in for decide() answering require_approval (the same service call it makes).
-    return approval_request_open(
+    return ApprovalRequestFactory(
         tenant=tenant,
         agent=agent,
-        action_digest=f"{n:064x}",
-        action="write_file",
         target=f".github/workflows/deploy-{n}.yml",
-        repository="acme/web",
-        environment="dev",
-        rule_id="filesystem.write.require_approval",
         severity=severity,
         reason="Workflow files run with repository secrets.",
-        policy_pack="acme-baseline",
         policy_digest="sha256:v1",
     )
 
@@ -55,11 +47,12 @@ def _long_poll(url: str, token: str, out: dict) -> None:
 def test_queue_live_update_inline_approve_long_poll_and_stale_deny(browser, live_server):
     tenants = seed_foundation()
     acme = tenants["acme"]
-    second = User.objects.create_user(email="reviewer2@acme.test", password=DEMO_PASSWORD)
-    membership_add(tenant=acme, user=second, roles=[Role.SECURITY_REVIEWER])
+    MemberFactory(
+        tenant=acme, roles=[Role.SECURITY_REVIEWER], email="reviewer2@acme.test", password=DEMO_PASSWORD
+    )
     owner = User.objects.get(email="operator@acme.test")
-    agent = agent_create(tenant=acme, actor=None, name="ci-bot", profile="claude-code", owner=owner)
-    _, token = agent_credential_issue(agent=agent, actor=None)
+    credential = AgentCredentialFactory(agent__tenant=acme, agent__name="ci-bot", agent__owner=owner)
+    agent, token = credential.agent, credential.plaintext
 
     first_ctx, second_ctx = browser.new_context(), browser.new_context()
     page, other = first_ctx.new_page(), second_ctx.new_page()

@@ -12,11 +12,10 @@ import pytest
 from django.utils import timezone
 
 from approvals.models import ApprovalRequest
-from approvals.services import approval_request_open
-from registry.services import agent_create
 from tenants.demo import DEMO_PASSWORD, seed_foundation
 from tenants.models import User
 from tests.browser.conftest import login
+from tests.factories import AgentFactory, ApprovalRequestFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -33,25 +32,22 @@ LONG_COMMAND = (
 def _world():
     acme = seed_foundation()["acme"]
     owner = User.objects.get(email="operator@acme.test")
-    agent = agent_create(tenant=acme, actor=None, name="release-bot", profile="claude-code", owner=owner)
+    agent = AgentFactory(tenant=acme, name="release-bot", owner=owner)
     return acme, agent
 
 
 def _open(acme, agent, *, action="write_file", target=None, severity="high") -> ApprovalRequest:
     n = next(_seq)
     # Stands in for decide() answering require_approval (the same service call it makes).
-    return approval_request_open(
+    return ApprovalRequestFactory(
         tenant=acme,
         agent=agent,
         action_digest=f"{n:064x}",
         action=action,
         target=target or f".github/workflows/deploy-{n}.yml",
-        repository="acme/web",
         environment="prod",
-        rule_id="filesystem.write.require_approval",
         severity=severity,
         reason="Workflow files run with repository secrets.",
-        policy_pack="acme-baseline",
         policy_digest="sha256:v1",
     )
 

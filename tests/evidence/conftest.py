@@ -1,20 +1,12 @@
-import pytest
-from django.db import transaction
+"""Evidence fixtures: an auditor of acme signed in."""
 
-from evidence.services import evidence_append
+from __future__ import annotations
+
+import pytest
+
+from core.roles import Role
 
 
 @pytest.fixture
-def append():
-    """append(tenant, n=1, **payload) -> the last record, each in its own transaction."""
-
-    def make(tenant, n=1, kind="test.event", **payload):
-        record = None
-        for i in range(n):
-            with transaction.atomic():
-                record = evidence_append(
-                    tenant=tenant, kind=kind, subject=f"subj:{i}", payload={"i": i, **payload}
-                )
-        return record
-
-    return make
+def auditor_client(acme, member, client_as):
+    return client_as(member(acme, Role.AUDITOR), acme)

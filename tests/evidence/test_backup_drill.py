@@ -11,9 +11,9 @@ import psycopg
 import pytest
 from django.conf import settings
 from django.core.management import call_command
-from django.db import transaction
 
-from evidence.services import checkpoint_create, evidence_append
+from evidence.services import checkpoint_create
+from tests.factories import EvidenceRecordFactory
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSPHRASE = "correct horse battery staple"
@@ -67,9 +67,7 @@ def test_backup_restores_into_a_fresh_database_and_the_chain_and_tree_continue(
     acme, globex, tmp_path, fresh_database, monkeypatch
 ):
     for tenant, count in ((acme, 7), (globex, 4)):
-        with transaction.atomic():
-            for i in range(count):
-                evidence_append(tenant=tenant, kind="decision.recorded", subject=f"dec_{i}", payload={"i": i})
+        EvidenceRecordFactory.create_batch(count, tenant=tenant, kind="decision.recorded")
         checkpoint_create(tenant=tenant)
     monkeypatch.setenv("CAVRA_BACKUP_PASSPHRASE", PASSPHRASE)
     call_command("cavra_backup", output=str(tmp_path / "backup"))
@@ -95,8 +93,7 @@ def test_backup_restores_into_a_fresh_database_and_the_chain_and_tree_continue(
 
 @pytest.mark.django_db(transaction=True)
 def test_restore_refuses_a_wrong_passphrase_and_a_damaged_dump(acme, tmp_path, fresh_database, monkeypatch):
-    with transaction.atomic():
-        evidence_append(tenant=acme, kind="decision.recorded", subject="dec_1", payload={})
+    EvidenceRecordFactory(tenant=acme, kind="decision.recorded")
     checkpoint_create(tenant=acme)
     monkeypatch.setenv("CAVRA_BACKUP_PASSPHRASE", PASSPHRASE)
     call_command("cavra_backup", output=str(tmp_path / "b"))

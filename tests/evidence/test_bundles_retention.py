@@ -19,20 +19,17 @@ from evidence.services import (
     signing_key_rotate,
     trust_root_export,
 )
-from tests.evidence.activity import open_session, record_decision
+from tests.factories import EvidenceRecordFactory, recorded_decisions
 
 pytestmark = pytest.mark.django_db
 
 
 def _decisions(tenant, n, **kw):
-    session = open_session(
-        tenant, agent_ref=kw.get("agent_ref", "agt_ci"), repository=kw.get("repository", "acme/api")
-    )
-    for i in range(n):
-        record_decision(tenant, session, action="execute_command", target=f"make test-{i}",
-                        decision="allow" if i % 3 else "block", rule_id="commands.allow", severity="low", reason="ok",
-                        policy={"pack": "base", "version": "1", "digest": "sha256:ab", "mode": "enforce"})  # fmt: skip
-    return session
+    return recorded_decisions(
+        tenant, n, target="make test-{i}", verdict=lambda i: "allow" if i % 3 else "block", rule_id="commands.allow",
+        severity="low", reason="ok", policy={"pack": "base", "version": "1", "digest": "sha256:ab", "mode": "enforce"},
+        **kw,
+    )  # fmt: skip
 
 
 def test_decision_links_its_evidence(acme):
@@ -100,12 +97,12 @@ def test_bundle_of_an_open_selection_runs_to_the_latest_checkpoint(acme):
     assert report.summary["latest_checkpoint"] == newer.last_seq > bounded.last_seq
 
 
-def test_retention_purges_behind_a_signed_cut_and_the_rest_still_verifies(acme, append):
+def test_retention_purges_behind_a_signed_cut_and_the_rest_still_verifies(acme):
     _decisions(acme, 6)
     retention_policy_update(tenant=acme, retention_days=365)
     assert retention_purge(tenant=acme).purged == 0  # nothing is a year old yet
     boundary = timezone.now()
-    append(acme, 3)
+    EvidenceRecordFactory.create_batch(3, tenant=acme)
     result = retention_purge(tenant=acme, now=boundary + timedelta(days=365))
     cut = result.cut_seq
     assert result.purged == cut == 9  # tenant created, session opened, 6 decisions, retention set
@@ -125,16 +122,16 @@ def test_retention_purges_behind_a_signed_cut_and_the_rest_still_verifies(acme, 
     assert AgentSession.objects.filter(tenant=acme).exists()
 
 
-def test_purge_gate_is_closed_outside_the_purge(acme, append):
-    append(acme, 3)
+def test_purge_gate_is_closed_outside_the_purge(acme):
+    EvidenceRecordFactory.create_batch(3, tenant=acme)
     with pytest.raises(DatabaseError, match="append-only"):
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute("UPDATE evidence_chainhead SET purged_through = 2 WHERE tenant_id = %s", [acme.pk])
             cursor.execute("DELETE FROM evidence_evidencerecord WHERE tenant_id = %s AND seq <= 2", [acme.pk])
 
 
-def test_legal_hold_blocks_purge_and_is_audited(acme, append):
-    append(acme, 2)
+def test_legal_hold_blocks_purge_and_is_audited(acme):
+    EvidenceRecordFactory.create_batch(2, tenant=acme)
     with pytest.raises(EvidenceError, match="needs a reason"):
         retention_policy_update(tenant=acme, legal_hold=True)
     retention_policy_update(tenant=acme, legal_hold=True, legal_hold_reason="Case 2026-17")

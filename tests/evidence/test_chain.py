@@ -16,18 +16,21 @@ from evidence.services import (
     trust_root_export,
 )
 from evidence.signing import decrypt_private_key
+from tests.factories import EvidenceRecordFactory
 
 pytestmark = pytest.mark.django_db
 
 
-def test_append_links_records_gaplessly(acme, globex, append):
+def test_append_links_records_gaplessly(acme, globex):
     genesis = EvidenceRecord.objects.get(tenant=acme, seq=1)  # the tenant's creation was audited first
     assert genesis.prev_hash == GENESIS_HASH
-    first = append(acme)
+    first = EvidenceRecordFactory(tenant=acme)
     assert first.seq == 2 and first.prev_hash == genesis.hash and first.public_id.startswith("evd_")
-    second = append(acme)
+    second = EvidenceRecordFactory(tenant=acme)
     assert second.seq == 3 and second.prev_hash == first.hash
-    assert append(globex).seq == EvidenceRecord.objects.filter(tenant=globex).count()  # its own chain
+    assert (
+        EvidenceRecordFactory(tenant=globex).seq == EvidenceRecord.objects.filter(tenant=globex).count()
+    )  # its own chain
     head = ChainHead.objects.get(tenant=acme)
     assert (head.seq, head.head_hash) == (3, second.hash)
 
@@ -59,8 +62,8 @@ def test_role_change_audit_lands_in_the_chain(acme, member):
         "DELETE FROM evidence_evidencerecord WHERE tenant_id = %s",
     ],
 )
-def test_database_refuses_update_and_delete(acme, append, sql):
-    append(acme, 3)
+def test_database_refuses_update_and_delete(acme, sql):
+    EvidenceRecordFactory.create_batch(3, tenant=acme)
     with pytest.raises(DatabaseError, match="append-only"):
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(sql, [acme.pk])
@@ -77,16 +80,16 @@ def _bypass_triggers(sql, params):
         cursor.execute(sql, params)
 
 
-def test_verification_passes_on_an_intact_chain(acme, append):
-    append(acme, 20)
+def test_verification_passes_on_an_intact_chain(acme):
+    EvidenceRecordFactory.create_batch(20, tenant=acme)
     checkpoint_create(tenant=acme)
     run = chain_verify(tenant=acme)
     assert run.ok, run.problems
     assert run.records_checked == 21 and "All 21 records from #1 to #21 verified" in run.summary
 
 
-def test_verification_finds_a_changed_record(acme, append):
-    append(acme, 10)
+def test_verification_finds_a_changed_record(acme):
+    EvidenceRecordFactory.create_batch(10, tenant=acme)
     _bypass_triggers(
         "UPDATE evidence_evidencerecord SET payload = '{\"i\": 42}' WHERE tenant_id = %s AND seq = 4",
         [acme.pk],
@@ -98,8 +101,8 @@ def test_verification_finds_a_changed_record(acme, append):
     )
 
 
-def test_verification_finds_a_rewritten_chain_through_the_checkpoint(acme, append):
-    append(acme, 5)
+def test_verification_finds_a_rewritten_chain_through_the_checkpoint(acme):
+    EvidenceRecordFactory.create_batch(5, tenant=acme)
     checkpoint_create(tenant=acme)
     from evidence.services.common import _hash_of, record_document
 
@@ -118,8 +121,8 @@ def test_verification_finds_a_rewritten_chain_through_the_checkpoint(acme, appen
     ]
 
 
-def test_verification_finds_deleted_records_and_broken_links(acme, append):
-    append(acme, 8)
+def test_verification_finds_deleted_records_and_broken_links(acme):
+    EvidenceRecordFactory.create_batch(8, tenant=acme)
     _bypass_triggers("DELETE FROM evidence_evidencerecord WHERE tenant_id = %s AND seq IN (3, 4)", [acme.pk])
     run = chain_verify(tenant=acme)
     messages = [p["message"] for p in run.problems]
@@ -130,16 +133,16 @@ def test_verification_finds_deleted_records_and_broken_links(acme, append):
     assert "Record #9 is missing at the end of the chain." in [p["message"] for p in run.problems]
 
 
-def test_verification_finds_a_forged_checkpoint_signature(acme, append):
-    append(acme, 2)
+def test_verification_finds_a_forged_checkpoint_signature(acme):
+    EvidenceRecordFactory.create_batch(2, tenant=acme)
     cp = checkpoint_create(tenant=acme)
     _bypass_triggers("UPDATE evidence_checkpoint SET signature = %s WHERE id = %s", ["0" * 128, cp.pk])
     run = chain_verify(tenant=acme)
     assert run.summary == "Checkpoint at record #3 has a bad signature: it was altered after signing."
 
 
-def test_checkpoints_only_when_grown_and_keys_rotate(acme, append):
-    append(acme, 2)
+def test_checkpoints_only_when_grown_and_keys_rotate(acme):
+    EvidenceRecordFactory.create_batch(2, tenant=acme)
     cp = checkpoint_if_grown(acme)
     assert cp.seq == 3 and cp.reason == Checkpoint.Reason.SCHEDULED
     assert checkpoint_if_grown(acme) is None
@@ -156,8 +159,8 @@ def test_checkpoints_only_when_grown_and_keys_rotate(acme, append):
     assert chain_verify(tenant=acme).ok  # old checkpoints still verify with the retired key
 
 
-def test_private_keys_are_encrypted_at_rest(acme, append):
-    append(acme)
+def test_private_keys_are_encrypted_at_rest(acme):
+    EvidenceRecordFactory(tenant=acme)
     key = checkpoint_create(tenant=acme).key
     stored = SigningKey.objects.values_list("private_key_encrypted", flat=True).get(pk=key.pk)
     private = decrypt_private_key(stored, key_id=key.key_id)

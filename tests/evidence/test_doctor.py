@@ -5,9 +5,9 @@ import json
 
 import pytest
 from django.core.management import call_command
-from django.db import transaction
 
-from evidence.services import checkpoint_create, evidence_append
+from evidence.services import checkpoint_create
+from tests.factories import EvidenceRecordFactory
 
 
 def _doctor() -> tuple[int, str]:
@@ -21,8 +21,7 @@ def _doctor() -> tuple[int, str]:
 
 def test_doctor_fails_on_an_unsigned_chain_and_names_the_fix(acme, tmp_path, monkeypatch):
     monkeypatch.setenv("CAVRA_BACKUP_DIR", str(tmp_path))
-    with transaction.atomic():
-        evidence_append(tenant=acme, kind="decision.recorded", subject="dec_1", payload={})
+    EvidenceRecordFactory(tenant=acme, kind="decision.recorded")
     status, text = _doctor()
     assert status == 1
     assert "OK   database:" in text and "OK   redis: ping answered" in text
@@ -32,8 +31,7 @@ def test_doctor_fails_on_an_unsigned_chain_and_names_the_fix(acme, tmp_path, mon
 
 
 def test_doctor_passes_the_evidence_checks_once_signed_and_backed_up(acme, tmp_path, monkeypatch):
-    with transaction.atomic():
-        evidence_append(tenant=acme, kind="decision.recorded", subject="dec_1", payload={})
+    EvidenceRecordFactory(tenant=acme, kind="decision.recorded")
     checkpoint_create(tenant=acme)
     (tmp_path / "b1").mkdir()
     (tmp_path / "b1" / "backup.json").write_text(json.dumps({"created_at": "2099-01-01T00:00:00.000000Z"}))

@@ -135,10 +135,10 @@ def test_one_writer_per_fact(model, writer):
 
 def test_sessions_and_decisions_have_one_kind_each(acme, db):
     from evidence.models import EvidenceRecord
-    from tests.evidence.activity import open_session, record_decision
+    from tests.factories import decision_recorded, session_opened
 
-    session = open_session(acme)
-    record_decision(acme, session, action="read_file", target="a.py", decision="allow")
+    session = session_opened(acme)
+    decision_recorded(acme, session, action="read_file", target="a.py", decision="allow")
     written = set(
         EvidenceRecord.objects.filter(tenant=acme, subject__regex=r"^(ses|dec)_").values_list(
             "kind", flat=True

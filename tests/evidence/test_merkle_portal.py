@@ -12,18 +12,12 @@ from evidence.models import ChainHead, EvidenceRecord, MerkleNode
 from evidence.services import (
     bundle_export,
     checkpoint_create,
-    evidence_append,
     merkle_consistency_proof,
     merkle_root,
     record_document,
     trust_root_export,
 )
-
-
-def _append(tenant, n):
-    with transaction.atomic():
-        for i in range(n):
-            evidence_append(tenant=tenant, kind="decision.recorded", subject=f"dec_{i}", payload={"i": i})
+from tests.factories import EvidenceRecordFactory
 
 
 def _leaves(tenant):
@@ -32,9 +26,9 @@ def _leaves(tenant):
 
 
 def test_checkpoints_are_signed_tree_heads_with_the_rfc_9162_root(acme):
-    _append(acme, 5)
+    EvidenceRecordFactory.create_batch(5, tenant=acme, kind="decision.recorded")
     first = checkpoint_create(tenant=acme)
-    _append(acme, 6)
+    EvidenceRecordFactory.create_batch(6, tenant=acme, kind="decision.recorded")
     second = checkpoint_create(tenant=acme)
     leaves = _leaves(acme)
     assert first.root_hash == merkle.root(leaves[: first.seq]).hex()
@@ -45,9 +39,9 @@ def test_checkpoints_are_signed_tree_heads_with_the_rfc_9162_root(acme):
 
 def test_inclusion_and_consistency_proofs_from_the_api_verify_offline(acme, member, client_as):
     client = client_as(member(acme, Role.AUDITOR))
-    _append(acme, 7)
+    EvidenceRecordFactory.create_batch(7, tenant=acme, kind="decision.recorded")
     old = checkpoint_create(tenant=acme)
-    _append(acme, 10)
+    EvidenceRecordFactory.create_batch(10, tenant=acme, kind="decision.recorded")
     head = checkpoint_create(tenant=acme)
     record = EvidenceRecord.objects.get(tenant=acme, seq=3)
     body = client.get(f"/api/v1/evidence/records/{record.public_id}/proof").json()
@@ -72,7 +66,7 @@ def test_inclusion_and_consistency_proofs_from_the_api_verify_offline(acme, memb
 )
 def test_proof_for_a_size_that_is_no_signed_head_is_a_400_naming_size(acme, member, client_as, query, field):
     client = client_as(member(acme, Role.AUDITOR))
-    _append(acme, 4)
+    EvidenceRecordFactory.create_batch(4, tenant=acme, kind="decision.recorded")
     checkpoint_create(tenant=acme)
     record = EvidenceRecord.objects.get(tenant=acme, seq=4)
     response = client.get(f"/api/v1/evidence/records/{record.public_id}/proof{query}")
@@ -83,7 +77,7 @@ def test_proof_for_a_size_that_is_no_signed_head_is_a_400_naming_size(acme, memb
 def test_consistency_rejects_bad_ranges(acme, member, client_as):
     client = client_as(member(acme, Role.AUDITOR))
     assert client.get("/api/v1/evidence/consistency?from=1").status_code == 400  # no head yet
-    _append(acme, 4)
+    EvidenceRecordFactory.create_batch(4, tenant=acme, kind="decision.recorded")
     head = checkpoint_create(tenant=acme)
     for query in (
         "",
@@ -99,7 +93,7 @@ def test_consistency_rejects_bad_ranges(acme, member, client_as):
 
 
 def test_proof_of_another_tenants_record_is_a_404(acme, globex, member, client_as):
-    _append(globex, 2)
+    EvidenceRecordFactory.create_batch(2, tenant=globex, kind="decision.recorded")
     checkpoint_create(tenant=globex)
     record = EvidenceRecord.objects.filter(tenant=globex).first()
     client = client_as(member(acme, Role.AUDITOR))
@@ -107,11 +101,11 @@ def test_proof_of_another_tenants_record_is_a_404(acme, globex, member, client_a
 
 
 def test_bundles_carry_frontier_and_consistency_and_verify_with_the_tree(acme):
-    _append(acme, 6)
+    EvidenceRecordFactory.create_batch(6, tenant=acme, kind="decision.recorded")
     anchor = checkpoint_create(tenant=acme)
-    _append(acme, 5)
+    EvidenceRecordFactory.create_batch(5, tenant=acme, kind="decision.recorded")
     checkpoint_create(tenant=acme)
-    _append(acme, 3)
+    EvidenceRecordFactory.create_batch(3, tenant=acme, kind="decision.recorded")
     checkpoint_create(tenant=acme)
     bounded = bundle_export(tenant=acme, first_seq=anchor.seq + 2, last_seq=anchor.seq + 3)
     report = verify_bundle(bounded.data, trust_root_export(acme))
@@ -131,7 +125,7 @@ def _superuser_sql(sql, params=()):
 def test_a_rewritten_rehashed_and_resigned_history_contradicts_a_published_head(acme):
     """Direct SQL with the triggers off, every hash recomputed, tree and checkpoints rebuilt and re-signed
     with the tenant's own key: internally consistent again, but not with a head published before."""
-    _append(acme, 6)
+    EvidenceRecordFactory.create_batch(6, tenant=acme, kind="decision.recorded")
     published = checkpoint_create(tenant=acme)
     published_size, published_root = published.seq, bytes.fromhex(published.root_hash)
 
@@ -149,7 +143,7 @@ def test_a_rewritten_rehashed_and_resigned_history_contradicts_a_published_head(
     ChainHead.objects.filter(pk=head.pk).update(head_hash=prev)
     for table in ("evidence_checkpoint", "evidence_merklenode", "evidence_merkletree"):
         _superuser_sql(f"DELETE FROM {table} WHERE tenant_id = %s", [acme.pk])
-    _append(acme, 2)
+    EvidenceRecordFactory.create_batch(2, tenant=acme, kind="decision.recorded")
     forged = checkpoint_create(tenant=acme)
 
     report = verify_bundle(bundle_export(tenant=acme).data, trust_root_export(acme))
@@ -169,7 +163,7 @@ def test_uploaded_bundle_is_verified_by_the_offline_verifier_against_the_tenants
     from cavra_engine.evidence.vectors import build_vectors
 
     client = client_as(member(acme, Role.AUDITOR))
-    _append(acme, 4)
+    EvidenceRecordFactory.create_batch(4, tenant=acme, kind="decision.recorded")
     data = bundle_export(tenant=acme).data
     response = client.post("/api/v1/evidence/bundles/verify", {"bundle": SimpleUploadedFile("b.zip", data)})
     assert response.status_code == 200 and response.json()["ok"] is True, response.json()
@@ -192,10 +186,10 @@ def test_signed_tree_heads_are_appended_to_the_heads_file_for_air_gapped_sites(
     from cavra_engine.evidence.verify import load_trust_root
 
     settings.EVIDENCE_HEADS_FILE = str(tmp_path / "heads.jsonl")
-    _append(acme, 3)
+    EvidenceRecordFactory.create_batch(3, tenant=acme, kind="decision.recorded")
     with django_capture_on_commit_callbacks(execute=True):
         first = checkpoint_create(tenant=acme)
-    _append(acme, 2)
+    EvidenceRecordFactory.create_batch(2, tenant=acme, kind="decision.recorded")
     with django_capture_on_commit_callbacks(execute=True):
         second = checkpoint_create(tenant=acme)
         assert len((tmp_path / "heads.jsonl").read_bytes().splitlines()) == 1  # not before commit

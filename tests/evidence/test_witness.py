@@ -15,17 +15,11 @@ from evidence.models import ChainHead, EvidenceRecord
 from evidence.services import (
     checkpoint_create,
     checkpoint_document,
-    evidence_append,
     merkle_consistency_proof,
     record_document,
     trust_root_export,
 )
-
-
-def _append(tenant, n):
-    with transaction.atomic():
-        for i in range(n):
-            evidence_append(tenant=tenant, kind="decision.recorded", subject=f"dec_{i}", payload={"i": i})
+from tests.factories import EvidenceRecordFactory
 
 
 def _post(url, body) -> tuple[int, dict]:
@@ -42,7 +36,9 @@ def _post(url, body) -> tuple[int, dict]:
 def witness(acme, tmp_path):
     key = Ed25519PrivateKey.generate()
     label = ChainHead.objects.filter(tenant=acme).values_list("tenant_label", flat=True).first() or acme.slug
-    _append(acme, 1)  # the chain (and its signing key) exists before the witness learns the trust root
+    EvidenceRecordFactory.create_batch(
+        1, tenant=acme, kind="decision.recorded"
+    )  # the chain (and its signing key) exists before the witness learns the trust root
     node = Witness(state_dir=tmp_path, key=key, trust_roots={label: trust_root_export(acme)})
     server = serve(node)
     host, port = server.server_address[:2]
@@ -61,12 +57,12 @@ def _proof(tenant, first, second):
 
 def test_witness_countersigns_heads_that_extend_each_other(acme, witness):
     node, url, key = witness
-    _append(acme, 5)
+    EvidenceRecordFactory.create_batch(5, tenant=acme, kind="decision.recorded")
     first = checkpoint_create(tenant=acme)
     status, body = _post(url, {"tree_head": _head(acme, first), "consistency": []})
     assert status == 200, body
     assert cosignature_valid(_head(acme, first), body["cosignature"], key.public_key())
-    _append(acme, 4)
+    EvidenceRecordFactory.create_batch(4, tenant=acme, kind="decision.recorded")
     second = checkpoint_create(tenant=acme)
     status, body = _post(
         url, {"tree_head": _head(acme, second), "consistency": _proof(acme, first.seq, second.seq)}
@@ -83,7 +79,7 @@ def test_witness_countersigns_heads_that_extend_each_other(acme, witness):
 
 def test_witness_refuses_a_rewritten_history_resigned_with_the_tenant_key(acme, witness):
     node, url, _key = witness
-    _append(acme, 6)
+    EvidenceRecordFactory.create_batch(6, tenant=acme, kind="decision.recorded")
     published = checkpoint_create(tenant=acme)
     assert _post(url, {"tree_head": _head(acme, published), "consistency": []})[0] == 200
 
@@ -106,7 +102,7 @@ def test_witness_refuses_a_rewritten_history_resigned_with_the_tenant_key(acme, 
     ChainHead.objects.filter(tenant=acme).update(head_hash=prev)
     for table in ("evidence_checkpoint", "evidence_merklenode", "evidence_merkletree"):
         superuser_sql(f"DELETE FROM {table} WHERE tenant_id = %s", [acme.pk])
-    _append(acme, 2)
+    EvidenceRecordFactory.create_batch(2, tenant=acme, kind="decision.recorded")
     forged = checkpoint_create(tenant=acme)
 
     status, body = _post(
@@ -127,7 +123,7 @@ def test_witness_refuses_a_rewritten_history_resigned_with_the_tenant_key(acme, 
 )
 def test_witness_rejects_malformed_or_unsigned_heads(acme, witness, change, message):
     _node, url, _key = witness
-    _append(acme, 2)
+    EvidenceRecordFactory.create_batch(2, tenant=acme, kind="decision.recorded")
     head = _head(acme, checkpoint_create(tenant=acme))
     status, body = _post(url, {"tree_head": change(head), "consistency": []})
     assert status == 400 and message in body["error"]
@@ -135,9 +131,9 @@ def test_witness_rejects_malformed_or_unsigned_heads(acme, witness, change, mess
 
 def test_witness_rejects_an_older_head_and_bad_bodies(acme, witness):
     _node, url, _key = witness
-    _append(acme, 3)
+    EvidenceRecordFactory.create_batch(3, tenant=acme, kind="decision.recorded")
     old = checkpoint_create(tenant=acme)
-    _append(acme, 3)
+    EvidenceRecordFactory.create_batch(3, tenant=acme, kind="decision.recorded")
     new = checkpoint_create(tenant=acme)
     assert _post(url, {"tree_head": _head(acme, new), "consistency": []})[0] == 200
     assert _post(url, {"tree_head": _head(acme, old), "consistency": []})[0] == 409

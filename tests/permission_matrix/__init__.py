@@ -10,6 +10,8 @@ of `Entry`. tests/test_permission_matrix.py fails when a named URL pattern exist
 - member of the tenant holding every role except the allowed ones -> 403
 - member holding each allowed role -> one of `ok` (2xx, or 302 for a form POST)
 
+`setup(ctx)` creates what the URL reads before any request (e.g. a verification run), so `ok` is the
+one status a page answers when its data exists, never "200 or 404".
 `kwargs(ctx)` builds the URL kwargs by creating an object in `ctx.tenant` (ctx has tenant, user
 factory `ctx.member(*roles)`, and `ctx.other` the other tenant); it is called again for every
 request so destructive POSTs get a fresh object. `data(ctx)` builds a POST body.
@@ -32,6 +34,7 @@ class Entry:
     url_name: str
     roles: tuple[str, ...] = ()
     method: str = "GET"
+    setup: Callable[[Any], None] | None = None
     kwargs: Callable[[Any], dict] | None = None
     data: Callable[[Any], dict] | dict | None = None
     ok: tuple[int, ...] = (200,)
@@ -50,7 +53,7 @@ class Entry:
 
 # URL namespaces/names whose access rules are tested elsewhere (third-party screens with their own tests).
 COVERED_ELSEWHERE: dict[str, str] = {
-    "admin:": "tests/foundation/test_admin.py (tenant-scoped changelists, change forms, FK choices)",
+    "admin:": "tests/tenants/test_admin.py (tenant-scoped changelists, change forms, FK choices)",
     "account_": "allauth sign-in pages: public by design",
     "socialaccount_": "allauth SSO pages: public by design",
     "openid_connect_": "allauth OIDC callbacks: public by design",

@@ -1,8 +1,8 @@
 """Approval pages and API: the queue, detail, history, inline review, break-glass, post-hoc reviews."""
 
-from approvals.services import approval_request_break_glass, approval_request_open
+from approvals.services import approval_request_break_glass
 from core.roles import Role
-from registry.services import agent_create
+from tests.factories import AgentFactory, ApprovalRequestFactory
 from tests.permission_matrix import Entry
 
 READ = (Role.SECURITY_REVIEWER, Role.TENANT_ADMIN, Role.AUDITOR, Role.COMPLIANCE_OFFICER)
@@ -11,21 +11,9 @@ BG_REVIEW = (Role.TENANT_ADMIN, Role.COMPLIANCE_OFFICER, Role.AUDITOR)
 
 
 def _approval(ctx):
-    n = ctx.seq()
-    agent = agent_create(tenant=ctx.tenant, actor=None, name=f"matrix-agent-{n}", profile="claude-code")
-    return approval_request_open(
-        tenant=ctx.tenant,
-        agent=agent,
-        action_digest=f"{n:064x}",
-        action="write_file",
-        target=".github/workflows/deploy.yml",  # routed to platform security, not repository-limited
-        repository="acme/web",
-        environment="dev",
-        rule_id="filesystem.write.require_approval",
-        severity="high",
-        reason="Workflow files need review.",
-        policy_pack="baseline",
-        policy_digest="sha256:x",
+    # a workflow file is routed to platform security, not limited to one repository's reviewers
+    return ApprovalRequestFactory(
+        agent=AgentFactory(tenant=ctx.tenant), target=".github/workflows/deploy.yml", policy_pack="baseline"
     )
 
 
@@ -75,22 +63,17 @@ ENTRIES = [
     ),
     Entry("approvals-api:list", roles=QUEUE, api=True),
     Entry("approvals-api:detail", roles=READ, api=True, kwargs=_kwargs),
-    Entry(
-        "approvals-api:approve",
-        roles=(Role.SECURITY_REVIEWER,),
-        method="POST",
-        api=True,
-        kwargs=_kwargs,
-        data={"reason": "matrix"},
-    ),
-    Entry(
-        "approvals-api:deny",
-        roles=(Role.SECURITY_REVIEWER,),
-        method="POST",
-        api=True,
-        kwargs=_kwargs,
-        data={"reason": "matrix"},
-    ),
+    *[
+        Entry(
+            f"approvals-api:{verb}",
+            roles=(Role.SECURITY_REVIEWER,),
+            method="POST",
+            api=True,
+            kwargs=_kwargs,
+            data={"reason": "matrix"},
+        )
+        for verb in ("approve", "deny")
+    ],
     Entry(
         "approvals-api:break-glass",
         roles=(Role.TENANT_ADMIN,),

@@ -3,7 +3,13 @@
 from core.roles import Role
 from evidence.models import AgentSession, Decision
 from policies.models import PublishPlan
-from policies.services import policy_pack_upload, rollout_set
+from tests.factories import (
+    MINIMAL_PACK,
+    AgentSessionFactory,
+    DecisionFactory,
+    PolicyVersionFactory,
+    RolloutFactory,
+)
 from tests.permission_matrix import Entry
 
 # Spelled out here, not imported from the code, so the matrix is an independent statement of who may do what.
@@ -18,35 +24,27 @@ ACTIVITY_ROLES = (
 POLICY_READ_ROLES = ACTIVITY_ROLES
 POLICY_WRITE_ROLES = (Role.TENANT_ADMIN, Role.OPERATOR)
 
-PACK = """\
-apiVersion: cavra.policy/v2
-metadata: {id: matrix-pack, title: Matrix pack, version: 1.0.0, description: matrix}
-defaults: {any: allow}
-rules: []
-"""
+PACK = MINIMAL_PACK.format(pack_id="matrix-pack")
 
 
 def _version(ctx) -> dict:
-    return {"public_id": policy_pack_upload(tenant=ctx.tenant, text=PACK, actor=None).public_id}
+    return {"public_id": PolicyVersionFactory(tenant=ctx.tenant).public_id}
 
 
 def _rollout(ctx) -> dict:
-    version = policy_pack_upload(tenant=ctx.tenant, text=PACK, actor=None)
-    return {
-        "public_id": rollout_set(tenant=ctx.tenant, version=version, mode="enforce", actor=None).public_id
-    }
+    return {"public_id": RolloutFactory(version=PolicyVersionFactory(tenant=ctx.tenant)).public_id}
 
 
 def _decision(ctx) -> Decision:
-    return Decision.objects.create(tenant=ctx.tenant, action="read_file", target="a.py", decision="allow")
+    return DecisionFactory(tenant=ctx.tenant)
 
 
 def _session(ctx) -> AgentSession:
-    return AgentSession.objects.create(tenant=ctx.tenant, agent_name="bot")
+    return AgentSessionFactory(tenant=ctx.tenant)
 
 
 def _rollout_form(ctx) -> dict:
-    version = policy_pack_upload(tenant=ctx.tenant, text=PACK, actor=None)
+    version = PolicyVersionFactory(tenant=ctx.tenant)
     return {"version": version.public_id, "repository": "acme/web", "environment": "", "mode": "enforce"}
 
 
@@ -79,7 +77,7 @@ def _replay(ctx):
 def _signed_version(ctx):
     from policies.services.signing import policy_version_sign
 
-    version = policy_pack_upload(tenant=ctx.tenant, text=PACK, actor=None)
+    version = PolicyVersionFactory(tenant=ctx.tenant, text=PACK)
     version.signature = policy_version_sign(version=version, plan_ref=None)
     version.save(update_fields=["signature"])
     return version
@@ -88,7 +86,7 @@ def _signed_version(ctx):
 def _rollout_plan(ctx, *, applied: bool = False):
     from policies.services.rollout_plans import rollout_change_plan_create
 
-    version = policy_pack_upload(tenant=ctx.tenant, text=PACK, actor=None)
+    version = PolicyVersionFactory(tenant=ctx.tenant, text=PACK)
     plan = rollout_change_plan_create(
         tenant=ctx.tenant, actor=None, version=version, repository=f"acme/r{ctx.seq()}"
     )
@@ -109,7 +107,7 @@ def _rollout_plan(ctx, *, applied: bool = False):
 def _tightening_plan(ctx):
     from policies.services.rollout_plans import rollout_change_plan_create
 
-    version = policy_pack_upload(tenant=ctx.tenant, text=PACK, actor=None)
+    version = PolicyVersionFactory(tenant=ctx.tenant, text=PACK)
     return rollout_change_plan_create(
         tenant=ctx.tenant, actor=None, version=version, remove=False, mode="enforce"
     )
@@ -151,7 +149,7 @@ GOVERNANCE_ENTRIES = [
         roles=POLICY_WRITE_ROLES,
         method="POST",
         api=True,
-        data=lambda ctx: {"version": policy_pack_upload(tenant=ctx.tenant, text=PACK, actor=None).public_id},
+        data=lambda ctx: {"version": PolicyVersionFactory(tenant=ctx.tenant, text=PACK).public_id},
         ok=(201,),
     ),
     Entry(

@@ -1,13 +1,13 @@
 """Registry pages and API: readers see, operators and tenant admins change."""
 
 from core.roles import Role
-from registry.models import Agent, AgentCredential, McpServer, McpTool
-from registry.services import (
-    agent_create,
-    agent_credential_issue,
-    mcp_server_create,
-    mcp_tool_observe,
-    workload_identity_bind,
+from registry.models import Agent, McpServer, McpTool
+from registry.services import mcp_tool_observe
+from tests.factories import (
+    AgentCredentialFactory,
+    AgentFactory,
+    McpServerFactory,
+    WorkloadIdentityBindingFactory,
 )
 from tests.permission_matrix import Entry
 
@@ -24,7 +24,7 @@ READ_ROLES = (
 
 
 def _agent(ctx) -> Agent:
-    return agent_create(tenant=ctx.tenant, actor=None, name=f"agent-{ctx.seq()}", profile="codex")
+    return AgentFactory(tenant=ctx.tenant, profile="codex")
 
 
 def _agent_kwargs(ctx) -> dict:
@@ -32,8 +32,7 @@ def _agent_kwargs(ctx) -> dict:
 
 
 def _credential_kwargs(ctx) -> dict:
-    credential: AgentCredential
-    credential, _ = agent_credential_issue(agent=_agent(ctx), actor=None)
+    credential = AgentCredentialFactory(agent=_agent(ctx))
     return {"agent_id": credential.agent.public_id, "credential_id": credential.public_id}
 
 
@@ -41,11 +40,8 @@ _GITHUB = "https://token.actions.githubusercontent.com"
 
 
 def _binding_kwargs(ctx) -> dict:
-    agent = _agent(ctx)
-    binding = workload_identity_bind(
-        agent=agent, actor=None, issuer=_GITHUB, audience=f"cavra:{ctx.tenant.slug}", subject="repo:acme/*"
-    )
-    return {"agent_id": agent.public_id, "binding_id": binding.public_id}
+    binding = WorkloadIdentityBindingFactory(agent=_agent(ctx), issuer=_GITHUB, subject="repo:acme/*")
+    return {"agent_id": binding.agent.public_id, "binding_id": binding.public_id}
 
 
 def _bind_data(ctx) -> dict:
@@ -53,8 +49,10 @@ def _bind_data(ctx) -> dict:
 
 
 def _server(ctx) -> McpServer:
-    return mcp_server_create(
-        tenant=ctx.tenant, actor=None, server_id=f"srv-{ctx.seq()}", name="Server", command="npx srv"
+    return McpServerFactory(
+        tenant=ctx.tenant,
+        trust_tier=McpServer.TrustTier.EXPERIMENTAL,
+        approval_state=McpServer.ApprovalState.PENDING,
     )
 
 

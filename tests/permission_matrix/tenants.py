@@ -2,7 +2,7 @@
 
 from core.roles import Role
 from tenants.models import Membership
-from tenants.tokens import personal_token_issue
+from tests.factories import PersonalAccessTokenFactory
 from tests.permission_matrix import Entry
 
 
@@ -12,9 +12,7 @@ def _membership(ctx) -> dict:
 
 
 def _token(ctx) -> dict:
-    owner = ctx.member(Role.AUDITOR)
-    token, _ = personal_token_issue(user=owner, tenant=ctx.tenant, name="bot", actor=owner)
-    return {"token_id": token.public_id}
+    return {"token_id": PersonalAccessTokenFactory(tenant=ctx.tenant, name="bot").public_id}
 
 
 def _switch_data(ctx) -> dict:
@@ -51,7 +49,7 @@ ENTRIES = [
         kwargs=_token,
         ok=(302,),
         note="any member revokes their own; the token here is another member's, which only a tenant admin "
-        "(the first role, used for roles=()) sees - for everyone else it is a 404 (tests/foundation/test_personal_tokens.py)",
+        "(the first role, used for roles=()) sees - for everyone else it is a 404 (tests/tenants/test_personal_tokens.py)",
     ),
     Entry("tenants-api:me", api=True),
     Entry("tenants-api:members", roles=(Role.TENANT_ADMIN,), api=True),

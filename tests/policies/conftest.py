@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from django.test import Client
 
-from policies.services import policy_pack_upload, rollout_set
-from registry.services import agent_create, agent_credential_issue
+from tests.factories import AgentCredentialFactory, AgentFactory, PolicyVersionFactory, RolloutFactory
+from tests.support.clients import bearer_client
 
 TEST_PACK = """\
 apiVersion: cavra.policy/v2
@@ -62,33 +64,29 @@ tests:
 
 @pytest.fixture
 def policy_version(acme):
-    return policy_pack_upload(tenant=acme, text=TEST_PACK, actor=None)
+    return PolicyVersionFactory(tenant=acme, text=TEST_PACK)
 
 
 @pytest.fixture
-def rolled_out(acme, policy_version):
-    return rollout_set(tenant=acme, version=policy_version, mode="enforce", actor=None)
+def rolled_out(policy_version):
+    return RolloutFactory(version=policy_version, mode="enforce")
 
 
 @pytest.fixture
 def agent(acme, member):
-    owner = member(acme, "operator", email="owner@acme.test")
-    return agent_create(tenant=acme, actor=None, name="ci-bot", profile="claude-code", owner=owner)
+    return AgentFactory(tenant=acme, name="ci-bot", owner=member(acme, "operator", email="owner@acme.test"))
 
 
 @pytest.fixture
 def token(agent):
-    _, plaintext = agent_credential_issue(agent=agent, actor=None)
-    return plaintext
+    return AgentCredentialFactory(agent=agent).plaintext
 
 
 @pytest.fixture
 def agent_client(token):
-    return Client(HTTP_AUTHORIZATION=f"Bearer {token}")
+    return bearer_client(token)
 
 
 def ask(client: Client, **body):
-    import json
-
     headers = body.pop("headers", {})
     return client.post("/api/v1/decisions", json.dumps(body), content_type="application/json", **headers)

@@ -6,13 +6,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from django.test import Client
 
 from approvals.models import ApprovalRequest
 from approvals.services import approval_request_approve, reviewer_repository_grant_add
 from evidence.models import EvidenceRecord
-from registry.services import agent_create, agent_credential_issue
-from tests.policies.conftest import ask
+from tests.factories import AgentCredentialFactory, PolicyVersionFactory, RolloutFactory
+from tests.policies.conftest import TEST_PACK, ask
+from tests.support.clients import bearer_client
 
 pytestmark = pytest.mark.django_db
 
@@ -66,9 +66,8 @@ def test_approval_binds_the_exact_action(acme, approved, agent_client, change):
 
 
 def test_another_agent_cannot_use_the_approval(acme, approved):
-    other = agent_create(tenant=acme, actor=None, name="other-bot", profile="claude-code")
-    _, token = agent_credential_issue(agent=other, actor=None)
-    body = ask(Client(HTTP_AUTHORIZATION=f"Bearer {token}"), **DEPLOY, approval_id=approved.public_id).json()
+    token = AgentCredentialFactory(agent__tenant=acme, agent__name="other-bot").plaintext
+    body = ask(bearer_client(token), **DEPLOY, approval_id=approved.public_id).json()
     assert (body["decision"], body["rule_id"]) == ("block", "approval.mismatch")
 
 
@@ -89,13 +88,8 @@ def test_suspended_agent_cannot_use_an_approval(acme, approved, agent, agent_cli
 
 
 def test_policy_change_invalidates_the_approval(acme, approved, agent_client):
-    from policies.services import policy_pack_upload, rollout_set
-    from tests.policies.conftest import TEST_PACK
-
-    newer = policy_pack_upload(
-        tenant=acme, text=TEST_PACK.replace("version: 1.0.0", "version: 1.0.1"), actor=None
-    )
-    rollout_set(tenant=acme, version=newer, mode="enforce", actor=None)
+    newer = PolicyVersionFactory(tenant=acme, text=TEST_PACK.replace("version: 1.0.0", "version: 1.0.1"))
+    RolloutFactory(version=newer, mode="enforce")
     body = ask(agent_client, **DEPLOY, approval_id=approved.public_id).json()
     assert (body["decision"], body["rule_id"]) == ("block", "approval.mismatch")
 

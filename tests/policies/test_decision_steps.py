@@ -38,6 +38,7 @@ from policies.decisions.types import (
 )
 from policies.models import PolicyVersion, Rollout
 from registry.services import agent_set_status
+from tests.factories import AgentFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -121,9 +122,7 @@ def test_no_registry_objection_keeps_the_judgement(acme, agent):
 
 
 def test_profile_scope_objection_is_reported_for_an_action_the_profile_lacks(acme):
-    from registry.services import agent_create
-
-    reader = agent_create(tenant=acme, actor=None, name="reader", profile="read-only", owner=None)
+    reader = AgentFactory(tenant=acme, name="reader", profile="read-only")
     allowed = Judgement(_verdict("allow", None), from_policy=True)
     judged = registry_review(allowed, _caller(acme, reader), DecisionInput("write_file", "a.py"))
     assert judged.decision == "block" and judged.verdict.rule_id.startswith("registry.")

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from evidence.models import Decision
 from policies.models import PolicyVersion, Rollout
+from tests.factories import DecisionFactory, PolicyVersionFactory
 from tests.permission_matrix.policies import PACK
+from tests.policies.conftest import TEST_PACK
 
 pytestmark = pytest.mark.django_db
 
@@ -70,12 +71,10 @@ def test_install_bundled_and_roll_out(acme, operator):
 
 
 def test_rollout_bad_input_names_the_field(acme, globex, operator):
-    from policies.services import policy_pack_upload
-
-    foreign = policy_pack_upload(tenant=globex, text=PACK, actor=None)
+    foreign = PolicyVersionFactory(tenant=globex, text=PACK)
     response = operator.post("/policies/rollouts/", {"version": foreign.public_id, "mode": "enforce"})
     assert response.status_code == 422 and 'id="version-error"' in response.content.decode()
-    own = policy_pack_upload(tenant=acme, text=PACK, actor=None)
+    own = PolicyVersionFactory(tenant=acme, text=PACK)
     response = operator.post("/policies/rollouts/", {"version": own.public_id, "mode": "yolo"})
     assert response.status_code == 422 and 'id="mode-error"' in response.content.decode()
     response = operator.post(
@@ -87,15 +86,14 @@ def test_rollout_bad_input_names_the_field(acme, globex, operator):
 
 def test_activity_filters_and_htmx_fragment(acme, globex, operator, django_assert_max_num_queries):
     for i in range(30):
-        Decision.objects.create(
+        DecisionFactory(
             tenant=acme,
-            action="read_file",
             target=f"f{i}",
             decision="block" if i % 3 else "allow",
             severity="high",
             repository="acme/web",
         )
-    Decision.objects.create(tenant=globex, action="read_file", target="globex-secret", decision="block")
+    DecisionFactory(tenant=globex, target="globex-secret", decision="block")
     page = operator.get("/policies/activity/?decision=allow").content.decode()
     assert "globex-secret" not in page and "10 decisions" in page
     with django_assert_max_num_queries(12):
@@ -105,14 +103,12 @@ def test_activity_filters_and_htmx_fragment(acme, globex, operator, django_asser
         and b"<html" not in fragment.content
         and b"20 decisions" in fragment.content
     )
-    assert operator.get("/policies/activity/?since=not-a-date").status_code == 200  # shown as a field error
+    bad = operator.get("/policies/activity/?since=not-a-date")
+    assert bad.status_code == 400 and 'class="field-error"' in bad.content.decode()  # shown beside the field
 
 
 def test_version_page_shows_what_changed_from_the_previous_version(acme, operator):
-    from policies.services import policy_pack_upload
-    from tests.policies.conftest import TEST_PACK
-
-    policy_pack_upload(tenant=acme, text=TEST_PACK, actor=None)
+    PolicyVersionFactory(tenant=acme, text=TEST_PACK)
     tighter = TEST_PACK.replace("version: 1.0.0", "version: 1.1.0").replace(
         "    effect: require_approval\n    severity: high\n    reason: Changes to a cluster need a reviewer.",
         "    effect: block\n    severity: high\n    reason: Changes to a cluster need a reviewer.",
@@ -121,7 +117,7 @@ def test_version_page_shows_what_changed_from_the_previous_version(acme, operato
         "    target: kubectl apply -f deploy.yaml\n    expect: require_approval",
         "    target: kubectl apply -f deploy.yaml\n    expect: block",
     )
-    newer = policy_pack_upload(tenant=acme, text=tighter, actor=None)
+    newer = PolicyVersionFactory(tenant=acme, text=tighter)
     html = operator.get(f"/policies/versions/{newer.public_id}/").content.decode()
     assert 'data-testid="changes"' in html and "Changes from 1.0.0" in html
     assert "changed <code>test.deploy</code>: <strong>tightened</strong>" in html

@@ -5,18 +5,17 @@ from __future__ import annotations
 import pytest
 
 from core.roles import Role
-from registry.services import agent_credential_issue, mcp_tool_observe
+from registry.services import mcp_tool_observe
+from tests.factories import AgentCredentialFactory, McpServerFactory
 
 pytestmark = pytest.mark.django_db
 
 
-def test_tenant_admin_sees_only_their_tenants_registry(
-    acme, globex, member, client_as, make_agent, make_server
-):
-    agent_credential_issue(agent=make_agent(acme, name="acme-bot"), actor=None)
-    agent_credential_issue(agent=make_agent(globex, name="globex-bot"), actor=None)
-    make_server(acme, "acme-srv")
-    make_server(globex, "globex-srv")
+def test_tenant_admin_sees_only_their_tenants_registry(acme, globex, member, client_as):
+    AgentCredentialFactory(agent__tenant=acme, agent__name="acme-bot")
+    AgentCredentialFactory(agent__tenant=globex, agent__name="globex-bot")
+    McpServerFactory(tenant=acme, server_id="acme-srv")
+    McpServerFactory(tenant=globex, server_id="globex-srv")
     mcp_tool_observe(tenant=acme, server_id="acme-srv", tool="acme_tool", description="", input_schema={})
     mcp_tool_observe(
         tenant=globex, server_id="globex-srv", tool="globex_tool", description="", input_schema={}
@@ -30,8 +29,8 @@ def test_tenant_admin_sees_only_their_tenants_registry(
     assert admin.get("/admin/registry/agentcredential/add/").status_code == 403
 
 
-def test_admin_action_revokes_tokens(acme, member, client_as, make_agent):
-    credential, _ = agent_credential_issue(agent=make_agent(acme), actor=None)
+def test_admin_action_revokes_tokens(acme, member, client_as):
+    credential = AgentCredentialFactory(agent__tenant=acme)
     admin = client_as(member(acme, Role.TENANT_ADMIN), acme)
     response = admin.post(
         "/admin/registry/agentcredential/", {"action": "revoke_selected", "_selected_action": [credential.pk]}

@@ -3,25 +3,21 @@
 from __future__ import annotations
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 
 from core.roles import Role
 from registry.models import Agent, AgentCredential, McpTool
+from tests.factories import AgentCredentialFactory, AgentFactory, McpServerFactory
+from tests.support.clients import bearer_client
+from tests.support.queries import assert_fixed_query_count
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def operator_client(acme, member, client_as):
-    return client_as(member(acme, Role.OPERATOR, email="op@acme.test"), acme)
 
 
 def post(client, url, data):
     return client.post(url, data, content_type="application/json")
 
 
-def test_register_agent_issue_token_use_it_and_revoke_it(acme, operator_client, agent_client):
+def test_register_agent_issue_token_use_it_and_revoke_it(acme, operator_client):
     created = post(
         operator_client,
         "/api/v1/agents",
@@ -45,16 +41,16 @@ def test_register_agent_issue_token_use_it_and_revoke_it(acme, operator_client, 
     )
     detail = operator_client.get(f"/api/v1/agents/{body['id']}").json()
     assert token not in str(detail) and detail["credentials"][0]["prefix"] == token[:12]
-    assert agent_client(token).get("/api/v1/agents").status_code == 200
+    assert bearer_client(token).get("/api/v1/agents").status_code == 200
     revoked = post(
         operator_client, f"/api/v1/agents/{body['id']}/credentials/{issued.json()['id']}/revoke", {}
     )
     assert revoked.status_code == 200 and revoked.json()["state"] == "revoked"
-    assert agent_client(token).get("/api/v1/agents").status_code == 401
+    assert bearer_client(token).get("/api/v1/agents").status_code == 401
 
 
-def test_patch_agent_and_bad_input_names_the_field(acme, operator_client, make_agent):
-    agent = make_agent(acme)
+def test_patch_agent_and_bad_input_names_the_field(acme, operator_client):
+    agent = AgentFactory(tenant=acme)
     url = f"/api/v1/agents/{agent.public_id}"
     ok = operator_client.patch(
         url, {"status": "suspended", "risk_tier": "high"}, content_type="application/json"
@@ -78,25 +74,23 @@ def test_patch_agent_and_bad_input_names_the_field(acme, operator_client, make_a
     assert operator_client.get("/api/v1/agents?status=zombie").json()["errors"].keys() == {"status"}
 
 
-def test_agent_list_filters_and_fixed_query_count(acme, operator_client, make_agent, member):
+def test_agent_list_filters_and_fixed_query_count(acme, operator_client, member):
     owner = member(acme, Role.OPERATOR)
     for i in range(3):
-        make_agent(acme, profile="codex", owner=owner, name=f"codex-{i}")
-    make_agent(acme, profile="read-only", name="reader")
+        AgentFactory(tenant=acme, profile="codex", owner=owner, name=f"codex-{i}")
+    AgentFactory(tenant=acme, profile="read-only", name="reader")
     assert [a["name"] for a in operator_client.get("/api/v1/agents?profile=read-only").json()["results"]] == [
         "reader"
     ]
     assert len(operator_client.get("/api/v1/agents?q=codex").json()["results"]) == 3
-    with CaptureQueriesContext(connection) as few:
-        operator_client.get("/api/v1/agents")
-    for i in range(10):
-        make_agent(acme, owner=owner, name=f"more-{i}")
-    with CaptureQueriesContext(connection) as many:
-        assert len(operator_client.get("/api/v1/agents").json()["results"]) == 14
-    assert len(many) == len(few)
+    listed = assert_fixed_query_count(
+        lambda: operator_client.get("/api/v1/agents"),
+        lambda: [AgentFactory(tenant=acme, owner=owner, name=f"more-{i}") for i in range(10)],
+    )
+    assert len(listed.json()["results"]) == 14
 
 
-def test_mcp_servers_register_list_detail(acme, operator_client, make_server):
+def test_mcp_servers_register_list_detail(acme, operator_client):
     created = post(
         operator_client,
         "/api/v1/mcp-servers",
@@ -112,7 +106,9 @@ def test_mcp_servers_register_list_detail(acme, operator_client, make_server):
     assert created.json()["id"].startswith("mcp_") and created.json()["approval_state"] == "pending"
     bad = post(operator_client, "/api/v1/mcp-servers", {"server_id": "x", "name": "X", "transport": "http"})
     assert bad.status_code == 400 and "url" in bad.json()["errors"]
-    make_server(acme, "github", tier="trusted", tools=["list_issues", "create_pull_request"])
+    McpServerFactory(
+        tenant=acme, server_id="github", trust_tier="trusted", tools=["list_issues", "create_pull_request"]
+    )
     listing = operator_client.get("/api/v1/mcp-servers?trust_tier=trusted").json()["results"]
     assert [s["server_id"] for s in listing] == ["github"]
     detail = operator_client.get(f"/api/v1/mcp-servers/{listing[0]['id']}").json()
@@ -120,11 +116,9 @@ def test_mcp_servers_register_list_detail(acme, operator_client, make_server):
     assert detail["tools"][0]["risk"] == "medium" and len(detail["tools"][0]["approved_digest"]) == 64
 
 
-def test_agent_reports_tools_and_a_rug_pull_is_flagged(
-    acme, make_agent, token_for, agent_client, make_server
-):
-    make_server(acme, "github", tier="trusted", tools=["list_issues"])
-    client = agent_client(token_for(make_agent(acme)))
+def test_agent_reports_tools_and_a_rug_pull_is_flagged(acme):
+    McpServerFactory(tenant=acme, server_id="github", trust_tier="trusted", tools=["list_issues"])
+    client = bearer_client(AgentCredentialFactory(agent=AgentFactory(tenant=acme)).plaintext)
     same = post(
         client,
         "/api/v1/mcp-tools/observe",
@@ -164,8 +158,8 @@ def test_agent_reports_tools_and_a_rug_pull_is_flagged(
     assert McpTool.objects.filter(tenant=acme).count() == 2
 
 
-def test_readers_read_but_cannot_write(acme, member, client_as, make_agent):
-    agent = make_agent(acme)
+def test_readers_read_but_cannot_write(acme, member, client_as):
+    agent = AgentFactory(tenant=acme)
     auditor = client_as(member(acme, Role.AUDITOR), acme)
     assert auditor.get(f"/api/v1/agents/{agent.public_id}").status_code == 200
     assert post(auditor, f"/api/v1/agents/{agent.public_id}/credentials", {}).status_code == 403

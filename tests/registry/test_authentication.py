@@ -9,6 +9,8 @@ from django.utils import timezone
 
 from registry.models import AgentCredential
 from registry.services import agent_credential_revoke, agent_credential_rotate, agent_update, token_hash
+from tests.factories import AgentCredentialFactory, AgentFactory, McpServerFactory
+from tests.support.clients import bearer_client
 
 pytestmark = pytest.mark.django_db
 
@@ -20,11 +22,11 @@ def _problem_401(response, words: str):
     assert words in response.json()["detail"]
 
 
-def test_valid_token_authenticates_as_its_agent(acme, make_agent, token_for, agent_client):
-    agent = make_agent(acme, name="claude-alice")
-    token = token_for(agent)
+def test_valid_token_authenticates_as_its_agent(acme):
+    agent = AgentFactory(tenant=acme, name="claude-alice")
+    token = AgentCredentialFactory(agent=agent).plaintext
     assert token.startswith("cvr_") and len(token) > 40
-    response = agent_client(token).get("/api/v1/agents")
+    response = bearer_client(token).get("/api/v1/agents")
     assert response.status_code == 200
     assert [a["name"] for a in response.json()["results"]] == ["claude-alice"]  # an agent sees only itself
     credential = AgentCredential.objects.get(agent=agent)
@@ -35,9 +37,9 @@ def test_valid_token_authenticates_as_its_agent(acme, make_agent, token_for, age
     assert credential.last_used_at is not None and agent.last_seen_at == credential.last_used_at
 
 
-def test_last_used_is_written_at_most_once_a_minute(acme, make_agent, token_for, agent_client):
-    agent = make_agent(acme)
-    client = agent_client(token_for(agent))
+def test_last_used_is_written_at_most_once_a_minute(acme):
+    agent = AgentFactory(tenant=acme)
+    client = bearer_client(AgentCredentialFactory(agent=agent).plaintext)
     client.get("/api/v1/agents")
     first = AgentCredential.objects.get(agent=agent).last_used_at
     client.get("/api/v1/agents")
@@ -56,7 +58,7 @@ def test_last_used_is_written_at_most_once_a_minute(acme, make_agent, token_for,
         ("Bearer a b", "Malformed"),
     ],
 )
-def test_wrong_tokens_get_401_problem(acme, make_agent, client, header, words):
+def test_wrong_tokens_get_401_problem(acme, client, header, words):
     _problem_401(client.get("/api/v1/agents", HTTP_AUTHORIZATION=header), words)
 
 
@@ -65,55 +67,51 @@ def test_no_credentials_is_401_with_bearer_challenge(db, client):
     assert response.status_code == 401 and response["WWW-Authenticate"].startswith("Bearer")
 
 
-def test_revocation_takes_effect_on_the_next_request(acme, make_agent, token_for, agent_client):
-    agent = make_agent(acme)
-    token = token_for(agent)
-    client = agent_client(token)
+def test_revocation_takes_effect_on_the_next_request(acme):
+    agent = AgentFactory(tenant=acme)
+    token = AgentCredentialFactory(agent=agent).plaintext
+    client = bearer_client(token)
     assert client.get("/api/v1/agents").status_code == 200
     agent_credential_revoke(credential=AgentCredential.objects.get(agent=agent), actor=None)
     _problem_401(client.get("/api/v1/agents"), "revoked")
 
 
-def test_rotation_issues_a_new_token_and_kills_the_old(acme, make_agent, token_for, agent_client):
-    agent = make_agent(acme)
-    old_token = token_for(agent)
+def test_rotation_issues_a_new_token_and_kills_the_old(acme):
+    agent = AgentFactory(tenant=acme)
+    old_token = AgentCredentialFactory(agent=agent).plaintext
     old = AgentCredential.objects.get(agent=agent)
     new, new_token = agent_credential_rotate(credential=old, actor=None)
-    _problem_401(agent_client(old_token).get("/api/v1/agents"), "revoked")
-    assert agent_client(new_token).get("/api/v1/agents").status_code == 200
+    _problem_401(bearer_client(old_token).get("/api/v1/agents"), "revoked")
+    assert bearer_client(new_token).get("/api/v1/agents").status_code == 200
     old.refresh_from_db()
     assert old.replaced_by_id == new.pk
 
 
-def test_expired_token_is_refused(acme, make_agent, token_for, agent_client):
-    agent = make_agent(acme)
-    token = token_for(agent, expires_at=timezone.now() + timedelta(hours=1))
+def test_expired_token_is_refused(acme):
+    agent = AgentFactory(tenant=acme)
+    token = AgentCredentialFactory(agent=agent, expires_at=timezone.now() + timedelta(hours=1)).plaintext
     AgentCredential.objects.filter(agent=agent).update(expires_at=timezone.now() - timedelta(seconds=1))
-    _problem_401(agent_client(token).get("/api/v1/agents"), "expired")
+    _problem_401(bearer_client(token).get("/api/v1/agents"), "expired")
 
 
-def test_retired_agent_is_refused_and_suspended_agent_still_authenticates(
-    acme, make_agent, token_for, agent_client
-):
-    suspended = make_agent(acme)
-    token = token_for(suspended)
+def test_retired_agent_is_refused_and_suspended_agent_still_authenticates(acme):
+    suspended = AgentFactory(tenant=acme)
+    token = AgentCredentialFactory(agent=suspended).plaintext
     agent_update(agent=suspended, actor=None, status="suspended")
-    assert agent_client(token).get("/api/v1/agents").status_code == 200
-    retired = make_agent(acme)
-    retired_token = token_for(retired)
+    assert bearer_client(token).get("/api/v1/agents").status_code == 200
+    retired = AgentFactory(tenant=acme)
+    retired_token = AgentCredentialFactory(agent=retired).plaintext
     agent_update(agent=retired, actor=None, status="retired")
     assert AgentCredential.objects.get(agent=retired).revoked_at is not None  # retiring revokes every token
     AgentCredential.objects.filter(agent=retired).update(revoked_at=None)  # and even without that:
-    _problem_401(agent_client(retired_token).get("/api/v1/agents"), "retired")
+    _problem_401(bearer_client(retired_token).get("/api/v1/agents"), "retired")
 
 
-def test_an_acme_token_can_never_see_or_touch_globex(
-    acme, globex, make_agent, token_for, agent_client, make_server
-):
-    acme_agent = make_agent(acme, name="acme-bot")
-    globex_agent = make_agent(globex, name="globex-bot")
-    make_server(globex, "globex-only")
-    client = agent_client(token_for(acme_agent))
+def test_an_acme_token_can_never_see_or_touch_globex(acme, globex):
+    acme_agent = AgentFactory(tenant=acme, name="acme-bot")
+    globex_agent = AgentFactory(tenant=globex, name="globex-bot")
+    McpServerFactory(tenant=globex, server_id="globex-only")
+    client = bearer_client(AgentCredentialFactory(agent=acme_agent).plaintext)
     base = f"/api/v1/agents/{globex_agent.public_id}"
     assert client.get(base).status_code == 404
     assert client.patch(base, {"status": "suspended"}, content_type="application/json").status_code == 404
@@ -137,10 +135,10 @@ def test_an_acme_token_can_never_see_or_touch_globex(
     assert globex_agent.status == "active" and globex_cred.revoked_at is None
 
 
-def test_an_agent_token_cannot_change_the_registry(acme, make_agent, token_for, agent_client):
-    agent = make_agent(acme)
-    other = make_agent(acme)
-    client = agent_client(token_for(agent))
+def test_an_agent_token_cannot_change_the_registry(acme):
+    agent = AgentFactory(tenant=acme)
+    other = AgentFactory(tenant=acme)
+    client = bearer_client(AgentCredentialFactory(agent=agent).plaintext)
     own = f"/api/v1/agents/{agent.public_id}"
     assert client.get(own).status_code == 200
     assert client.patch(own, {"profile": "codex"}, content_type="application/json").status_code == 403
@@ -148,16 +146,18 @@ def test_an_agent_token_cannot_change_the_registry(acme, make_agent, token_for, 
     assert client.get(f"/api/v1/agents/{other.public_id}").status_code == 404
     create = client.post("/api/v1/agents", {"name": "x", "profile": "codex"}, content_type="application/json")
     assert create.status_code == 403
-    assert client.get("/api/v1/me").status_code in (401, 403)  # human endpoints do not take agent tokens
+    assert client.get("/api/v1/me").status_code == 403  # human endpoints do not take agent tokens
 
 
-def test_authentication_sets_tenant_and_agent_on_both_requests(acme, make_agent, token_for, rf):
+def test_authentication_sets_tenant_and_agent_on_both_requests(acme, rf):
     from rest_framework.request import Request
 
     from registry.authentication import AgentPrincipal, AgentTokenAuthentication
 
-    agent = make_agent(acme)
-    django_request = rf.get("/api/v1/agents", HTTP_AUTHORIZATION=f"Bearer {token_for(agent)}")
+    agent = AgentFactory(tenant=acme)
+    django_request = rf.get(
+        "/api/v1/agents", HTTP_AUTHORIZATION=f"Bearer {AgentCredentialFactory(agent=agent).plaintext}"
+    )
     request = Request(django_request)
     principal, credential = AgentTokenAuthentication().authenticate(request)
     assert isinstance(principal, AgentPrincipal) and principal.is_authenticated and not principal.is_staff

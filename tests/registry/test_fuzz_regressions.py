@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 
 from registry.models import McpTool
+from tests.factories import AgentCredentialFactory, AgentFactory, McpServerFactory
+from tests.support.clients import bearer_client
 
 pytestmark = pytest.mark.django_db
 
@@ -14,11 +16,9 @@ def post(client, url, data):
 
 
 @pytest.mark.parametrize("input_schema", [{"type\x00": "object"}, {"properties": {"q": "\udc00"}}])
-def test_observed_tool_schema_that_jsonb_cannot_store_is_a_400(
-    acme, make_agent, token_for, agent_client, make_server, input_schema
-):
-    make_server(acme, "github", tier="trusted", tools=["list_issues"])
-    client = agent_client(token_for(make_agent(acme)))
+def test_observed_tool_schema_that_jsonb_cannot_store_is_a_400(acme, input_schema):
+    McpServerFactory(tenant=acme, server_id="github", trust_tier="trusted", tools=["list_issues"])
+    client = bearer_client(AgentCredentialFactory(agent=AgentFactory(tenant=acme)).plaintext)
     response = post(
         client,
         "/api/v1/mcp-tools/observe",
@@ -37,13 +37,13 @@ def test_observed_tool_schema_that_jsonb_cannot_store_is_a_400(
         ("/api/v1/mcp-servers?q=%00", "q"),
     ],
 )
-def test_list_filter_with_a_nul_is_a_400_naming_it(acme, make_agent, token_for, agent_client, url, field):
-    response = agent_client(token_for(make_agent(acme))).get(url)
+def test_list_filter_with_a_nul_is_a_400_naming_it(acme, url, field):
+    response = bearer_client(AgentCredentialFactory(agent=AgentFactory(tenant=acme)).plaintext).get(url)
     assert response.status_code == 400, response.content
     assert field in response.json()["errors"]
 
 
 @pytest.mark.parametrize("url", ["/api/v1/agents/agt_a%00", "/api/v1/mcp-servers/mcp_a%00"])
-def test_detail_id_with_a_nul_is_a_400(acme, make_agent, token_for, agent_client, url):
-    response = agent_client(token_for(make_agent(acme))).get(url)
+def test_detail_id_with_a_nul_is_a_400(acme, url):
+    response = bearer_client(AgentCredentialFactory(agent=AgentFactory(tenant=acme)).plaintext).get(url)
     assert response.status_code == 400, response.content

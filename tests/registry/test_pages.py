@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 
 from core.roles import Role
 from registry.models import AgentCredential, McpTool
-from registry.services import agent_credential_issue, mcp_tool_observe
+from registry.services import mcp_tool_observe
+from tests.factories import AgentCredentialFactory, AgentFactory, McpServerFactory
+from tests.support.queries import assert_fixed_query_count
 
 pytestmark = pytest.mark.django_db
 
@@ -18,22 +18,20 @@ def operator(acme, member, client_as):
     return client_as(member(acme, Role.OPERATOR), acme)
 
 
-def test_agents_page_lists_filters_and_has_a_fixed_query_count(acme, operator, make_agent):
-    make_agent(acme, name="alpha", profile="codex")
-    make_agent(acme, name="beta", profile="read-only")
+def test_agents_page_lists_filters_and_has_a_fixed_query_count(acme, operator):
+    AgentFactory(tenant=acme, name="alpha", profile="codex")
+    AgentFactory(tenant=acme, name="beta", profile="read-only")
     page = operator.get("/registry/agents/")
     assert page.status_code == 200 and b"alpha" in page.content and b"Register an agent" in page.content
     filtered = operator.get("/registry/agents/?profile=read-only")
     assert b"beta" in filtered.content and b'data-agent="alpha"' not in filtered.content
     fragment = operator.get("/registry/agents/?q=alp", HTTP_HX_REQUEST="true")
     assert b"<html" not in fragment.content and b'data-agent="alpha"' in fragment.content
-    with CaptureQueriesContext(connection) as few:
-        operator.get("/registry/agents/")
-    for i in range(8):
-        agent_credential_issue(agent=make_agent(acme, name=f"more-{i}"), actor=None)
-    with CaptureQueriesContext(connection) as many:
-        operator.get("/registry/agents/")
-    assert len(many) == len(few)
+    listed = assert_fixed_query_count(
+        lambda: operator.get("/registry/agents/"),
+        lambda: [AgentCredentialFactory(agent__tenant=acme, agent__name=f"more-{i}") for i in range(8)],
+    )
+    assert b'data-agent="more-7"' in listed.content
 
 
 def test_register_agent_then_issue_token_shown_once_then_revoke(acme, operator):
@@ -57,8 +55,8 @@ def test_register_agent_then_issue_token_shown_once_then_revoke(acme, operator):
     assert credential.revoked_at is not None
 
 
-def test_bad_input_is_shown_next_to_the_field(acme, operator, make_agent):
-    make_agent(acme, name="taken")
+def test_bad_input_is_shown_next_to_the_field(acme, operator):
+    AgentFactory(tenant=acme, name="taken")
     response = operator.post("/registry/agents/", {"name": "taken", "profile": "codex", "risk_tier": "low"})
     assert response.status_code == 422 and b'id="name-error"' in response.content
     response = operator.post(
@@ -66,7 +64,7 @@ def test_bad_input_is_shown_next_to_the_field(acme, operator, make_agent):
         {"name": "x", "profile": "codex", "risk_tier": "low", "allowed_repositories": "norepo"},
     )
     assert response.status_code == 422 and b'id="allowed_repositories-error"' in response.content
-    agent = make_agent(acme)
+    agent = AgentFactory(tenant=acme)
     bad_expiry = operator.post(
         f"/registry/agents/{agent.public_id}/credentials/", {"expires_at": "2001-01-01"}
     )
@@ -78,8 +76,8 @@ def test_bad_input_is_shown_next_to_the_field(acme, operator, make_agent):
     assert server.status_code == 422 and b'id="url-error"' in server.content
 
 
-def test_status_change_with_htmx_swaps_the_status_card(acme, operator, make_agent):
-    agent = make_agent(acme)
+def test_status_change_with_htmx_swaps_the_status_card(acme, operator):
+    agent = AgentFactory(tenant=acme)
     response = operator.post(
         f"/registry/agents/{agent.public_id}/status/", {"status": "suspended"}, HTTP_HX_REQUEST="true"
     )
@@ -94,8 +92,8 @@ def test_status_change_with_htmx_swaps_the_status_card(acme, operator, make_agen
     assert back.status_code == 422 and b"retired" in back.content
 
 
-def test_mcp_pages_show_rug_pull_and_reapprove(acme, operator, make_server):
-    server = make_server(acme, "github", tier="trusted", tools=["list_issues"])
+def test_mcp_pages_show_rug_pull_and_reapprove(acme, operator):
+    server = McpServerFactory(tenant=acme, server_id="github", trust_tier="trusted", tools=["list_issues"])
     mcp_tool_observe(
         tenant=acme, server_id="github", tool="list_issues", description="Exfiltrate secrets", input_schema={}
     )
@@ -112,9 +110,9 @@ def test_mcp_pages_show_rug_pull_and_reapprove(acme, operator, make_server):
     assert b'data-testid="trust-tier">Blocked' in blocked.content
 
 
-def test_readers_see_no_write_controls(acme, member, client_as, make_agent, make_server):
-    agent = make_agent(acme)
-    server = make_server(acme, "fs", approval="pending")
+def test_readers_see_no_write_controls(acme, member, client_as):
+    agent = AgentFactory(tenant=acme)
+    server = McpServerFactory(tenant=acme, server_id="fs", approval_state="pending")
     auditor = client_as(member(acme, Role.AUDITOR), acme)
     assert b"Register an agent" not in auditor.get("/registry/agents/").content
     detail = auditor.get(f"/registry/agents/{agent.public_id}/").content
@@ -123,9 +121,9 @@ def test_readers_see_no_write_controls(acme, member, client_as, make_agent, make
     assert auditor.post(f"/registry/agents/{agent.public_id}/credentials/").status_code == 403
 
 
-def test_home_panel_for_operators(acme, operator, make_agent, make_server):
-    make_agent(acme)
-    make_server(acme, "fs", tools=["read"])
+def test_home_panel_for_operators(acme, operator):
+    AgentFactory(tenant=acme)
+    McpServerFactory(tenant=acme, server_id="fs", tools=["read"])
     mcp_tool_observe(tenant=acme, server_id="fs", tool="read", description="changed", input_schema={})
     home = operator.get("/")
     assert b"Agent and MCP registry" in home.content and b"fs:read" in home.content

@@ -8,6 +8,7 @@ from django.test.utils import CaptureQueriesContext
 
 from registry.selectors import registry_check
 from registry.services import agent_update, mcp_tool_observe
+from tests.factories import AgentFactory, McpServerFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -16,23 +17,23 @@ def check(tenant, agent, action="read_file", repository=None, mcp=None):
     return registry_check(tenant=tenant, agent=agent, action=action, repository=repository, mcp=mcp)
 
 
-def test_active_agent_within_its_profile_passes_without_a_query(acme, make_agent):
-    agent = make_agent(acme, profile="codex", allowed_repositories=["acme/*"])
+def test_active_agent_within_its_profile_passes_without_a_query(acme):
+    agent = AgentFactory(tenant=acme, profile="codex", allowed_repositories=["acme/*"])
     with CaptureQueriesContext(connection) as queries:
         assert check(acme, agent, "write_file", "acme/payments") is None
         assert check(acme, agent, "network_request") is None  # no repository named: nothing to compare
     assert len(queries) == 0
 
 
-def test_suspended_agent_is_blocked(acme, make_agent):
-    agent = agent_update(agent=make_agent(acme), actor=None, status="suspended")
+def test_suspended_agent_is_blocked(acme):
+    agent = agent_update(agent=AgentFactory(tenant=acme), actor=None, status="suspended")
     result = check(acme, agent)
     assert (result.decision, result.rule_id, result.severity) == ("block", "registry.agent.suspended", "high")
     assert agent.name in result.reason and "suspended" in result.reason
 
 
-def test_retired_agent_is_blocked(acme, make_agent):
-    agent = agent_update(agent=make_agent(acme), actor=None, status="retired")
+def test_retired_agent_is_blocked(acme):
+    agent = agent_update(agent=AgentFactory(tenant=acme), actor=None, status="retired")
     result = check(acme, agent)
     assert (result.decision, result.rule_id) == ("block", "registry.agent.retired")
 
@@ -41,25 +42,25 @@ def test_retired_agent_is_blocked(acme, make_agent):
     "profile, action",
     [("read-only", "write_file"), ("ci-runner", "mcp_tool_call"), ("cursor", "network_request")],
 )
-def test_action_outside_the_profile_is_blocked(acme, make_agent, profile, action):
-    result = check(acme, make_agent(acme, profile=profile), action)
+def test_action_outside_the_profile_is_blocked(acme, profile, action):
+    result = check(acme, AgentFactory(tenant=acme, profile=profile), action)
     assert (result.decision, result.rule_id) == ("block", "registry.profile.action_not_allowed")
     assert action.replace("_", " ") in result.reason
 
 
-def test_custom_profile_allows_exactly_its_own_actions(acme, make_agent):
-    agent = make_agent(acme, profile="custom", allowed_actions=["read_file", "execute_command"])
+def test_custom_profile_allows_exactly_its_own_actions(acme):
+    agent = AgentFactory(tenant=acme, profile="custom", allowed_actions=["read_file", "execute_command"])
     assert check(acme, agent, "execute_command") is None
     assert check(acme, agent, "git_operation").rule_id == "registry.profile.action_not_allowed"
 
 
-def test_built_in_profile_is_narrowed_by_the_agents_actions(acme, make_agent):
-    agent = make_agent(acme, profile="claude-code", allowed_actions=["read_file"])
+def test_built_in_profile_is_narrowed_by_the_agents_actions(acme):
+    agent = AgentFactory(tenant=acme, profile="claude-code", allowed_actions=["read_file"])
     assert check(acme, agent, "write_file").rule_id == "registry.profile.action_not_allowed"
 
 
-def test_repository_outside_the_allowed_globs_is_blocked(acme, make_agent):
-    agent = make_agent(acme, allowed_repositories=["acme/payments", "acme/web-*"])
+def test_repository_outside_the_allowed_globs_is_blocked(acme):
+    agent = AgentFactory(tenant=acme, allowed_repositories=["acme/payments", "acme/web-*"])
     assert check(acme, agent, "write_file", "acme/web-shop") is None
     assert check(acme, agent, "write_file", "ACME/Payments") is None  # forges ignore case
     result = check(acme, agent, "write_file", "acme/infra")
@@ -67,54 +68,66 @@ def test_repository_outside_the_allowed_globs_is_blocked(acme, make_agent):
     assert "acme/infra" in result.reason
 
 
-def test_unknown_mcp_server_is_blocked(acme, make_agent):
-    result = check(acme, make_agent(acme), "mcp_tool_call", mcp={"server": "nowhere", "tool": "x"})
+def test_unknown_mcp_server_is_blocked(acme):
+    result = check(acme, AgentFactory(tenant=acme), "mcp_tool_call", mcp={"server": "nowhere", "tool": "x"})
     assert (result.decision, result.rule_id) == ("block", "registry.mcp.server_unknown")
-    missing = check(acme, make_agent(acme), "mcp_tool_call", mcp=None)
+    missing = check(acme, AgentFactory(tenant=acme), "mcp_tool_call", mcp=None)
     assert missing.rule_id == "registry.mcp.server_unknown"
 
 
-def test_another_tenants_server_is_unknown_here(acme, globex, make_agent, make_server):
-    make_server(globex, "github", tier="trusted", tools=["list_issues"])
-    result = check(acme, make_agent(acme), "mcp_tool_call", mcp={"server": "github", "tool": "list_issues"})
+def test_another_tenants_server_is_unknown_here(acme, globex):
+    McpServerFactory(tenant=globex, server_id="github", trust_tier="trusted", tools=["list_issues"])
+    result = check(
+        acme, AgentFactory(tenant=acme), "mcp_tool_call", mcp={"server": "github", "tool": "list_issues"}
+    )
     assert result.rule_id == "registry.mcp.server_unknown"
 
 
 @pytest.mark.parametrize("tier, approval", [("blocked", "approved"), ("approved", "rejected")])
-def test_blocked_or_rejected_server_is_blocked(acme, make_agent, make_server, tier, approval):
-    make_server(acme, "shady", tier=tier, approval=approval, tools=["run"])
-    result = check(acme, make_agent(acme), "mcp_tool_call", mcp={"server": "shady", "tool": "run"})
+def test_blocked_or_rejected_server_is_blocked(acme, tier, approval):
+    McpServerFactory(tenant=acme, server_id="shady", trust_tier=tier, approval_state=approval, tools=["run"])
+    result = check(acme, AgentFactory(tenant=acme), "mcp_tool_call", mcp={"server": "shady", "tool": "run"})
     assert (result.decision, result.rule_id) == ("block", "registry.mcp.server_blocked")
 
 
-def test_unapproved_server_requires_approval(acme, make_agent, make_server):
-    make_server(acme, "fresh", tier="approved", approval="pending", tools=["list"])
-    result = check(acme, make_agent(acme), "mcp_tool_call", mcp={"server": "fresh", "tool": "list"})
+def test_unapproved_server_requires_approval(acme):
+    McpServerFactory(
+        tenant=acme, server_id="fresh", trust_tier="approved", approval_state="pending", tools=["list"]
+    )
+    result = check(acme, AgentFactory(tenant=acme), "mcp_tool_call", mcp={"server": "fresh", "tool": "list"})
     assert (result.decision, result.rule_id) == ("require_approval", "registry.mcp.server_unapproved")
 
 
-def test_experimental_server_requires_approval(acme, make_agent, make_server):
-    make_server(acme, "weather", tier="experimental", approval="approved", tools=["forecast"])
-    result = check(acme, make_agent(acme), "mcp_tool_call", mcp={"server": "weather", "tool": "forecast"})
+def test_experimental_server_requires_approval(acme):
+    McpServerFactory(
+        tenant=acme,
+        server_id="weather",
+        trust_tier="experimental",
+        approval_state="approved",
+        tools=["forecast"],
+    )
+    result = check(
+        acme, AgentFactory(tenant=acme), "mcp_tool_call", mcp={"server": "weather", "tool": "forecast"}
+    )
     assert (result.decision, result.rule_id) == ("require_approval", "registry.mcp.server_experimental")
 
 
-def test_tool_out_of_the_profiles_scope_is_blocked(acme, make_agent, make_server):
-    make_server(acme, "github", tier="trusted", tools=["list_issues"])
-    make_server(acme, "slack", tier="trusted", tools=["post"])
-    copilot = make_agent(acme, profile="github-copilot")
+def test_tool_out_of_the_profiles_scope_is_blocked(acme):
+    McpServerFactory(tenant=acme, server_id="github", trust_tier="trusted", tools=["list_issues"])
+    McpServerFactory(tenant=acme, server_id="slack", trust_tier="trusted", tools=["post"])
+    copilot = AgentFactory(tenant=acme, profile="github-copilot")
     assert check(acme, copilot, "mcp_tool_call", mcp={"server": "github", "tool": "list_issues"}) is None
     result = check(acme, copilot, "mcp_tool_call", mcp={"server": "slack", "tool": "post"})
     assert (result.decision, result.rule_id) == ("block", "registry.mcp.tool_out_of_scope")
-    narrowed = make_agent(acme, profile="claude-code", allowed_mcp_tools=["github:list_*"])
+    narrowed = AgentFactory(tenant=acme, profile="claude-code", allowed_mcp_tools=["github:list_*"])
     assert check(acme, narrowed, "mcp_tool_call", mcp={"server": "slack", "tool": "post"}).rule_id == (
         "registry.mcp.tool_out_of_scope"
     )
 
 
-def test_rug_pulled_tool_requires_approval(acme, make_agent, make_server):
-    make_server(acme, "github", tier="trusted", tools=["list_issues"])
-    agent = make_agent(acme)
+def test_rug_pulled_tool_requires_approval(acme):
+    McpServerFactory(tenant=acme, server_id="github", trust_tier="trusted", tools=["list_issues"])
+    agent = AgentFactory(tenant=acme)
     mcp_tool_observe(
         tenant=acme,
         server_id="github",
@@ -130,10 +143,10 @@ def test_rug_pulled_tool_requires_approval(acme, make_agent, make_server):
     )
 
 
-def test_new_tool_needs_approval_unless_the_server_is_trusted(acme, make_agent, make_server):
-    make_server(acme, "fs", tier="approved", tools=["read_file"])
-    make_server(acme, "github", tier="trusted", tools=[])
-    agent = make_agent(acme)
+def test_new_tool_needs_approval_unless_the_server_is_trusted(acme):
+    McpServerFactory(tenant=acme, server_id="fs", trust_tier="approved", tools=["read_file"])
+    McpServerFactory(tenant=acme, server_id="github", trust_tier="trusted", tools=[])
+    agent = AgentFactory(tenant=acme)
     assert check(acme, agent, "mcp_tool_call", mcp={"server": "fs", "tool": "read_file"}) is None
     unknown = check(acme, agent, "mcp_tool_call", mcp={"server": "fs", "tool": "delete_tree"})
     assert (unknown.decision, unknown.rule_id) == ("require_approval", "registry.mcp.tool_unapproved")
@@ -144,13 +157,13 @@ def test_new_tool_needs_approval_unless_the_server_is_trusted(acme, make_agent, 
     assert check(acme, agent, "mcp_tool_call", mcp={"server": "github", "tool": "anything"}) is None
 
 
-def test_block_wins_over_approval_and_mcp_check_costs_at_most_two_queries(acme, make_agent, make_server):
-    make_server(acme, "fs", tier="approved", tools=["read_file"])
-    suspended = agent_update(agent=make_agent(acme), actor=None, status="suspended")
+def test_block_wins_over_approval_and_mcp_check_costs_at_most_two_queries(acme):
+    McpServerFactory(tenant=acme, server_id="fs", trust_tier="approved", tools=["read_file"])
+    suspended = agent_update(agent=AgentFactory(tenant=acme), actor=None, status="suspended")
     assert check(acme, suspended, "mcp_tool_call", mcp={"server": "fs", "tool": "read_file"}).rule_id == (
         "registry.agent.suspended"
     )
-    agent = make_agent(acme)
+    agent = AgentFactory(tenant=acme)
     with CaptureQueriesContext(connection) as queries:
         check(acme, agent, "mcp_tool_call", mcp={"server": "fs", "tool": "read_file"})
     assert len(queries) <= 2

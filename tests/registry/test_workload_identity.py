@@ -15,15 +15,15 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from django.test import Client
 
 from core.roles import Role
 from evidence.models import Decision
-from policies.services import policy_pack_upload, rollout_set
 from registry.models import WorkloadIdentityBinding
 from registry.services import agent_update, workload_identity_bind, workload_identity_set_enabled
 from tenants.models import AuditEntry
+from tests.factories import AgentCredentialFactory, AgentFactory, PolicyVersionFactory, RolloutFactory
 from tests.policies.conftest import TEST_PACK
+from tests.support.clients import bearer_client
 
 pytestmark = pytest.mark.django_db
 
@@ -141,13 +141,12 @@ def provider():
 
 @pytest.fixture
 def rolled_out(acme):
-    version = policy_pack_upload(tenant=acme, text=TEST_PACK, actor=None)
-    return rollout_set(tenant=acme, version=version, mode="enforce", actor=None)
+    return RolloutFactory(version=PolicyVersionFactory(tenant=acme, text=TEST_PACK), mode="enforce")
 
 
 @pytest.fixture
-def ci_agent(acme, make_agent):
-    return make_agent(acme, name="ci-payments", profile="ci-runner")
+def ci_agent(acme):
+    return AgentFactory(tenant=acme, name="ci-payments", profile="ci-runner")
 
 
 @pytest.fixture
@@ -164,9 +163,7 @@ def binding(ci_agent, provider):
 
 def decide(token: str, **body):
     body = {"action": "read_file", "target": "src/app.py", "repository": "acme/payments", **body}
-    return Client(HTTP_AUTHORIZATION=f"Bearer {token}").post(
-        "/api/v1/decisions", json.dumps(body), content_type="application/json"
-    )
+    return bearer_client(token).post("/api/v1/decisions", json.dumps(body), content_type="application/json")
 
 
 def refused(response, words: str) -> None:
@@ -202,8 +199,8 @@ def test_keys_are_cached_and_discovery_is_used_once(rolled_out, binding, provide
     assert provider.hits == {"discovery": 1, "jwks": 1}
 
 
-def test_an_explicit_jwks_url_is_used_instead_of_discovery(acme, rolled_out, make_agent, provider):
-    agent = make_agent(acme, profile="ci-runner")
+def test_an_explicit_jwks_url_is_used_instead_of_discovery(acme, rolled_out, provider):
+    agent = AgentFactory(tenant=acme, profile="ci-runner")
     workload_identity_bind(
         agent=agent,
         actor=None,
@@ -216,14 +213,14 @@ def test_an_explicit_jwks_url_is_used_instead_of_discovery(acme, rolled_out, mak
     assert provider.hits == {"discovery": 0, "jwks": 1}
 
 
-def test_cvr_tokens_keep_working_beside_jwts(acme, rolled_out, ci_agent, binding, provider, token_for):
-    assert decide(token_for(ci_agent)).status_code == 200
+def test_cvr_tokens_keep_working_beside_jwts(acme, rolled_out, ci_agent, binding, provider):
+    assert decide(AgentCredentialFactory(agent=ci_agent).plaintext).status_code == 200
     assert decide(provider.token()).status_code == 200
 
 
-def test_the_jwt_principal_reads_only_its_own_agent(acme, globex, make_agent, ci_agent, binding, provider):
-    other = make_agent(globex, name="globex-bot")
-    client = Client(HTTP_AUTHORIZATION=f"Bearer {provider.token()}")
+def test_the_jwt_principal_reads_only_its_own_agent(acme, globex, ci_agent, binding, provider):
+    other = AgentFactory(tenant=globex, name="globex-bot")
+    client = bearer_client(provider.token())
     listed = client.get("/api/v1/agents").json()["results"]
     assert [a["id"] for a in listed] == [ci_agent.public_id]
     assert client.get(f"/api/v1/agents/{other.public_id}").status_code == 404
@@ -325,9 +322,9 @@ def test_claims_not_matching_the_globs_are_refused(rolled_out, binding, provider
     refused(decide(provider.token(**claims)), "No enabled workload identity binding matches this token")
 
 
-def test_two_matching_bindings_are_ambiguous_never_guessed(acme, rolled_out, make_agent, binding, provider):
+def test_two_matching_bindings_are_ambiguous_never_guessed(acme, rolled_out, binding, provider):
     workload_identity_bind(
-        agent=make_agent(acme, profile="ci-runner"),
+        agent=AgentFactory(tenant=acme, profile="ci-runner"),
         actor=None,
         issuer=provider.issuer,
         audience=AUDIENCE,
@@ -385,10 +382,8 @@ def test_malformed_jwts_are_refused(db, client):
 # ---------------------------------------------------------------- tenants
 
 
-def test_a_jwt_never_reaches_another_tenants_agent(
-    acme, globex, rolled_out, make_agent, ci_agent, binding, provider
-):
-    globex_agent = make_agent(globex, name="globex-ci", profile="ci-runner")
+def test_a_jwt_never_reaches_another_tenants_agent(acme, globex, rolled_out, ci_agent, binding, provider):
+    globex_agent = AgentFactory(tenant=globex, name="globex-ci", profile="ci-runner")
     workload_identity_bind(
         agent=globex_agent,
         actor=None,
@@ -411,11 +406,6 @@ def test_a_jwt_never_reaches_another_tenants_agent(
 
 
 # ---------------------------------------------------------------- the bind API
-
-
-@pytest.fixture
-def operator_client(acme, member, client_as):
-    return client_as(member(acme, Role.OPERATOR), acme)
 
 
 def _post(client, agent, body):
@@ -487,8 +477,8 @@ def test_https_is_required_outside_development(settings, operator_client, ci_age
     assert response.status_code == 400 and "https://" in response.json()["errors"]["issuer"][0]
 
 
-def test_another_tenants_agent_is_404_on_the_bind_api(globex, make_agent, operator_client):
-    other = make_agent(globex)
+def test_another_tenants_agent_is_404_on_the_bind_api(globex, operator_client):
+    other = AgentFactory(tenant=globex)
     body = {
         "issuer": "https://token.actions.githubusercontent.com",
         "audience": AUDIENCE,
@@ -497,11 +487,9 @@ def test_another_tenants_agent_is_404_on_the_bind_api(globex, make_agent, operat
     assert _post(operator_client, other, body).status_code == 404
 
 
-def test_admin_lists_own_tenant_and_deletes_through_the_service(
-    acme, globex, member, client_as, make_agent, binding
-):
+def test_admin_lists_own_tenant_and_deletes_through_the_service(acme, globex, member, client_as, binding):
     other = workload_identity_bind(
-        agent=make_agent(globex),
+        agent=AgentFactory(tenant=globex),
         actor=None,
         issuer="https://token.actions.githubusercontent.com",
         audience="cavra:globex",

@@ -250,7 +250,7 @@ def test_error_str_is_readable():
 
 
 def test_docs_schema_is_generated_from_the_engine():
-    docs = Path(__file__).resolve().parents[2] / "docs" / "policy-schema.json"
+    docs = Path(__file__).resolve().parents[3] / "docs" / "policy-schema.json"
     assert docs.read_text(encoding="utf-8") == schema_json()
     jsonschema.Draft202012Validator.check_schema(json.loads(schema_json()))
 

@@ -10,15 +10,15 @@ from django.contrib.messages.middleware import MessageMiddleware
 from django.contrib.sessions.middleware import SessionMiddleware
 from django.http import HttpResponse, HttpResponseRedirect
 from django.test import RequestFactory
-from django_htmx.middleware import HtmxMiddleware
 
 from core.htmx_messages import EVENT, HtmxMessagesMiddleware
+from core.middleware import HtmxMiddleware
 
 pytestmark = pytest.mark.django_db
 
 
 def _run(view, *, htmx: bool):
-    """The middleware order of settings.MIDDLEWARE for the three that matter, around `view`."""
+    """The middleware order of settings.MIDDLEWARE for the four that matter, around `view`."""
     chain = HtmxMessagesMiddleware(view)
     chain = HtmxMiddleware(chain)
     chain = MessageMiddleware(chain)
@@ -67,3 +67,12 @@ def test_plain_requests_and_redirects_keep_messages_for_the_next_page():
 def test_no_messages_no_header():
     _, response = _run(lambda request: HttpResponse("ok"), htmx=True)
     assert "HX-Trigger" not in response
+
+
+def test_only_an_answer_with_messages_to_deliver_varies_on_hx_request():
+    # Both answers differ by HX-Request only when there is a message to carry; a quiet one stays cacheable.
+    for htmx in (True, False):
+        _, response = _run(_saying("Saved"), htmx=htmx)
+        assert "HX-Request" in response.get("Vary", ""), htmx
+    _, quiet = _run(lambda request: HttpResponse("<tr>row</tr>"), htmx=True)
+    assert "HX-Trigger" not in quiet and "HX-Request" not in quiet.get("Vary", "")

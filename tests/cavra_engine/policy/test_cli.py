@@ -10,15 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from cavra_engine.policy import CompiledPolicy
+from cavra_engine.policy import CompiledPolicy, compile_pack, load_bundled_pack
 from cavra_engine.policy.cli import main
-from cavra_engine.policy.loader import BUNDLED_DIR
+from cavra_engine.policy.loader import RECOMMENDED_PACK
 
 from .conftest import FIXTURES
 
 SAMPLE = str(FIXTURES / "sample.yaml")
 LEGACY = str(FIXTURES / "legacy.yaml")
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def run(capsys, *argv):
@@ -171,12 +171,12 @@ def test_bad_input_exits_2(capsys, argv):
     assert code == 2 and "Traceback" not in err
 
 
-@pytest.mark.skipif(
-    not (BUNDLED_DIR / "baseline.yaml").exists(), reason="bundled baseline pack not written yet"
-)
 def test_evaluate_defaults_to_the_recommended_pack(capsys):
     code, out, _ = run(capsys, "evaluate", "read_file", ".env", "--json")
-    assert code == 4 and json.loads(out)["policy"]["pack"] == "compliance-overlay"
+    body = json.loads(out)
+    assert code == 4 and body["decision"] == "block" and body["rule_id"] == "baseline.secrets.dotenv"
+    assert body["policy"]["pack"] == RECOMMENDED_PACK == "compliance-overlay"
+    assert body["policy"]["digest"] == compile_pack(load_bundled_pack(RECOMMENDED_PACK)).digest
 
 
 def test_batch(capsys, tmp_path, monkeypatch):

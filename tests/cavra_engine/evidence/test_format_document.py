@@ -4,7 +4,7 @@ from pathlib import Path
 
 from cavra_engine.evidence import schema
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 DOC = (ROOT / "docs" / "evidence-format.md").read_text()
 
 

@@ -13,7 +13,7 @@ from cavra_engine.evidence.vectors import CASES, KEY, VALID, build_vectors, trus
 from cavra_engine.evidence.verify import verify_bundle
 
 VECTORS = build_vectors()
-DOCS = Path(__file__).resolve().parents[2] / "docs" / "evidence-vectors"
+DOCS = Path(__file__).resolve().parents[3] / "docs" / "evidence-vectors"
 
 
 @pytest.fixture(scope="module")

@@ -15,12 +15,12 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from approvals.models import ApprovalRequest
-from approvals.services import approval_request_open
 from core.roles import Role
-from registry.services import agent_create, agent_credential_issue, agent_credential_revoke
+from registry.services import agent_credential_revoke
 from tenants.models import AuditEntry, Membership, PersonalAccessToken
 from tenants.services import membership_add, membership_remove
 from tenants.tokens import personal_token_issue, personal_token_revoke
+from tests.factories import AgentCredentialFactory, AgentFactory, ApprovalRequestFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -35,23 +35,8 @@ def _issue(user, tenant, **kwargs):
 
 
 def _open_approval(tenant, agent=None):
-    agent = agent or agent_create(
-        tenant=tenant, actor=None, name=f"agent-{next(_seq)}", profile="claude-code", owner=None
-    )
-    digest = hashlib.sha256(f"{agent.public_id}|{next(_seq)}".encode()).hexdigest()
-    return approval_request_open(
-        tenant=tenant,
-        agent=agent,
-        action_digest=digest,
-        action="write_file",
-        target=WORKFLOW,
-        repository="acme/web",
-        environment="dev",
-        rule_id="filesystem.write.require_approval",
-        severity="high",
-        reason="Workflow files need a reviewer.",
-        policy_pack="baseline",
-        policy_digest="sha256:policy-v1",
+    return ApprovalRequestFactory(
+        tenant=tenant, agent=agent or AgentFactory(tenant=tenant), target=WORKFLOW, policy_pack="baseline"
     )
 
 
@@ -300,17 +285,17 @@ def test_losing_the_membership_or_the_account_stops_the_token(acme, member):
 
 def test_personal_and_agent_tokens_never_stand_in_for_each_other(acme, member):
     reviewer = member(acme, Role.SECURITY_REVIEWER)
-    agent = agent_create(tenant=acme, actor=None, name="bot", profile="claude-code", owner=None)
-    approval = _open_approval(acme, agent)
+    credential = AgentCredentialFactory(agent__tenant=acme)
+    approval = _open_approval(acme, credential.agent)
     _, personal = _issue(reviewer, acme)
-    _, agent_token = agent_credential_issue(agent=agent, actor=None)
+    agent_token = credential.plaintext
     # A personal token is not an agent: the decision API refuses it outright.
     decision = _post(_api(personal), "/api/v1/decisions", {"action": "read_file", "target": "README.md"})
     assert decision.status_code == 401
     # An agent token is not a person: reviewer endpoints refuse it, its own status read still works.
     agent_api = _api(agent_token)
-    assert _post(agent_api, f"/api/v1/approvals/{approval.public_id}/approve", {}).status_code in (401, 403)
-    assert agent_api.get("/api/v1/approvals").status_code in (401, 403)
+    assert _post(agent_api, f"/api/v1/approvals/{approval.public_id}/approve", {}).status_code == 403
+    assert agent_api.get("/api/v1/approvals").status_code == 403
     assert agent_api.get(f"/api/v1/approvals/{approval.public_id}").json()["status"] == "pending"
     approval.refresh_from_db()
     assert approval.status == ApprovalRequest.Status.PENDING
@@ -339,7 +324,6 @@ def test_requests_without_a_personal_token_keep_their_old_status(acme, member):
     assert anonymous.get("/api/v1/approvals").status_code == 403  # session-only: DRF's 403
     detail = anonymous.get(f"/api/v1/approvals/{approval.public_id}")
     assert detail.status_code == 401 and detail["WWW-Authenticate"].startswith("Bearer")  # agents' 401
-    agent = agent_create(tenant=acme, actor=None, name="bot2", profile="claude-code", owner=None)
-    credential, agent_token = agent_credential_issue(agent=agent, actor=None)
+    credential = AgentCredentialFactory(agent__tenant=acme)
     agent_credential_revoke(credential=credential, actor=None)
-    assert "revoked" in _assert_401(_api(agent_token).get(f"/api/v1/approvals/{approval.public_id}"))
+    assert "revoked" in _assert_401(_api(credential.plaintext).get(f"/api/v1/approvals/{approval.public_id}"))

@@ -18,7 +18,7 @@ from cavra_engine.policy import (
     run_pack_tests,
 )
 
-PACKS_DIR = Path(__file__).resolve().parents[2] / "cavra_engine" / "packs"
+PACKS_DIR = Path(__file__).resolve().parents[3] / "cavra_engine" / "packs"
 PACK_IDS = [
     "baseline",
     "destructive-commands",
@@ -84,9 +84,11 @@ def test_every_own_rule_is_exercised(compiled_packs, pack_id):
     assert own - decided == set()
 
 
-def test_digest_is_stable(compiled_packs):
+def test_digest_is_stable_and_distinct(compiled_packs):
     for pack_id in PACK_IDS:
         assert compile_pack(load_bundled_pack(pack_id)).digest == compiled_packs[pack_id].digest
+    # a digest names one pack's content: no two bundled packs share one
+    assert len({compiled.digest for compiled in compiled_packs.values()}) == len(PACK_IDS)
 
 
 def test_compliance_overlay_attaches_controls(compiled_packs):
@@ -146,15 +148,15 @@ def test_readme_lists_every_pack():
         assert f"`{pack_id}`" in readme
 
 
-def test_list_bundled_packs_api():
+def test_list_bundled_packs_api(compiled_packs):
     infos = {info.id: info for info in list_bundled_packs()}
     assert set(PACK_IDS) <= set(infos)
     for pack_id in PACK_IDS:
         assert infos[pack_id].title
-        assert len(infos[pack_id].digest) == 64
+        assert infos[pack_id].digest == compiled_packs[pack_id].digest
 
 
-def test_cli_policy_list_json():
+def test_cli_policy_list_json(compiled_packs):
     cli = Path(sys.executable).with_name("cavra")
     out = subprocess.run([str(cli), "policy", "list", "--json"], capture_output=True, text=True, check=True)
     packs = {entry["id"]: entry for entry in json.loads(out.stdout)}
@@ -162,7 +164,7 @@ def test_cli_policy_list_json():
     for pack_id in PACK_IDS:
         entry = packs[pack_id]
         assert entry["title"] and entry["version"] == "1.0.0"
-        assert len(entry["digest"]) == 64 and int(entry["digest"], 16) >= 0
+        assert entry["digest"] == compiled_packs[pack_id].digest
 
 
 def test_cli_policy_test_passes_on_every_pack():

@@ -8,7 +8,7 @@ from pathlib import Path
 from cavra_engine.policy import vocabulary
 from cavra_engine.policy.vocabulary import ACTIONS, SEVERITIES, SEVERITY_RANK, VERDICT_RANK, VERDICTS
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 PACKAGES = (
     "cavra_engine",
     "core",

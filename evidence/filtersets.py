@@ -1,0 +1,32 @@
+"""Filters for the evidence explorer, named after the query parameters they read."""
+
+from __future__ import annotations
+
+import django_filters
+from django import forms
+
+from core.filtersets import MomentFilter, SinceUntilForm
+from evidence.models import Decision, EvidenceRecord
+
+_MOMENT_INPUT = forms.DateTimeInput(attrs={"type": "datetime-local"})
+
+
+class EvidenceRecordFilterSet(django_filters.FilterSet):
+    kind = django_filters.CharFilter(method="by_kind", help_text="Exact kind, or a prefix ending in '.'")
+    agent = django_filters.CharFilter(field_name="agent_ref")
+    session = django_filters.CharFilter(field_name="session_ref")
+    repository = django_filters.CharFilter()
+    decision = django_filters.ChoiceFilter(choices=Decision.Verdict.choices, empty_label="Any")
+    since = MomentFilter(field_name="created_at", lookup_expr="gte", widget=_MOMENT_INPUT)
+    until = MomentFilter(field_name="created_at", lookup_expr="lte", end=True, widget=_MOMENT_INPUT)
+    before = django_filters.NumberFilter(
+        field_name="seq", lookup_expr="lt", min_value=1, widget=forms.HiddenInput
+    )
+
+    class Meta:
+        model = EvidenceRecord
+        form = SinceUntilForm
+        fields = ["kind", "agent", "session", "repository", "decision", "since", "until", "before"]
+
+    def by_kind(self, queryset, name, value):
+        return queryset.filter(kind__startswith=value) if value.endswith(".") else queryset.filter(kind=value)
