@@ -10,6 +10,11 @@ commands:
   policy validate|test|compile|diff|list   work with policy packs (offline)
   evaluate ACTION TARGET                   decide one action (or --batch FILE) offline
   evidence verify BUNDLE                   verify an evidence bundle offline
+  hook claude-code                         Claude Code PreToolUse hook: ask the portal (stdin JSON)
+  init claude-code                         install the hook into .claude/settings.json, check the portal
+  ci check --base REF --head REF           CI required check: the change against the portal
+  bundle pull|verify                       signed offline policy bundles
+  mcp-gateway -- UPSTREAM...               MCP proxy that asks the portal before each tools/call
 """
 
 
@@ -27,6 +32,10 @@ def main(argv: list[str] | None = None) -> int:
         from cavra_engine.evidence.cli import main as evidence_main
 
         return evidence_main(rest)
+    if command in {"hook", "init", "ci", "bundle", "mcp-gateway"}:
+        from cavra_engine.agents.cli import main as agents_main
+
+        return agents_main(argv)
     print(f"cavra: unknown command {command!r}\n\n{USAGE}", file=sys.stderr)
     return 2
 

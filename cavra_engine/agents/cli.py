@@ -1,0 +1,92 @@
+"""`cavra hook`, `cavra init`, `cavra ci`, `cavra bundle`: the agent-side commands (no Django)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+HOOK_MATCHER = "*"
+HOOK_COMMAND = "cavra hook claude-code"
+
+
+def _hook(argv: list[str]) -> int:
+    if argv != ["claude-code"]:
+        sys.stderr.write("usage: cavra hook claude-code   (reads Claude Code's PreToolUse JSON on stdin)\n")
+        return 2
+    from .claude_code import run_pre_tool_use
+
+    return run_pre_tool_use()
+
+
+def merge_claude_settings(settings: dict, command: str = HOOK_COMMAND, timeout: int = 120) -> dict:
+    """Add the PreToolUse hook to a Claude Code settings document once, keeping everything else."""
+    hooks = settings.setdefault("hooks", {})
+    entries = hooks.setdefault("PreToolUse", [])
+    for entry in entries:
+        for hook in entry.get("hooks", []) if isinstance(entry, dict) else []:
+            if isinstance(hook, dict) and hook.get("command") == command:
+                return settings
+    entries.append(
+        {"matcher": HOOK_MATCHER, "hooks": [{"type": "command", "command": command, "timeout": timeout}]}
+    )
+    return settings
+
+
+def _init(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="cavra init claude-code")
+    parser.add_argument("agent", choices=["claude-code"])
+    parser.add_argument("--project", default=".", help="the project directory (default: current)")
+    parser.add_argument("--no-check", action="store_true", help="do not ask the portal")
+    args = parser.parse_args(argv)
+    path = Path(args.project) / ".claude" / "settings.json"
+    try:
+        settings = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    except ValueError as exc:
+        sys.stderr.write(f"cavra init: {path} is not valid JSON ({exc}); fix it first.\n")
+        return 2
+    if not isinstance(settings, dict):
+        sys.stderr.write(f"cavra init: {path} must hold a JSON object.\n")
+        return 2
+    merged = merge_claude_settings(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(merged, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote the CAVRA PreToolUse hook into {path} (no secret: the token stays in your environment)")
+    if args.no_check:
+        return 0
+    from .config import ConfigError, load_config
+    from .portal import PortalClient, PortalError
+
+    try:
+        config = load_config(project_dir=str(Path(args.project).resolve()))
+        client = PortalClient(config.base_url, config.token, timeout=config.timeout)
+        client.request("GET", "/api/v1/health")
+        client.request("GET", "/api/v1/decisions?limit=1")
+    except (ConfigError, PortalError) as exc:
+        sys.stderr.write(f"cavra init: the hook is installed but cannot reach the portal yet: {exc}\n")
+        return 1
+    print(f"connected to {config.base_url}: the agent token works")
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    command, rest = argv[0], argv[1:]
+    if command == "hook":
+        return _hook(rest)
+    if command == "init":
+        return _init(rest)
+    if command == "ci":
+        from .ci import main as ci_main
+
+        return ci_main(rest)
+    if command == "bundle":
+        from .bundle import main as bundle_main
+
+        return bundle_main(rest)
+    if command == "mcp-gateway":
+        from .mcp_gateway import main as gateway_main
+
+        return gateway_main(rest)
+    sys.stderr.write(f"cavra: unknown command {command!r}\n")
+    return 2
