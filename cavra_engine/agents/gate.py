@@ -59,6 +59,8 @@ class GateAnswer:
     approval_id: str | None = None
     approval_url: str | None = None
     offline: bool = False
+    pending: bool = False  # denied only because a reviewer has not decided yet
+    answer: dict | None = None  # the portal's last decision answer, as sent (for attestations)
 
 
 def action_key(body: dict) -> str:
@@ -150,7 +152,11 @@ class Gate:
         decision = answer["decision"]
         if decision == "allow":
             return GateAnswer(
-                ALLOW, f"CAVRA allowed: {_describe(answer)}", answer.get("decision_id"), answer.get("rule_id")
+                ALLOW,
+                f"CAVRA allowed: {_describe(answer)}",
+                answer.get("decision_id"),
+                answer.get("rule_id"),
+                answer=answer,
             )
         if decision == "block":
             return GateAnswer(
@@ -158,6 +164,7 @@ class Gate:
                 f"CAVRA blocked this action: {_describe(answer)}",
                 answer.get("decision_id"),
                 answer.get("rule_id"),
+                answer=answer,
             )
         approval = answer.get("approval") or {}
         if not approval.get("id"):
@@ -199,10 +206,11 @@ class Gate:
                         final.get("rule_id"),
                         approval_id,
                         url,
+                        answer=final,
                     )
                 return GateAnswer(
                     DENY, f"CAVRA blocked this action: {_describe(final)}", final.get("decision_id"),
-                    final.get("rule_id"), approval_id, url,
+                    final.get("rule_id"), approval_id, url, answer=final,
                 )  # fmt: skip
             if status not in WAITING_STATES:
                 self.memory.forget(key)
@@ -214,6 +222,7 @@ class Gate:
                     None,
                     approval_id,
                     url,
+                    answer=first if "decision" in first else None,
                 )
             remaining = deadline - self.clock()
             if remaining <= 0:
@@ -229,6 +238,8 @@ class Gate:
             first.get("rule_id"),
             approval_id,
             url,
+            pending=True,
+            answer=first if "decision" in first else None,
         )
 
     # -- offline -------------------------------------------------------------------------------------
