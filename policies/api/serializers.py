@@ -161,3 +161,12 @@ class HealthSerializer(serializers.Serializer):
     database = serializers.CharField()
     cache = serializers.CharField()
     time = serializers.DateTimeField()
+
+
+class PolicyBundleEnvelopeSerializer(serializers.Serializer):
+    bundle = serializers.JSONField(
+        help_text="type cavra.policy-bundle/v1: tenant, issued_at, expires_at, scope, policy (with the compiled "
+        "JSON), agent (registry slice), mcp_servers, canaries. Verify before use; see docs/agent-reach.md."
+    )
+    key_id = serializers.CharField(help_text="The tenant key that signed it (in the evidence trust root).")
+    signature = serializers.CharField(help_text="Ed25519 over the RFC 8785 canonical JSON of `bundle`, hex.")

@@ -7,5 +7,6 @@ urlpatterns = [
     path("decisions/<str:decision_id>", views.DecisionDetailView.as_view(), name="decision"),
     path("sessions", views.SessionListCreateView.as_view(), name="sessions"),
     path("sessions/<str:session_id>", views.SessionDetailView.as_view(), name="session"),
+    path("policy-bundles/<str:scope>", views.PolicyBundleView.as_view(), name="policy-bundle"),
     path("health", views.HealthView.as_view(), name="health"),
 ]

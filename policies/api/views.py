@@ -22,9 +22,11 @@ from policies.api.serializers import (
     DecisionResponseSerializer,
     DecisionSerializer,
     HealthSerializer,
+    PolicyBundleEnvelopeSerializer,
     SessionCreateSerializer,
     SessionSerializer,
 )
+from policies.bundles import policy_bundle_issue
 from policies.decide import DecisionInput, DecisionInputError, DecisionUnavailable, decide
 from policies.selectors import (
     DECISION_FILTERS,
@@ -268,3 +270,41 @@ class HealthView(APIView):
             "time": timezone.now(),
         }
         return Response(HealthSerializer(body).data, status=200 if healthy else 503)
+
+
+class PolicyBundleView(APIView):
+    """A signed offline bundle for the calling agent: what `cavra bundle pull` fetches."""
+
+    authentication_classes = READ_AUTH  # so a person is told 403 "agents only", not 401
+    permission_classes = [IsAgent]
+
+    @extend_schema(
+        summary="Signed offline policy bundle for this agent (scope: a rollout id or `current`)",
+        parameters=[
+            OpenApiParameter(
+                "repository", str, required=False, description="with `current`: selects the rollout"
+            ),
+            OpenApiParameter(
+                "environment", str, required=False, description="with `current`: selects the rollout"
+            ),
+            OpenApiParameter(
+                "ttl", int, required=False, description="validity in seconds (60-604800, default 86400)"
+            ),
+        ],
+        responses={
+            200: PolicyBundleEnvelopeSerializer,
+            400: OpenApiResponse(description="Invalid ttl (problem details naming the field)"),
+            401: OpenApiResponse(description="Missing, unknown, revoked or expired agent token"),
+            404: OpenApiResponse(description="No rollout for this scope in the agent's tenant"),
+        },
+    )
+    def get(self, request, scope: str):
+        envelope = policy_bundle_issue(
+            tenant=request._request.tenant,
+            agent=request.user.agent,
+            scope=scope,
+            repository=request.query_params.get("repository") or None,
+            environment=request.query_params.get("environment") or None,
+            ttl=request.query_params.get("ttl"),
+        )
+        return Response(envelope)

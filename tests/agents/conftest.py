@@ -15,7 +15,7 @@ import pytest
 from approvals.services import reviewer_repository_grant_add
 from policies.services import policy_pack_upload, rollout_set
 from registry.services import agent_create, agent_credential_issue
-from tests.policies.conftest import TEST_PACK
+from tests.policies.conftest import TEST_PACK, agent, policy_version, rolled_out, token  # noqa: F401 - fixtures
 
 CAVRA = str(Path(sys.executable).parent / "cavra")
 REPOSITORY = "acme/web"
@@ -37,11 +37,11 @@ def portal(live_server, acme, member) -> Portal:
     version = policy_pack_upload(tenant=acme, text=TEST_PACK, actor=None)
     rollout_set(tenant=acme, version=version, mode="enforce", actor=None)
     owner = member(acme, "operator", email="owner@acme.test")
-    agent = agent_create(tenant=acme, actor=None, name="claude-bot", profile="claude-code", owner=owner)
-    credential, token = agent_credential_issue(agent=agent, actor=None)
+    bot = agent_create(tenant=acme, actor=None, name="claude-bot", profile="claude-code", owner=owner)
+    credential, plaintext = agent_credential_issue(agent=bot, actor=None)
     reviewer = member(acme, "security_reviewer", email="rev@acme.test")
     reviewer_repository_grant_add(tenant=acme, user=reviewer, repository_glob="acme/*")
-    return Portal(live_server.url, acme, agent, credential, token, reviewer, version)
+    return Portal(live_server.url, acme, bot, credential, plaintext, reviewer, version)
 
 
 @pytest.fixture

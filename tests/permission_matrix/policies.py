@@ -76,5 +76,6 @@ ENTRIES = [
         api=True,
         kwargs=lambda ctx: {"session_id": _session(ctx).public_id},
     ),
+    Entry("policies-api:policy-bundle", api=True, agent_only=True, kwargs=lambda ctx: {"scope": "current"}),
     Entry("policies-api:health", api=True, public=True),
 ]
