@@ -112,7 +112,7 @@ async def serve(
         else:
             import uvicorn
 
-            app = server.streamable_http_app()
+            app = server.streamable_http_app(host=host)  # DNS-rebinding protection for loopback hosts
             config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
             await uvicorn.Server(config).serve()
 

@@ -141,3 +141,52 @@ def test_portal_unreachable_lists_and_forwards_nothing(portal, agent_env, files_
 
     result = anyio.run(_session, env, scenario)
     assert result.is_error and "failing closed" in _text(result)
+
+
+def test_streamable_http_transport(portal, agent_env, files_server, tmp_path):
+    import socket
+    import subprocess
+    import time
+
+    from mcp import ClientSession
+    from mcp.client.streamable_http import streamable_http_client
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    log = (tmp_path / "gateway.log").open("wb")
+    proc = subprocess.Popen(
+        [CAVRA, "mcp-gateway", "--server", "files", "--transport", "streamable-http", "--port", str(port), "--",
+         sys.executable, UPSTREAM],
+        env=agent_env, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+
+        async def scenario():
+            with anyio.fail_after(60):
+                async with (
+                    streamable_http_client(f"http://127.0.0.1:{port}/mcp") as (read, write),
+                    ClientSession(read, write) as session,
+                ):
+                    await session.initialize()
+                    names = sorted(t.name for t in (await session.list_tools()).tools)
+                    await anyio.to_thread.run_sync(_approve_all, portal.tenant)
+                    allowed = await session.call_tool("read_file", {"path": "src/app.py"})
+                    blocked = await session.call_tool("run_command", {"cmd": "id"})
+                    return names, allowed, blocked
+
+        names, allowed, blocked = anyio.run(scenario)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        log.close()
+    assert names == ["read_file", "run_command", "turn_evil"]
+    assert not allowed.is_error and _text(allowed) == "contents of src/app.py"
+    assert blocked.is_error and "gw.shell" in _text(blocked)
