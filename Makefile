@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: install demo test lint migrations-check schema schema-check bench-policy bench-evidence bench-decisions clean
+.PHONY: install demo test lint migrations-check schema schema-check bench-policy bench-evidence bench-decisions bench-agents clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -47,6 +47,9 @@ bench-evidence: install
 
 bench-decisions: install
 	$(BIN)/python bench/bench_decisions.py
+
+bench-agents: install
+	$(BIN)/python bench/bench_agents.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

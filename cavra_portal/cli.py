@@ -14,6 +14,7 @@ commands:
   init claude-code                         install the hook into .claude/settings.json, check the portal
   ci check --base REF --head REF           CI required check: the change against the portal
   bundle pull|verify                       signed offline policy bundles
+  sync                                     upload offline decisions (the local spool) into evidence
   mcp-gateway -- UPSTREAM...               MCP proxy that asks the portal before each tools/call
 """
 
@@ -32,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
         from cavra_engine.evidence.cli import main as evidence_main
 
         return evidence_main(rest)
-    if command in {"hook", "init", "ci", "bundle", "mcp-gateway"}:
+    if command in {"hook", "init", "ci", "bundle", "sync", "mcp-gateway"}:
         from cavra_engine.agents.cli import main as agents_main
 
         return agents_main(argv)

@@ -70,6 +70,40 @@ def _init(argv: list[str]) -> int:
     return 0
 
 
+def _sync(argv: list[str]) -> int:
+    """Upload the offline spool; the portal records each entry once, so re-sending is harmless."""
+    if argv:
+        sys.stderr.write("usage: cavra sync   (uploads $CAVRA_STATE_DIR/offline-spool.jsonl)\n")
+        return 2
+    from .bundle import BundleError, Spool
+    from .config import ConfigError, load_config
+    from .portal import PortalClient, PortalError
+
+    try:
+        config = load_config()
+        entries = Spool(Path(config.state_dir) / "offline-spool.jsonl").entries() if config.state_dir else []
+    except (ConfigError, BundleError) as exc:
+        sys.stderr.write(f"cavra sync: {exc}\n")
+        return 2
+    if not entries:
+        print("cavra sync: nothing to upload")
+        return 0
+    client = PortalClient(config.base_url, config.token, timeout=max(config.timeout, 30))
+    accepted = duplicates = 0
+    try:
+        for start in range(0, len(entries), 200):
+            answer = client.request(
+                "POST", "/api/v1/offline-decisions", {"entries": entries[start : start + 200]}
+            )
+            accepted += int(answer.get("accepted") or 0)
+            duplicates += int(answer.get("duplicates") or 0)
+    except PortalError as exc:
+        sys.stderr.write(f"cavra sync: {exc}; the spool is kept, run it again later\n")
+        return 1
+    print(f"cavra sync: {accepted} offline decision(s) recorded, {duplicates} already known")
+    return 0
+
+
 def main(argv: list[str]) -> int:
     command, rest = argv[0], argv[1:]
     if command == "hook":
@@ -84,6 +118,8 @@ def main(argv: list[str]) -> int:
         from .bundle import main as bundle_main
 
         return bundle_main(rest)
+    if command == "sync":
+        return _sync(rest)
     if command == "mcp-gateway":
         from .mcp_gateway import main as gateway_main
 

@@ -170,3 +170,24 @@ class PolicyBundleEnvelopeSerializer(serializers.Serializer):
     )
     key_id = serializers.CharField(help_text="The tenant key that signed it (in the evidence trust root).")
     signature = serializers.CharField(help_text="Ed25519 over the RFC 8785 canonical JSON of `bundle`, hex.")
+
+
+class OfflineSyncRequestSerializer(serializers.Serializer):
+    entries = serializers.ListField(
+        child=serializers.DictField(),
+        max_length=500,
+        help_text="Entries of the agent's offline spool (cavra.offline-decision/v1), in order.",
+    )
+
+
+class OfflineSyncedEntrySerializer(serializers.Serializer):
+    seq = serializers.IntegerField()
+    hash = serializers.CharField()
+    decision_id = serializers.CharField()
+    duplicate = serializers.BooleanField(help_text="Uploaded before: nothing new was recorded.")
+
+
+class OfflineSyncResponseSerializer(serializers.Serializer):
+    accepted = serializers.IntegerField()
+    duplicates = serializers.IntegerField()
+    entries = OfflineSyncedEntrySerializer(many=True)

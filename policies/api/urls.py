@@ -8,5 +8,6 @@ urlpatterns = [
     path("sessions", views.SessionListCreateView.as_view(), name="sessions"),
     path("sessions/<str:session_id>", views.SessionDetailView.as_view(), name="session"),
     path("policy-bundles/<str:scope>", views.PolicyBundleView.as_view(), name="policy-bundle"),
+    path("offline-decisions", views.OfflineDecisionSyncView.as_view(), name="offline-decisions"),
     path("health", views.HealthView.as_view(), name="health"),
 ]

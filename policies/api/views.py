@@ -22,12 +22,15 @@ from policies.api.serializers import (
     DecisionResponseSerializer,
     DecisionSerializer,
     HealthSerializer,
+    OfflineSyncRequestSerializer,
+    OfflineSyncResponseSerializer,
     PolicyBundleEnvelopeSerializer,
     SessionCreateSerializer,
     SessionSerializer,
 )
 from policies.bundles import policy_bundle_issue
 from policies.decide import DecisionInput, DecisionInputError, DecisionUnavailable, decide
+from policies.offline import offline_decisions_sync
 from policies.selectors import (
     DECISION_FILTERS,
     can_read_activity,
@@ -308,3 +311,36 @@ class PolicyBundleView(APIView):
             ttl=request.query_params.get("ttl"),
         )
         return Response(envelope)
+
+
+class OfflineDecisionSyncView(APIView):
+    """`cavra sync`: the agent's offline spool into the tenant's evidence, each entry once."""
+
+    authentication_classes = READ_AUTH
+    permission_classes = [IsAgent]
+
+    @extend_schema(
+        summary="Upload offline decisions from the agent's spool (idempotent per entry)",
+        request=OfflineSyncRequestSerializer,
+        responses={
+            200: OfflineSyncResponseSerializer,
+            400: OpenApiResponse(
+                description="An entry is malformed, altered or another agent's (nothing recorded)"
+            ),
+            401: OpenApiResponse(description="Missing, unknown, revoked or expired agent token"),
+        },
+    )
+    def post(self, request):
+        serializer = OfflineSyncRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        synced = offline_decisions_sync(
+            tenant=request._request.tenant,
+            agent=request.user.agent,
+            entries=serializer.validated_data["entries"],
+        )
+        body = {
+            "accepted": sum(1 for s in synced if not s.duplicate),
+            "duplicates": sum(1 for s in synced if s.duplicate),
+            "entries": [s.__dict__ for s in synced],
+        }
+        return Response(OfflineSyncResponseSerializer(body).data)

@@ -14,7 +14,7 @@ from django.test import Client
 
 from cavra_engine.agents.bundle import BundleError, Spool, offline_verdict, sign_bundle, verify_bundle
 from cavra_engine.evidence.bundle import key_id_for, public_key_raw, trust_root_document
-from evidence.models import EvidenceRecord
+from evidence.models import Decision, EvidenceRecord
 from evidence.services import trust_root_export
 from policies.services import rollout_set
 from registry.services import agent_create, agent_credential_issue, agent_set_status
@@ -201,6 +201,20 @@ def test_pull_then_evaluate_and_hook_offline_with_a_spool(portal, agent_env, tmp
     ]  # fmt: skip
     assert entries[1]["prev_hash"] == entries[0]["hash"]
 
+    # back online: `cavra sync` records each offline decision once, however often it is run
+    first = run_cavra(["sync"], env)
+    assert first.returncode == 0, first.stderr
+    assert b"2 offline decision(s) recorded, 0 already known" in first.stdout
+    again = run_cavra(["sync"], env)
+    assert b"0 offline decision(s) recorded, 2 already known" in again.stdout
+    offline_rows = Decision.objects.filter(tenant=portal.tenant, context__offline=True).order_by("created_at")
+    assert [(d.action, d.decision, d.rule_id) for d in offline_rows] == [
+        ("execute_command", "allow", ""), ("read_file", "block", "test.secrets.read"),
+    ]  # fmt: skip
+    records = EvidenceRecord.objects.filter(tenant=portal.tenant, kind="decision.offline")
+    assert sorted(records.values_list("subject", flat=True)) == sorted(e["hash"] for e in entries)
+    assert all(r.payload["offline"] is True for r in records)
+
     # not offline mode: the same outage is a plain deny
     plain = {k: v for k, v in offline.items() if k != "CAVRA_OFFLINE"}
     assert (
@@ -232,3 +246,56 @@ def test_a_broken_spool_is_refused(tmp_path):
     spool.path.write_text(json.dumps(first) + "\n" + lines[1] + "\n")
     with pytest.raises(BundleError, match="line 1"):
         spool.entries()
+
+
+@pytest.mark.django_db
+class TestSyncEndpoint:
+    def entries(self, tmp_path, agent) -> list[dict]:
+        spool = Spool(tmp_path / "spool.jsonl")
+        for target in ("a.py", "b.py"):
+            spool.append({"agent": agent.public_id, "request": {"action": "read_file", "target": target},
+                          "decision": "allow", "rule_id": None, "reason": "", "severity": "low",
+                          "policy": {"pack": "p", "version": "1", "digest": "d", "mode": "enforce"}, "bundle": "x"})  # fmt: skip
+        return spool.entries()
+
+    def post(self, token, entries):
+        return Client(HTTP_AUTHORIZATION=f"Bearer {token}").post(
+            "/api/v1/offline-decisions", json.dumps({"entries": entries}), content_type="application/json"
+        )
+
+    def test_altered_entry_is_400_and_records_nothing(self, acme, agent, token, tmp_path):
+        entries = self.entries(tmp_path, agent)
+        entries[1]["decision"] = "block"
+        response = self.post(token, entries)
+        assert response.status_code == 400
+        assert "entries[1].hash" in response.json()["errors"]
+        assert not EvidenceRecord.objects.filter(kind="decision.offline").exists()
+
+    def test_a_gap_in_the_chain_is_400(self, acme, agent, token, tmp_path):
+        entries = self.entries(tmp_path, agent)
+        response = self.post(token, [entries[0], entries[1], entries[0]])
+        assert response.status_code == 400 and "entries[2].prev_hash" in response.json()["errors"]
+
+    def test_another_agents_entries_are_refused(self, acme, agent, token, tmp_path):
+        other = agent_create(tenant=acme, actor=None, name="other-bot", profile="claude-code")
+        _, other_token = agent_credential_issue(agent=other, actor=None)
+        response = self.post(other_token, self.entries(tmp_path, agent))
+        assert response.status_code == 400 and "entries[0].agent" in response.json()["errors"]
+
+    @pytest.mark.parametrize("body", [{"entries": []}, {"entries": "x"}, {}, {"entries": [1]}])
+    def test_bad_bodies_are_400(self, acme, agent, token, body):
+        response = Client(HTTP_AUTHORIZATION=f"Bearer {token}").post(
+            "/api/v1/offline-decisions", json.dumps(body), content_type="application/json"
+        )
+        assert response.status_code == 400
+        assert "entries" in json.dumps(response.json()["errors"])
+
+    def test_uploaded_twice_is_recorded_once(self, acme, agent, token, tmp_path):
+        entries = self.entries(tmp_path, agent)
+        first = self.post(token, entries[:1]).json()
+        second = self.post(token, entries).json()
+        assert (first["accepted"], first["duplicates"]) == (1, 0)
+        assert (second["accepted"], second["duplicates"]) == (1, 1)
+        assert second["entries"][0]["decision_id"] == first["entries"][0]["decision_id"]
+        assert EvidenceRecord.objects.filter(tenant=acme, kind="decision.offline").count() == 2
+        assert Decision.objects.filter(tenant=acme, context__offline=True).count() == 2

@@ -77,5 +77,6 @@ ENTRIES = [
         kwargs=lambda ctx: {"session_id": _session(ctx).public_id},
     ),
     Entry("policies-api:policy-bundle", api=True, agent_only=True, kwargs=lambda ctx: {"scope": "current"}),
+    Entry("policies-api:offline-decisions", method="POST", api=True, agent_only=True, data={"entries": []}),
     Entry("policies-api:health", api=True, public=True),
 ]
