@@ -33,7 +33,22 @@ def main(argv: list[str] | None = None) -> int:
         from cavra_engine.evidence.cli import main as evidence_main
 
         return evidence_main(rest)
-    if command in {"hook", "init", "ci", "bundle", "sync", "mcp-gateway"}:
+    if command == "hook":
+        # Claude Code treats exit 1 as a non-blocking error and runs the tool anyway: a hook that
+        # crashes (a broken install, an import error) must exit 2, which blocks.
+        try:
+            from cavra_engine.agents.cli import main as agents_main
+
+            return agents_main(argv)
+        except BaseException as exc:  # noqa: BLE001
+            if isinstance(exc, SystemExit) and exc.code in (0, 2):
+                raise
+            print(
+                f"CAVRA blocked this tool call: the hook failed ({type(exc).__name__}: {exc}).",
+                file=sys.stderr,
+            )
+            return 2
+    if command in {"init", "ci", "bundle", "sync", "mcp-gateway"}:
         from cavra_engine.agents.cli import main as agents_main
 
         return agents_main(argv)

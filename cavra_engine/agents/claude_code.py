@@ -131,8 +131,10 @@ def read_payload(stream) -> dict:
     return payload
 
 
-def run_pre_tool_use(stdin=None, stdout=None, stderr=None) -> int:
-    """The whole hook: exit 0 with a decision on stdout, or exit 2 with the reason on stderr."""
+def run_hook(stdin=None, stdout=None, stderr=None) -> int:
+    """The whole hook. PreToolUse: exit 0 with a decision on stdout, or exit 2 with the reason on
+    stderr. PostToolUse: records the outcome against the decision (exit 1, a non-blocking error, if
+    it cannot)."""
     stdin, stdout, stderr = stdin or sys.stdin, stdout or sys.stdout, stderr or sys.stderr
     try:
         payload = read_payload(stdin)
@@ -140,9 +142,12 @@ def run_pre_tool_use(stdin=None, stdout=None, stderr=None) -> int:
         stderr.write(f"CAVRA blocked this tool call: {exc}.\n")
         return 2
     event = payload.get("hook_event_name")
+    if event == "PostToolUse":
+        return run_post_tool_use(payload, stderr)
     if event not in (None, "PreToolUse"):
         stderr.write(
-            f"CAVRA blocked this tool call: `cavra hook claude-code` handles PreToolUse, not {event!r}.\n"
+            "CAVRA blocked this tool call: `cavra hook claude-code` handles PreToolUse and PostToolUse, "
+            f"not {event!r}.\n"
         )
         return 2
     try:
@@ -172,4 +177,78 @@ def _decide(payload: dict) -> tuple[str, str]:
     except ConfigError as exc:
         return DENY, f"CAVRA denied this action: the hook is not configured: {exc}"
     answer = Gate(config).check(proposed)
+    if answer.verdict == ALLOW and answer.decision_id and isinstance(payload.get("tool_use_id"), str):
+        _remember_tool_use(config.state_dir, payload["tool_use_id"], answer.decision_id)
     return answer.verdict, answer.reason
+
+
+def _tool_use_path(state_dir, tool_use_id: str):
+    import hashlib
+    from pathlib import Path
+
+    if state_dir is None:
+        return None
+    return Path(state_dir) / "tool-uses" / (hashlib.sha256(tool_use_id.encode()).hexdigest()[:40] + ".json")
+
+
+def _remember_tool_use(state_dir, tool_use_id: str, decision_id: str) -> None:
+    """So PostToolUse can name the decision its outcome belongs to."""
+    path = _tool_use_path(state_dir, tool_use_id)
+    if path is None:
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path.write_text(json.dumps({"decision_id": decision_id}), encoding="utf-8")
+    except OSError:
+        pass  # only the outcome record is lost, never the decision
+
+
+def _failed(response) -> bool:
+    if isinstance(response, dict):
+        return response.get("success") is False or bool(response.get("is_error") or response.get("isError"))
+    return False
+
+
+def run_post_tool_use(payload: dict, stderr) -> int:
+    import hashlib
+
+    from .config import ConfigError, load_config
+    from .portal import PortalClient, PortalError
+
+    tool_use_id = payload.get("tool_use_id")
+    if not isinstance(tool_use_id, str) or not tool_use_id:
+        return 0
+    cwd = payload.get("cwd") if isinstance(payload.get("cwd"), str) else None
+    try:
+        config = load_config(project_dir=os.environ.get("CLAUDE_PROJECT_DIR") or cwd)
+    except ConfigError as exc:
+        stderr.write(f"CAVRA could not record the outcome: {exc}\n")
+        return 1
+    path = _tool_use_path(config.state_dir, tool_use_id)
+    try:
+        decision_id = json.loads(path.read_text(encoding="utf-8"))["decision_id"] if path else None
+    except (OSError, ValueError, KeyError, TypeError):
+        decision_id = None
+    if not decision_id:
+        return 0  # not decided online by this machine (offline bundle, or another hook): nothing to attach
+    response = payload.get("tool_response")
+    body = {
+        "outcome": "failed" if _failed(response) else "completed",
+        "tool_use_id": tool_use_id[:200],
+        "response_sha256": hashlib.sha256(
+            json.dumps(response, sort_keys=True, default=str).encode()
+        ).hexdigest(),
+        "detail": str(payload.get("tool_name") or "")[:100],
+    }
+    try:
+        PortalClient(config.base_url, config.token, timeout=config.timeout).request(
+            "POST", f"/api/v1/decisions/{decision_id}/outcome", body
+        )
+    except PortalError as exc:
+        stderr.write(f"CAVRA could not record the outcome of {decision_id}: {exc}\n")
+        return 1
+    try:
+        path.unlink()
+    except OSError:
+        pass
+    return 0

@@ -13,24 +13,34 @@ HOOK_COMMAND = "cavra hook claude-code"
 
 def _hook(argv: list[str]) -> int:
     if argv != ["claude-code"]:
-        sys.stderr.write("usage: cavra hook claude-code   (reads Claude Code's PreToolUse JSON on stdin)\n")
+        sys.stderr.write(
+            "usage: cavra hook claude-code   (reads Claude Code's PreToolUse/PostToolUse JSON on stdin)\n"
+        )
         return 2
-    from .claude_code import run_pre_tool_use
+    from .claude_code import run_hook
 
-    return run_pre_tool_use()
+    return run_hook()
 
 
 def merge_claude_settings(settings: dict, command: str = HOOK_COMMAND, timeout: int = 120) -> dict:
-    """Add the PreToolUse hook to a Claude Code settings document once, keeping everything else."""
+    """Add the PreToolUse (decide) and PostToolUse (record the outcome) hooks to a Claude Code settings
+    document once each, keeping everything else."""
     hooks = settings.setdefault("hooks", {})
-    entries = hooks.setdefault("PreToolUse", [])
-    for entry in entries:
-        for hook in entry.get("hooks", []) if isinstance(entry, dict) else []:
-            if isinstance(hook, dict) and hook.get("command") == command:
-                return settings
-    entries.append(
-        {"matcher": HOOK_MATCHER, "hooks": [{"type": "command", "command": command, "timeout": timeout}]}
-    )
+    for event, event_timeout in (("PreToolUse", timeout), ("PostToolUse", 30)):
+        entries = hooks.setdefault(event, [])
+        present = any(
+            isinstance(hook, dict) and hook.get("command") == command
+            for entry in entries
+            if isinstance(entry, dict)
+            for hook in entry.get("hooks", [])
+        )
+        if not present:
+            entries.append(
+                {
+                    "matcher": HOOK_MATCHER,
+                    "hooks": [{"type": "command", "command": command, "timeout": event_timeout}],
+                }
+            )
     return settings
 
 

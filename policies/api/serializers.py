@@ -191,3 +191,17 @@ class OfflineSyncResponseSerializer(serializers.Serializer):
     accepted = serializers.IntegerField()
     duplicates = serializers.IntegerField()
     entries = OfflineSyncedEntrySerializer(many=True)
+
+
+class DecisionOutcomeRequestSerializer(serializers.Serializer):
+    outcome = serializers.ChoiceField(choices=["completed", "failed"])
+    tool_use_id = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    response_sha256 = serializers.RegexField(r"^[0-9a-f]{64}$", required=False, allow_blank=True, default="")
+    detail = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
+
+
+class DecisionOutcomeSerializer(serializers.Serializer):
+    decision_id = serializers.CharField()
+    outcome = serializers.CharField()
+    evidence = EvidenceRefSerializer()
+    recorded_before = serializers.BooleanField(help_text="An outcome was already recorded; this is that one.")

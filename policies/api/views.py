@@ -18,6 +18,8 @@ from rest_framework.views import APIView
 
 from core.api.problems import PROBLEM_CONTENT_TYPE, problem_body
 from policies.api.serializers import (
+    DecisionOutcomeRequestSerializer,
+    DecisionOutcomeSerializer,
     DecisionRequestSerializer,
     DecisionResponseSerializer,
     DecisionSerializer,
@@ -31,6 +33,7 @@ from policies.api.serializers import (
 from policies.bundles import policy_bundle_issue
 from policies.decide import DecisionInput, DecisionInputError, DecisionUnavailable, decide
 from policies.offline import offline_decisions_sync
+from policies.outcomes import decision_outcome_record
 from policies.selectors import (
     DECISION_FILTERS,
     can_read_activity,
@@ -344,3 +347,36 @@ class OfflineDecisionSyncView(APIView):
             "entries": [s.__dict__ for s in synced],
         }
         return Response(OfflineSyncResponseSerializer(body).data)
+
+
+class DecisionOutcomeView(APIView):
+    """Claude Code's PostToolUse: the outcome of an allowed action, recorded once against its decision."""
+
+    authentication_classes = READ_AUTH
+    permission_classes = [IsAgent]
+
+    @extend_schema(
+        summary="Record what happened after an allowed action ran (once per decision)",
+        request=DecisionOutcomeRequestSerializer,
+        responses={
+            200: DecisionOutcomeSerializer,
+            400: OpenApiResponse(description="Invalid input (problem details naming the field)"),
+            404: OpenApiResponse(description="No decision with this id belongs to this agent"),
+        },
+    )
+    def post(self, request, decision_id: str):
+        serializer = DecisionOutcomeRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        record, created = decision_outcome_record(
+            tenant=request._request.tenant,
+            agent=request.user.agent,
+            decision_id=decision_id,
+            **serializer.validated_data,
+        )
+        body = {
+            "decision_id": decision_id,
+            "outcome": record.payload["outcome"],
+            "evidence": {"seq": record.seq, "hash": record.hash},
+            "recorded_before": not created,
+        }
+        return Response(DecisionOutcomeSerializer(body).data)

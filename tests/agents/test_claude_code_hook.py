@@ -335,9 +335,42 @@ def test_init_writes_the_hook_into_claude_settings_without_a_secret(portal, agen
     assert document["hooks"]["PreToolUse"] == [
         {"matcher": "*", "hooks": [{"type": "command", "command": "cavra hook claude-code", "timeout": 120}]}
     ]
+    assert document["hooks"]["PostToolUse"] == [
+        {"matcher": "*", "hooks": [{"type": "command", "command": "cavra hook claude-code", "timeout": 30}]}
+    ]
     assert portal.token not in settings.read_text()
     assert b"the agent token works" in result.stdout
     bad = run_cavra(
         ["init", "claude-code", "--project", str(project)], {**agent_env, "CAVRA_TOKEN": "cvr_bad"}
     )
     assert bad.returncode == 1 and b"cannot reach the portal" in bad.stderr
+
+
+def test_post_tool_use_records_the_outcome_against_the_decision_once(portal, agent_env):
+    from evidence.models import EvidenceRecord
+
+    allowed = hook_answer(hook(agent_env, "Bash", {"command": "ls"}))
+    assert allowed["permissionDecision"] == "allow"
+    decision = Decision.objects.get(tenant=portal.tenant)
+    post = payload("Bash", {"command": "ls"}, hook_event_name="PostToolUse",
+                   tool_response={"stdout": "a\\nb", "stderr": "", "interrupted": False})  # fmt: skip
+    result = run_cavra(["hook", "claude-code"], agent_env, stdin=post)
+    assert (result.returncode, result.stdout) == (0, b""), result.stderr
+    record = EvidenceRecord.objects.get(tenant=portal.tenant, kind="decision.outcome")
+    assert record.subject == decision.public_id
+    assert record.payload["outcome"] == "completed" and record.payload["tool_use_id"] == "toolu_01ABC123"
+    # the same PostToolUse again (a retry) attaches nothing new
+    assert run_cavra(["hook", "claude-code"], agent_env, stdin=post).returncode == 0
+    assert EvidenceRecord.objects.filter(tenant=portal.tenant, kind="decision.outcome").count() == 1
+
+
+def test_post_tool_use_with_the_portal_down_is_a_non_blocking_error(portal, agent_env):
+    hook_answer(hook(agent_env, "Write", {"file_path": f"{PROJECT}/a.py", "content": "x"}))
+    post = payload(
+        "Write",
+        {"file_path": f"{PROJECT}/a.py"},
+        hook_event_name="PostToolUse",
+        tool_response={"success": False},
+    )
+    result = run_cavra(["hook", "claude-code"], {**agent_env, "CAVRA_URL": "http://127.0.0.1:9"}, stdin=post)
+    assert result.returncode == 1 and b"could not record the outcome" in result.stderr

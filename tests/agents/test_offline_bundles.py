@@ -299,3 +299,41 @@ class TestSyncEndpoint:
         assert second["entries"][0]["decision_id"] == first["entries"][0]["decision_id"]
         assert EvidenceRecord.objects.filter(tenant=acme, kind="decision.offline").count() == 2
         assert Decision.objects.filter(tenant=acme, context__offline=True).count() == 2
+
+
+@pytest.mark.django_db
+class TestOutcomeEndpoint:
+    def decide(self, token):
+        response = Client(HTTP_AUTHORIZATION=f"Bearer {token}").post(
+            "/api/v1/decisions",
+            json.dumps({"action": "read_file", "target": "README.md"}),
+            content_type="application/json",
+        )
+        return response.json()["decision_id"]
+
+    def report(self, token, decision_id, **body):
+        return Client(HTTP_AUTHORIZATION=f"Bearer {token}").post(
+            f"/api/v1/decisions/{decision_id}/outcome", json.dumps(body), content_type="application/json"
+        )
+
+    def test_recorded_once(self, acme, rolled_out, token):
+        decision_id = self.decide(token)
+        first = self.report(token, decision_id, outcome="failed", tool_use_id="toolu_1")
+        assert first.status_code == 200 and first.json()["recorded_before"] is False
+        second = self.report(token, decision_id, outcome="completed")
+        assert second.json()["recorded_before"] is True and second.json()["outcome"] == "failed"
+        assert EvidenceRecord.objects.filter(tenant=acme, kind="decision.outcome").count() == 1
+
+    def test_another_agents_decision_is_404(self, acme, rolled_out, token):
+        decision_id = self.decide(token)
+        other = agent_create(tenant=acme, actor=None, name="other-bot", profile="claude-code")
+        _, other_token = agent_credential_issue(agent=other, actor=None)
+        assert self.report(other_token, decision_id, outcome="completed").status_code == 404
+        assert self.report(token, "dec_nope", outcome="completed").status_code == 404
+
+    @pytest.mark.parametrize("body, field", [({"outcome": "maybe"}, "outcome"), ({}, "outcome"),
+                                             ({"outcome": "completed", "response_sha256": "xyz"}, "response_sha256")])  # fmt: skip
+    def test_bad_input_is_400_naming_the_field(self, acme, rolled_out, token, body, field):
+        response = self.report(token, self.decide(token), **body)
+        assert response.status_code == 400 and field in response.json()["errors"]
+        assert not EvidenceRecord.objects.filter(kind="decision.outcome").exists()

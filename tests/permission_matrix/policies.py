@@ -68,6 +68,14 @@ ENTRIES = [
         api=True,
         kwargs=lambda ctx: {"decision_id": _decision(ctx).public_id},
     ),
+    Entry(
+        "policies-api:decision-outcome",
+        method="POST",
+        api=True,
+        agent_only=True,
+        kwargs=lambda ctx: {"decision_id": _decision(ctx).public_id},
+        data={"outcome": "completed"},
+    ),
     Entry("policies-api:sessions", roles=ACTIVITY_ROLES, api=True),
     Entry("policies-api:sessions", method="POST", api=True, agent_only=True, data={}),
     Entry(
