@@ -14,7 +14,8 @@ from django.utils.dateparse import parse_datetime
 from cavra_engine.agents.bundle import GENESIS, SPOOL_TYPE
 from cavra_engine.evidence.canonical import CanonicalizationError, canonicalize
 from evidence.models import Decision, EvidenceRecord
-from evidence.services import _lock_head, evidence_append
+from evidence.services import evidence_append
+from evidence.services.common import _lock_head  # the tenant chain lock: serialises the duplicate check
 from policies.decide import ACTIONS
 
 MAX_ENTRIES = 500

@@ -8,7 +8,8 @@ from django.db import transaction
 from django.http import Http404
 
 from evidence.models import Decision, EvidenceRecord
-from evidence.services import _lock_head, evidence_append
+from evidence.services import evidence_append
+from evidence.services.common import _lock_head  # the tenant chain lock: serialises the duplicate check
 
 OUTCOMES = ("completed", "failed")
 KIND = "decision.outcome"
