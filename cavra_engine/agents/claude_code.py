@@ -8,7 +8,6 @@ payload), the hook exits 2 with the reason on stderr, which Claude Code also tre
 
 from __future__ import annotations
 
-import glob as _glob
 import json
 import os
 import sys
@@ -43,7 +42,7 @@ def pattern_root(pattern: str) -> str:
     """The directory a glob pattern cannot leave: its leading components without wildcards."""
     parts = []
     for part in PurePosixPath(pattern).parts:
-        if _glob.has_magic(part):
+        if any(ch in part for ch in "*?[{"):
             break
         parts.append(part)
     return str(PurePosixPath(*parts)) if parts else "."

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_TIMEOUT = 5.0
@@ -49,18 +48,25 @@ def _inside(path: Path, root: Path | None) -> bool:
     return True
 
 
-@dataclass
 class AgentConfig:
-    url: str
-    token: str
-    repository: str | None = None
-    environment: str | None = None
-    timeout: float = DEFAULT_TIMEOUT
-    approval_wait: float = DEFAULT_APPROVAL_WAIT
-    state_dir: Path | None = None
-    offline: str | None = None  # "bundle": decide from a signed bundle when the portal is unreachable
-    bundle: Path | None = None
-    trust_root: Path | None = None
+    """The adapter's settings (a plain class: the hook avoids importing dataclasses at start-up)."""
+
+    def __init__(
+        self,
+        url: str,
+        token: str,
+        repository: str | None = None,
+        environment: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        approval_wait: float = DEFAULT_APPROVAL_WAIT,
+        state_dir: Path | None = None,
+        offline: str | None = None,  # "bundle": decide from a signed bundle when the portal is unreachable
+        bundle: Path | None = None,
+        trust_root: Path | None = None,
+    ):
+        self.url, self.token, self.repository, self.environment = url, token, repository, environment
+        self.timeout, self.approval_wait, self.state_dir = timeout, approval_wait, state_dir
+        self.offline, self.bundle, self.trust_root = offline, bundle, trust_root
 
     @property
     def base_url(self) -> str:

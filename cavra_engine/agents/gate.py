@@ -10,7 +10,6 @@ import hashlib
 import json
 import os
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from .config import AgentConfig
@@ -21,19 +20,27 @@ WAITING_STATES = {"pending"}
 APPROVED_STATES = {"approved", "break_glass"}
 
 
-@dataclass
 class ProposedAction:
     """What an agent is about to do, in the decision API's words."""
 
-    action: str
-    target: str
-    mcp: dict | None = None
-    method: str | None = None
-    operation: str | None = None
-    branch: str | None = None
-    force: bool | None = None
-    remote: str | None = None
-    context: dict = field(default_factory=dict)
+    # Plain classes, not dataclasses: importing dataclasses costs the hook measurable start-up time.
+    __slots__ = ("action", "target", "mcp", "method", "operation", "branch", "force", "remote", "context")
+
+    def __init__(
+        self,
+        action: str,
+        target: str,
+        mcp: dict | None = None,
+        method: str | None = None,
+        operation: str | None = None,
+        branch: str | None = None,
+        force: bool | None = None,
+        remote: str | None = None,
+        context: dict | None = None,
+    ):
+        self.action, self.target, self.mcp, self.method = action, target, mcp, method
+        self.operation, self.branch, self.force, self.remote = operation, branch, force, remote
+        self.context = context or {}
 
     def body(self, *, repository: str | None, environment: str | None) -> dict:
         body: dict = {"action": self.action, "target": self.target}
@@ -50,17 +57,28 @@ class ProposedAction:
         return body
 
 
-@dataclass
 class GateAnswer:
-    verdict: str  # allow | deny | ask
-    reason: str
-    decision_id: str | None = None
-    rule_id: str | None = None
-    approval_id: str | None = None
-    approval_url: str | None = None
-    offline: bool = False
-    pending: bool = False  # denied only because a reviewer has not decided yet
-    answer: dict | None = None  # the portal's last decision answer, as sent (for attestations)
+    __slots__ = ("verdict", "reason", "decision_id", "rule_id", "approval_id", "approval_url", "offline", "pending",
+                 "answer")  # fmt: skip
+
+    def __init__(
+        self,
+        verdict: str,  # allow | deny | ask
+        reason: str,
+        decision_id: str | None = None,
+        rule_id: str | None = None,
+        approval_id: str | None = None,
+        approval_url: str | None = None,
+        offline: bool = False,
+        pending: bool = False,  # denied only because a reviewer has not decided yet
+        answer: dict | None = None,  # the portal's last decision answer, as sent (for attestations)
+    ):
+        self.verdict, self.reason, self.decision_id, self.rule_id = verdict, reason, decision_id, rule_id
+        self.approval_id, self.approval_url, self.offline = approval_id, approval_url, offline
+        self.pending, self.answer = pending, answer
+
+    def __repr__(self) -> str:
+        return f"GateAnswer({self.verdict!r}, {self.reason!r})"
 
 
 def action_key(body: dict) -> str:

@@ -1,15 +1,13 @@
-"""A small HTTP client for the decision API on the standard library (no start-up cost beyond urllib).
+"""A small HTTP client for the decision API on the standard library's http.client.
 
 Every failure is an exception an adapter turns into a deny: the portal unreachable, a timeout, a 5xx
 (the portal's 503 means "cannot decide: block"), a refused token or an answer that is not JSON."""
 
 from __future__ import annotations
 
+import http.client
 import json
-import socket
-import urllib.error
-import urllib.request
-from urllib.parse import quote
+from urllib.parse import quote, urlencode, urlsplit
 
 USER_AGENT = "cavra-agent/1"
 
@@ -58,38 +56,41 @@ class PortalClient:
     def request(
         self, method: str, path: str, body: dict | None = None, *, timeout: float | None = None
     ) -> dict:
+        # http.client rather than urllib.request: the hook runs as a new process per tool call, and
+        # urllib.request costs several times its import time for features not needed here.
+        timeout = timeout or self.timeout
         data = None if body is None else json.dumps(body).encode("utf-8")
-        request = urllib.request.Request(self.base_url + path, data=data, method=method)
-        request.add_header("Accept", "application/json")
-        request.add_header("User-Agent", USER_AGENT)
+        headers = {"Accept": "application/json", "User-Agent": USER_AGENT, "Connection": "close"}
         if self.token:
-            request.add_header("Authorization", f"Bearer {self.token}")
+            headers["Authorization"] = f"Bearer {self.token}"
         if data is not None:
-            request.add_header("Content-Type", "application/json")
+            headers["Content-Type"] = "application/json"
+        parts = urlsplit(self.base_url)
+        connection_class = (
+            http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+        )
         try:
-            with urllib.request.urlopen(request, timeout=timeout or self.timeout) as response:
-                raw = response.read()
-        except urllib.error.HTTPError as exc:
-            raw = exc.read() or b""
-            detail = _detail(raw)
-            if exc.code in (401, 403):
-                raise PortalAuthError(f"the portal refused the agent's credential ({exc.code}): {detail}")
-            if exc.code >= 500:
-                raise PortalUnavailable(f"the portal cannot decide ({exc.code}): {detail}")
-            raise PortalRejected(f"the portal refused the request ({exc.code}): {detail}")
+            connection = connection_class(parts.hostname or "", parts.port, timeout=timeout)
+            try:
+                connection.request(method, (parts.path or "") + path, body=data, headers=headers)
+                response = connection.getresponse()
+                status, raw = response.status, response.read()
+            finally:
+                connection.close()
         except TimeoutError:
-            raise PortalUnavailable(
-                f"the portal at {self.base_url} did not answer within {timeout or self.timeout:g} s"
-            )
-        except urllib.error.URLError as exc:
-            reason = exc.reason
-            if isinstance(reason, (TimeoutError, socket.timeout)):
-                raise PortalUnavailable(
-                    f"the portal at {self.base_url} did not answer within {timeout or self.timeout:g} s"
-                )
+            raise PortalUnavailable(f"the portal at {self.base_url} did not answer within {timeout:g} s")
+        except (OSError, http.client.HTTPException, ValueError) as exc:
+            reason = getattr(exc, "strerror", None) or exc
             raise PortalUnavailable(f"the portal at {self.base_url} is unreachable: {reason}")
-        except (OSError, ValueError) as exc:  # connection reset, bad status line, ...
-            raise PortalUnavailable(f"the portal at {self.base_url} is unreachable: {exc}")
+        if status >= 400:
+            detail = _detail(raw)
+            if status in (401, 403):
+                raise PortalAuthError(f"the portal refused the agent's credential ({status}): {detail}")
+            if status >= 500:
+                raise PortalUnavailable(f"the portal cannot decide ({status}): {detail}")
+            raise PortalRejected(f"the portal refused the request ({status}): {detail}")
+        if status >= 300:
+            raise PortalUnavailable(f"the portal answered with a redirect ({status}); check CAVRA_URL")
         try:
             document = json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, ValueError):
@@ -111,8 +112,6 @@ class PortalClient:
         )
 
     def policy_bundle(self, scope: str, *, repository: str | None, environment: str | None) -> dict:
-        from urllib.parse import urlencode
-
         query = urlencode({k: v for k, v in (("repository", repository), ("environment", environment)) if v})
         return self.request(
             "GET", f"/api/v1/policy-bundles/{quote(scope, safe='')}" + (f"?{query}" if query else "")
