@@ -15,6 +15,7 @@ commands:
   ci check --base REF --head REF           CI required check: the change against the portal
   bundle pull|verify                       signed offline policy bundles
   sync                                     upload offline decisions (the local spool) into evidence
+  sandbox list|run [SCENARIO]              "before the agent acts" scenarios, dry-run against a rollout
   mcp-gateway -- UPSTREAM...               MCP proxy that asks the portal before each tools/call
 """
 
@@ -48,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
             return 2
-    if command in {"init", "ci", "bundle", "sync", "mcp-gateway"}:
+    if command in {"init", "ci", "bundle", "sync", "sandbox", "mcp-gateway"}:
         from cavra_engine.agents.cli import main as agents_main
 
         return agents_main(argv)

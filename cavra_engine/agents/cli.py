@@ -128,6 +128,10 @@ def main(argv: list[str]) -> int:
         from .bundle import main as bundle_main
 
         return bundle_main(rest)
+    if command == "sandbox":
+        from .sandbox import main as sandbox_main
+
+        return sandbox_main(rest)
     if command == "sync":
         return _sync(rest)
     if command == "mcp-gateway":
