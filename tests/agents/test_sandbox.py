@@ -84,3 +84,33 @@ def test_a_tampered_bundle_or_unknown_scenario_is_refused(acme, tmp_path):
     bundle.write_text(json.dumps(envelope))
     refused = sandbox(tmp_path, bundle, trust)
     assert refused.returncode == 2 and b"signature" in refused.stderr
+
+
+def test_the_sandbox_page_plays_every_scenario_against_the_chosen_rollout(acme, globex, member, client_as):
+    overlay = rollout_set(
+        tenant=acme,
+        version=policy_pack_install_bundled(tenant=acme, pack_id="compliance-overlay", actor=None),
+        mode="enforce",
+        actor=None,
+    )
+    permissive = rollout_set(
+        tenant=acme,
+        version=policy_pack_upload(tenant=acme, text=ALLOW_ALL, actor=None),
+        repository="acme/lab",
+        mode="enforce",
+        actor=None,
+    )
+    client = client_as(member(acme, "operator"), acme)
+    evidence_before = EvidenceRecord.objects.filter(tenant=acme).count()
+    page = client.get("/policies/sandbox/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert f"{len(SCENARIOS)} of {len(SCENARIOS)}</strong> scenarios stopped" in html
+    assert overlay.public_id in html and "Claude Code reads the project&#x27;s .env" in html
+    lab = client.get(f"/policies/sandbox/?rollout={permissive.public_id}").content.decode()
+    assert "would run" in lab
+    assert not Decision.objects.exists()
+    assert EvidenceRecord.objects.filter(tenant=acme).count() == evidence_before
+    theirs = client_as(member(globex, "operator"), globex)
+    assert theirs.get(f"/policies/sandbox/?rollout={overlay.public_id}").status_code == 404
+    assert "No policy is rolled out yet" in theirs.get("/policies/sandbox/").content.decode()

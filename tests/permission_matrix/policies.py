@@ -46,6 +46,7 @@ ENTRIES = [
     Entry("policies:rollout-set", roles=POLICY_WRITE_ROLES, method="POST", data=_rollout_form, ok=(302,)),
     Entry("policies:rollout-remove", roles=POLICY_WRITE_ROLES, method="POST", kwargs=_rollout, ok=(302,)),
     Entry("policies:version", roles=POLICY_READ_ROLES, kwargs=_version),
+    Entry("policies:sandbox", roles=POLICY_READ_ROLES),
     Entry("policies:activity", roles=ACTIVITY_ROLES),
     Entry(
         "policies:decision", roles=ACTIVITY_ROLES, kwargs=lambda ctx: {"public_id": _decision(ctx).public_id}
