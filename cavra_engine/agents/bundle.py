@@ -195,6 +195,15 @@ def _registry_objection(bundle: dict, body: dict) -> tuple[str, str, str] | None
             f"MCP server {server_id} is not approved for offline use.",
         )
     status = (server.get("tools") or {}).get(tool)
+    if status == "changed":
+        return (
+            "block",
+            "registry.mcp.tool_changed",
+            (
+                f"The description or input schema of {server_id}:{tool} changed since it was approved (a rug pull); "
+                "it is held until an operator re-approves it."
+            ),
+        )
     if status == "approved" or (status is None and server.get("trust_tier") == "trusted"):
         if server.get("trust_tier") != "experimental":
             return None

@@ -57,7 +57,7 @@ def test_the_compliance_overlay_stops_every_scenario_and_nothing_is_recorded(acm
     exposed = [s["id"] for s in report["scenarios"] if not s["stopped"]]
     assert exposed == [] and result.returncode == 0, json.dumps(report, indent=1)
     assert all(s["simulated"] for s in report["scenarios"])
-    assert by_id["rug-pulled-tool"]["steps"][0]["rule_id"] == "registry.mcp.tool_unapproved"
+    assert by_id["rug-pulled-tool"]["steps"][0]["rule_id"] == "registry.mcp.tool_changed"
     assert by_id["read-dotenv"]["steps"][0]["target"].endswith("/.env")
     assert [s["action"] for s in by_id["ci-push-main"]["steps"]] == ["write_file", "git_operation"]
     assert Decision.objects.count() == decisions_before
