@@ -182,12 +182,13 @@ def _decide(payload: dict) -> tuple[str, str]:
 
 
 def _tool_use_path(state_dir, tool_use_id: str):
-    import hashlib
     from pathlib import Path
+
+    from .gate import _sha256
 
     if state_dir is None:
         return None
-    return Path(state_dir) / "tool-uses" / (hashlib.sha256(tool_use_id.encode()).hexdigest()[:40] + ".json")
+    return Path(state_dir) / "tool-uses" / (_sha256(tool_use_id.encode()).hexdigest()[:40] + ".json")
 
 
 def _remember_tool_use(state_dir, tool_use_id: str, decision_id: str) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -45,6 +44,8 @@ def merge_claude_settings(settings: dict, command: str = HOOK_COMMAND, timeout: 
 
 
 def _init(argv: list[str]) -> int:
+    import argparse  # here, not at the top: the hook shares this module and argparse is slow to import
+
     parser = argparse.ArgumentParser(prog="cavra init claude-code")
     parser.add_argument("agent", choices=["claude-code"])
     parser.add_argument("--project", default=".", help="the project directory (default: current)")

@@ -6,7 +6,6 @@ bundle when the portal is unreachable) is a deny with a reason the agent can sho
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import time
@@ -81,10 +80,19 @@ class GateAnswer:
         return f"GateAnswer({self.verdict!r}, {self.reason!r})"
 
 
+try:  # the builtin SHA-256: hashlib would first initialise OpenSSL, a cost paid on every hook start
+    from _sha256 import sha256 as _sha256  # Python 3.11
+except ImportError:  # pragma: no cover - 3.12+ renamed the module
+    try:
+        from _sha2 import sha256 as _sha256
+    except ImportError:
+        from hashlib import sha256 as _sha256
+
+
 def action_key(body: dict) -> str:
     """Identifies "the same action" for re-using an approval: everything but the free context."""
     core = {k: v for k, v in body.items() if k not in ("context", "approval_id")}
-    return hashlib.sha256(json.dumps(core, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    return _sha256(json.dumps(core, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
 class ApprovalMemory:
