@@ -298,7 +298,7 @@ shared (1-minute load average at the end: {load:.2f}), so the numbers are pessim
   {python_cpu:.1f} ms, which a busy machine inflates far less than wall time). Without the editable-install
   finder of this development checkout (`python -S`, as an installed package starts) the hook takes p50
   {nosite_p50:.1f} ms against {nosite_python_p50:.1f} ms for `python -S -c pass` (CPU {nosite_cpu:.1f} ms). It imports no Django and nothing from the
-  policy engine on the online path (http.client, json, pathlib, hashlib). The editable install of a
+  policy engine on the online path (socket, json, pathlib; ssl only for an https portal). The editable install of a
   development checkout adds an import finder to every start.
 - **MCP gateway:** a tools/call through `cavra mcp-gateway` costs **{overhead:.1f} ms** more at p50 than the
   same call to the upstream server directly; of that, one decision (p50 {decision_keepalive["p50"]:.1f} ms over a
