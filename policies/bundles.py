@@ -13,9 +13,11 @@ from django.utils import timezone
 
 from cavra_engine.agents.bundle import BUNDLE_TYPE, canary_results, sign_bundle, timestamp
 from cavra_engine.evidence.canonical import canonicalize, sha256_hex
+from evidence.kinds import POLICY_BUNDLE_ISSUED
 from evidence.services import evidence_append, signing_key_current, trust_root_export
 from evidence.signing import decrypt_private_key
-from policies.decide import _stored_compiled_json, compiled_policy, rollout_resolve
+from policies.decisions.evaluate import _stored_compiled_json, compiled_policy
+from policies.decisions.resolve import rollout_resolve
 from policies.models import Rollout
 from registry.models import McpServer, McpTool
 from registry.profiles import effective_capabilities, glob_any
@@ -115,7 +117,7 @@ def policy_bundle_issue(
     with transaction.atomic():
         evidence_append(
             tenant=tenant,
-            kind="policy.bundle.issued",
+            kind=POLICY_BUNDLE_ISSUED,
             subject=rollout.public_id,
             actor=f"agent:{agent.public_id}",
             payload={

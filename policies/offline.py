@@ -1,6 +1,6 @@
-"""Offline decisions uploaded from an agent's spool (`cavra sync`): each becomes a Decision, marked
-offline, with its evidence record; an entry already uploaded is recognised by its spool hash and
-recorded once, however often the spool is sent."""
+"""Offline decisions uploaded from an agent's spool (`cavra sync`): each is recorded by the one decision
+writer (a Decision marked offline and its `decision.recorded` evidence); an entry already uploaded is
+recognised by its spool hash and recorded once, however often the spool is sent."""
 
 from __future__ import annotations
 
@@ -13,14 +13,15 @@ from django.utils.dateparse import parse_datetime
 
 from cavra_engine.agents.bundle import GENESIS, SPOOL_TYPE
 from cavra_engine.evidence.canonical import CanonicalizationError, canonicalize
-from evidence.models import Decision, EvidenceRecord
-from evidence.services import evidence_append
+from cavra_engine.policy import Verdict
+from cavra_engine.policy.vocabulary import ACTIONS
+from evidence.models import Decision
 from evidence.services.common import _lock_head  # the tenant chain lock: serialises the duplicate check
-from policies.decide import ACTIONS
+from policies.decisions.record import DecisionFacts, decision_record
+from policies.decisions.types import DecisionInput, PolicyRef
 
 MAX_ENTRIES = 500
 VERDICTS = ("allow", "block", "require_approval")
-KIND = "decision.offline"
 
 
 @dataclass
@@ -76,63 +77,53 @@ def offline_decisions_sync(*, tenant, agent, entries) -> list[SyncedEntry]:
     with transaction.atomic():
         _lock_head(tenant)  # one upload at a time per tenant: the duplicate check below cannot race
         known = dict(
-            EvidenceRecord.objects.filter(
-                tenant=tenant, kind=KIND, subject__in=[e["hash"] for e in entries]
-            ).values_list("subject", "decision_row__public_id")
+            Decision.objects.filter(
+                tenant=tenant,
+                agent_ref=agent.public_id,
+                context__spool__hash__in=[e["hash"] for e in entries],
+            ).values_list("context__spool__hash", "public_id")
         )
         for entry in entries:
             if entry["hash"] in known:
-                results.append(SyncedEntry(entry["seq"], entry["hash"], known[entry["hash"]] or "", True))
+                results.append(SyncedEntry(entry["seq"], entry["hash"], known[entry["hash"]], True))
                 continue
             request, policy = entry["request"], entry.get("policy") or {}
-            decision = Decision(
-                tenant=tenant,
-                agent_ref=agent.public_id,
+            data = DecisionInput(
                 action=request["action"],
-                target=request["target"][:10000],
-                repository=str(request.get("repository") or "")[:300],
-                environment=str(request.get("environment") or "")[:100],
+                target=request["target"],
+                repository=str(request.get("repository") or "")[:300] or None,
+                environment=str(request.get("environment") or "")[:100] or None,
+                mcp=request.get("mcp") if isinstance(request.get("mcp"), dict) else None,
+                context=request.get("context") if isinstance(request.get("context"), dict) else {},
+            )
+            verdict = Verdict(
                 decision=entry["decision"],
-                rule_id=str(entry.get("rule_id") or "")[:200],
-                severity=str(entry.get("severity") or "")[:20],
+                rule_id=str(entry.get("rule_id") or "")[:200] or None,
+                severity=str(entry.get("severity") or "low")[:20],
                 reason=str(entry.get("reason") or ""),
-                policy_pack=str(policy.get("pack") or "")[:200],
-                policy_version=str(policy.get("version") or "")[:50],
-                policy_digest=str(policy.get("digest") or "")[:80],
-                policy_mode=str(policy.get("mode") or "")[:20],
-                created_at=parse_datetime(entry["decided_at"]),
-                context={
-                    "offline": True,
-                    "spool": {"seq": entry["seq"], "hash": entry["hash"], "bundle": entry.get("bundle")},
-                    "request_context": request.get("context") or {},
-                    "mcp": request.get("mcp"),
+                normalised_target=request["target"],
+            )
+            facts = DecisionFacts(
+                agent_ref=agent.public_id,
+                agent_name=agent.name,
+                data=data,
+                verdict=verdict,
+                policy=PolicyRef(
+                    *(
+                        str(policy.get(k) or "")[:n]
+                        for k, n in (("pack", 200), ("version", 50), ("digest", 80), ("mode", 20))
+                    )
+                ),  # fmt: skip
+                action_digest="",
+                would_have=entry.get("audit_only"),
+                offline={
+                    "seq": entry["seq"],
+                    "hash": entry["hash"],
+                    "prev_hash": entry["prev_hash"],
+                    "bundle": entry.get("bundle"),
+                    "decided_at": entry["decided_at"],
                 },  # fmt: skip
             )
-            record = evidence_append(
-                tenant=tenant,
-                kind=KIND,
-                subject=entry["hash"],
-                actor=f"agent:{agent.public_id}",
-                payload={
-                    "decision_id": decision.public_id,
-                    "agent": agent.public_id,
-                    "offline": True,
-                    "decided_at": entry["decided_at"],
-                    "spool": {
-                        "seq": entry["seq"],
-                        "hash": entry["hash"],
-                        "prev_hash": entry["prev_hash"],
-                        "bundle": entry.get("bundle"),
-                    },  # fmt: skip
-                    "action": request["action"],
-                    "target": request["target"][:10000],
-                    "repository": request.get("repository"),
-                    "decision": entry["decision"],
-                    "rule_id": entry.get("rule_id"),
-                    "policy": policy,
-                },
-            )
-            decision.evidence = record
-            decision.save(force_insert=True)
-            results.append(SyncedEntry(entry["seq"], entry["hash"], decision.public_id, False))
+            outcome = decision_record(tenant=tenant, facts=facts)
+            results.append(SyncedEntry(entry["seq"], entry["hash"], outcome.decision.public_id, False))
     return results

@@ -7,12 +7,12 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import Http404
 
+from evidence.kinds import DECISION_OUTCOME
 from evidence.models import Decision, EvidenceRecord
 from evidence.services import evidence_append
 from evidence.services.common import _lock_head  # the tenant chain lock: serialises the duplicate check
 
 OUTCOMES = ("completed", "failed")
-KIND = "decision.outcome"
 
 
 def decision_outcome_record(
@@ -35,12 +35,14 @@ def decision_outcome_record(
         raise Http404("No decision with this id belongs to this agent.")
     with transaction.atomic():
         _lock_head(tenant)  # serialises reports so a decision never gets two outcomes
-        existing = EvidenceRecord.objects.filter(tenant=tenant, kind=KIND, subject=decision.public_id).first()
+        existing = EvidenceRecord.objects.filter(
+            tenant=tenant, kind=DECISION_OUTCOME, subject=decision.public_id
+        ).first()
         if existing is not None:
             return existing, False
         record = evidence_append(
             tenant=tenant,
-            kind=KIND,
+            kind=DECISION_OUTCOME,
             subject=decision.public_id,
             actor=f"agent:{agent.public_id}",
             payload={

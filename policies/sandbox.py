@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from cavra_engine.agents.bundle import VerifiedBundle
 from cavra_engine.agents.sandbox import SCENARIOS, play
-from policies.decide import ACTIONS, _stored_compiled_json, compiled_policy
+from cavra_engine.policy.vocabulary import ACTIONS
+from policies.decisions.evaluate import _stored_compiled_json, compiled_policy
 from policies.selectors import rollout_get, rollouts
 from registry.models import McpServer, McpTool
 

@@ -211,9 +211,9 @@ def test_pull_then_evaluate_and_hook_offline_with_a_spool(portal, agent_env, tmp
     assert [(d.action, d.decision, d.rule_id) for d in offline_rows] == [
         ("execute_command", "allow", ""), ("read_file", "block", "test.secrets.read"),
     ]  # fmt: skip
-    records = EvidenceRecord.objects.filter(tenant=portal.tenant, kind="decision.offline")
-    assert sorted(records.values_list("subject", flat=True)) == sorted(e["hash"] for e in entries)
-    assert all(r.payload["offline"] is True for r in records)
+    records = [d.evidence for d in offline_rows]
+    assert [r.kind for r in records] == ["decision.recorded", "decision.recorded"]
+    assert sorted(r.payload["offline"]["hash"] for r in records) == sorted(e["hash"] for e in entries)
 
     # not offline mode: the same outage is a plain deny
     plain = {k: v for k, v in offline.items() if k != "CAVRA_OFFLINE"}
@@ -269,7 +269,7 @@ class TestSyncEndpoint:
         response = self.post(token, entries)
         assert response.status_code == 400
         assert "entries[1].hash" in response.json()["errors"]
-        assert not EvidenceRecord.objects.filter(kind="decision.offline").exists()
+        assert not Decision.objects.filter(context__offline=True).exists()
 
     def test_a_gap_in_the_chain_is_400(self, acme, agent, token, tmp_path):
         entries = self.entries(tmp_path, agent)
@@ -297,7 +297,7 @@ class TestSyncEndpoint:
         assert (first["accepted"], first["duplicates"]) == (1, 0)
         assert (second["accepted"], second["duplicates"]) == (1, 1)
         assert second["entries"][0]["decision_id"] == first["entries"][0]["decision_id"]
-        assert EvidenceRecord.objects.filter(tenant=acme, kind="decision.offline").count() == 2
+        assert EvidenceRecord.objects.filter(tenant=acme, payload__offline__isnull=False).count() == 2
         assert Decision.objects.filter(tenant=acme, context__offline=True).count() == 2
 
 
