@@ -14,14 +14,13 @@ from django.utils.dateparse import parse_datetime
 from cavra_engine.agents.bundle import GENESIS, SPOOL_TYPE
 from cavra_engine.evidence.canonical import CanonicalizationError, canonicalize
 from cavra_engine.policy import Verdict
-from cavra_engine.policy.vocabulary import ACTIONS
+from cavra_engine.policy.vocabulary import ACTIONS, VERDICTS
 from evidence.models import Decision
 from evidence.services.common import _lock_head  # the tenant chain lock: serialises the duplicate check
 from policies.decisions.record import DecisionFacts, decision_record
 from policies.decisions.types import DecisionInput, PolicyRef
 
 MAX_ENTRIES = 500
-VERDICTS = ("allow", "block", "require_approval")
 
 
 @dataclass

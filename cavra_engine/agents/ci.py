@@ -19,6 +19,8 @@ import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 
+from cavra_engine.policy.vocabulary import VERDICTS
+
 from .config import ConfigError, load_config
 from .gate import ALLOW, Gate, ProposedAction
 from .portal import PortalClient
@@ -239,7 +241,7 @@ def _provider(env: dict) -> str:
 
 def _row(kind: str, proposed: ProposedAction, answer) -> dict:
     portal = answer.answer or {}
-    if portal.get("decision") in ("allow", "block", "require_approval"):
+    if portal.get("decision") in VERDICTS:
         decision = portal["decision"]
         if answer.verdict == ALLOW:
             decision = "allow"

@@ -192,6 +192,11 @@ class Gate:
                 answer.get("rule_id"),
                 answer=answer,
             )
+        if decision != "require_approval":
+            return GateAnswer(
+                DENY,
+                f"CAVRA denied this action: the portal's answer carries no decision it knows ({decision!r}).",
+            )
         approval = answer.get("approval") or {}
         if not approval.get("id"):
             return GateAnswer(DENY, f"CAVRA requires approval but opened none: {_describe(answer)}")
