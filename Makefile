@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: install demo test lint migrations-check schema schema-check bench-policy bench-evidence bench-decisions bench-agents clean
+.PHONY: install demo test lint migrations-check schema schema-check bench-policy bench-evidence bench-decisions bench-agents bench-replay clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -50,6 +50,9 @@ bench-decisions: install
 
 bench-agents: install
 	$(BIN)/python bench/bench_agents.py
+
+bench-replay: install
+	$(BIN)/python bench/bench_replay.py --write-doc
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -13,6 +13,7 @@ from cavra_engine.policy.vocabulary import REQUIRE_APPROVAL
 from evidence.kinds import DECISION_RECORDED
 from evidence.models import Decision
 from evidence.services import evidence_append
+from policies.decisions.evaluate import action_request
 from policies.decisions.sessions import session_touch
 from policies.decisions.types import DecisionInput, DecisionOutcome, PolicyRef
 
@@ -34,6 +35,7 @@ class DecisionFacts:
     # A decision made offline from a signed bundle and uploaded from the agent's spool (`cavra sync`):
     # {seq, hash, prev_hash, bundle, decided_at} of the spool entry; decided_at becomes created_at.
     offline: dict | None = None
+    agent_profile: str | None = None
 
 
 def decision_row(tenant, facts: DecisionFacts, session) -> Decision:
@@ -68,6 +70,12 @@ def decision_row(tenant, facts: DecisionFacts, session) -> Decision:
             if data.operation
             else None,
             **({"offline": True, "spool": facts.offline} if facts.offline else {}),
+            # What shadow replay needs to evaluate this exact request again under another policy.
+            "replay": {
+                "agent_profile": facts.agent_profile,
+                "git": action_request(data, None).git,
+                "method": data.method,
+            },
         },
     )
 
