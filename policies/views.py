@@ -233,10 +233,10 @@ class SessionDetailPage(CapabilityRequiredMixin, View):
         return render(request, "policies/session.html", {"s": session, "decisions": decisions})
 
 
-class SandboxView(TenantRoleRequiredMixin, View):
+class SandboxView(CapabilityRequiredMixin, View):
     """Shipped scenarios, dry-run against a chosen rollout: what each agent tried and what CAVRA answered."""
 
-    required_roles = POLICY_READ_ROLES
+    required_capability = "policies.view"
 
     def get(self, request):
         from policies.sandbox import sandbox_results
