@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -80,13 +81,11 @@ class GateAnswer:
         return f"GateAnswer({self.verdict!r}, {self.reason!r})"
 
 
-try:  # the builtin SHA-256: hashlib would first initialise OpenSSL, a cost paid on every hook start
-    from _sha256 import sha256 as _sha256  # Python 3.11
-except ImportError:  # pragma: no cover - 3.12+ renamed the module
-    try:
-        from _sha2 import sha256 as _sha256
-    except ImportError:
-        from hashlib import sha256 as _sha256
+# The builtin SHA-256: hashlib would first initialise OpenSSL, a cost paid on every hook start.
+if sys.version_info >= (3, 12):
+    from _sha2 import sha256 as _sha256
+else:
+    from _sha256 import sha256 as _sha256
 
 
 def action_key(body: dict) -> str:
