@@ -7,6 +7,8 @@ document, this registry and the writers in the code to each other. A new kind is
 from __future__ import annotations
 
 DECISION_RECORDED = "decision.recorded"
+DECISION_OUTCOME = "decision.outcome"
+POLICY_BUNDLE_ISSUED = "policy.bundle.issued"
 SESSION_OPENED = "session.opened"
 
 BUNDLE_EXPORTED = "evidence.bundle.exported"
@@ -87,8 +89,10 @@ AUDIT_ACTIONS: dict[str, str] = {
 }
 
 KINDS: dict[str, str] = {
-    DECISION_RECORDED: "one runtime decision (`subject` = its `dec_` id); its Decision row links this record",
+    DECISION_RECORDED: "one runtime decision (`subject` = its `dec_` id); its Decision row links this record; a decision made offline from a signed bundle and uploaded by `cavra sync` carries `offline` {seq, hash, prev_hash, bundle, decided_at} of its spool entry",
     SESSION_OPENED: "an agent opened a working session (`subject` = its `ses_` id)",
+    DECISION_OUTCOME: "what happened after an allowed action ran, once per decision (`subject` = its `dec_` id)",
+    POLICY_BUNDLE_ISSUED: "a signed offline policy bundle was issued to an agent (`subject` = the `rol_` id)",
     BUNDLE_EXPORTED: "an evidence bundle was exported",
     RETENTION_UPDATED: "the tenant's retention policy changed",
     RETENTION_PURGED: "records before a signed checkpoint were purged",

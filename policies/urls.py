@@ -11,6 +11,7 @@ urlpatterns = [
     path("rollouts/", views.RolloutSetView.as_view(), name="rollout-set"),
     path("rollouts/<str:public_id>/remove/", views.RolloutRemoveView.as_view(), name="rollout-remove"),
     path("versions/<str:public_id>/", views.VersionDetailView.as_view(), name="version"),
+    path("sandbox/", views.SandboxView.as_view(), name="sandbox"),
     path(
         "versions/<str:public_id>/policy.yaml",
         change_views.VersionSourceView.as_view(),

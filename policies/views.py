@@ -234,3 +234,25 @@ class SessionDetailPage(CapabilityRequiredMixin, View):
         session = session_get(tenant=request.tenant, user=request.user, public_id=public_id)
         decisions = session.decisions.order_by("created_at", "id")[:500]
         return render(request, "policies/session.html", {"s": session, "decisions": decisions})
+
+
+class SandboxView(CapabilityRequiredMixin, View):
+    """Shipped scenarios, dry-run against a chosen rollout: what each agent tried and what CAVRA answered."""
+
+    required_capability = "policies.view"
+
+    def get(self, request):
+        from policies.sandbox import sandbox_results
+
+        options, chosen, results = sandbox_results(
+            tenant=request.tenant,
+            user=request.user,
+            rollout_id=(request.GET.get("rollout") or "").strip() or None,
+        )
+        context = {
+            "options": options,
+            "chosen": chosen,
+            "results": results,
+            "stopped": sum(1 for r in results if r["stopped"]),
+        }
+        return render(request, "policies/sandbox.html", context)

@@ -75,6 +75,13 @@ PROFILES: dict[str, CapabilityProfile] = {
             mcp_tools=("*",),
         ),
         CapabilityProfile(
+            "aws-q-developer",
+            "Amazon Q Developer",
+            "Amazon Q Developer's agent (IDE and CLI): files, shell, git, MCP tools and web fetches.",
+            _CODING_AGENT,
+            mcp_tools=("*",),
+        ),
+        CapabilityProfile(
             "ci-runner",
             "CI runner",
             "A pipeline job: reads and writes files, runs commands, pushes; no MCP tools.",

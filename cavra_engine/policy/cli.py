@@ -368,6 +368,8 @@ def _evaluate(args) -> int:
         network={"method": args.method} if args.method else None,
         context=context or None,
     )
+    if args.bundle:
+        return _evaluate_bundle(args, request)
     try:
         compiled = packs.get(pack=args.pack, policy=args.policy)
     except PolicyError as exc:
@@ -385,6 +387,37 @@ def _evaluate(args) -> int:
             _out(f"  approvers: {', '.join(verdict.approvers)}")
         _out(f"  policy: {compiled.pack_id} {compiled.version} sha256:{compiled.digest}")
     return EXIT_CODES.get(verdict.decision, 4)
+
+
+def _evaluate_bundle(args, request: ActionRequest) -> int:
+    """Decide from a signed bundle: only once it verifies and has not expired; otherwise block (exit 4)."""
+    from cavra_engine.agents.bundle import BundleError, load_verified, offline_verdict
+
+    trust = args.trust_root or os.environ.get("CAVRA_TRUST_ROOT")
+    try:
+        verified = load_verified(Path(args.bundle), Path(trust) if trust else None)
+    except BundleError as exc:
+        _err(f"cavra evaluate: block: the bundle is not usable ({exc})")
+        return EXIT_CODES["block"]
+    body = {"action": request.action, "target": request.target, "repository": request.repository,
+            "environment": request.environment, "mcp": request.mcp, "context": request.context or {}}  # fmt: skip
+    if request.git:
+        body.update({k: v for k, v in request.git.items() if v is not None})
+    if request.network:
+        body["method"] = request.network.get("method")
+    if request.repo_root:
+        body["context"]["repo_root"] = request.repo_root
+    answer = offline_verdict(verified, body)
+    if args.json:
+        _out(json.dumps(answer, indent=2, sort_keys=True))
+    else:
+        policy = answer["policy"]
+        _out(f"{answer['decision']}  rule={answer['rule_id'] or '-'}  severity={answer['severity']}")
+        _out(f"  reason: {answer['reason']}")
+        _out(
+            f"  policy: {policy['pack']} {policy['version']} sha256:{policy['digest']} ({policy['mode']}, signed bundle)"
+        )
+    return EXIT_CODES.get(answer["decision"], 4)
 
 
 def _parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
@@ -438,6 +471,10 @@ def _parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
         help="pack id (bundled or in CAVRA_POLICY_DIR); default the recommended pack, " + RECOMMENDED_PACK,
     )
     source.add_argument("--policy", help="pack file (.yaml) or compiled policy (.json)")
+    source.add_argument(
+        "--bundle", help="signed policy bundle (from `cavra bundle pull`); needs --trust-root"
+    )
+    ev.add_argument("--trust-root", help="trust root that must verify --bundle (default CAVRA_TRUST_ROOT)")
     ev.add_argument("--repo-root")
     ev.add_argument("--cwd")
     ev.add_argument("--repository")

@@ -161,3 +161,47 @@ class HealthSerializer(serializers.Serializer):
     database = serializers.CharField()
     cache = serializers.CharField()
     time = serializers.DateTimeField()
+
+
+class PolicyBundleEnvelopeSerializer(serializers.Serializer):
+    bundle = serializers.JSONField(
+        help_text="type cavra.policy-bundle/v1: tenant, issued_at, expires_at, scope, policy (with the compiled "
+        "JSON), agent (registry slice), mcp_servers, canaries. Verify before use; see docs/agent-reach.md."
+    )
+    key_id = serializers.CharField(help_text="The tenant key that signed it (in the evidence trust root).")
+    signature = serializers.CharField(help_text="Ed25519 over the RFC 8785 canonical JSON of `bundle`, hex.")
+
+
+class OfflineSyncRequestSerializer(serializers.Serializer):
+    entries = serializers.ListField(
+        child=serializers.DictField(),
+        max_length=500,
+        help_text="Entries of the agent's offline spool (cavra.offline-decision/v1), in order.",
+    )
+
+
+class OfflineSyncedEntrySerializer(serializers.Serializer):
+    seq = serializers.IntegerField()
+    hash = serializers.CharField()
+    decision_id = serializers.CharField()
+    duplicate = serializers.BooleanField(help_text="Uploaded before: nothing new was recorded.")
+
+
+class OfflineSyncResponseSerializer(serializers.Serializer):
+    accepted = serializers.IntegerField()
+    duplicates = serializers.IntegerField()
+    entries = OfflineSyncedEntrySerializer(many=True)
+
+
+class DecisionOutcomeRequestSerializer(serializers.Serializer):
+    outcome = serializers.ChoiceField(choices=["completed", "failed"])
+    tool_use_id = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    response_sha256 = serializers.RegexField(r"^[0-9a-f]{64}$", required=False, allow_blank=True, default="")
+    detail = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
+
+
+class DecisionOutcomeSerializer(serializers.Serializer):
+    decision_id = serializers.CharField()
+    outcome = serializers.CharField()
+    evidence = EvidenceRefSerializer()
+    recorded_before = serializers.BooleanField(help_text="An outcome was already recorded; this is that one.")

@@ -19,13 +19,19 @@ from core.api.problems import PROBLEM_CONTENT_TYPE, problem_body
 from evidence.models import AgentSession, Decision
 from policies.api.filtersets import DecisionFilterSet, SessionFilterSet
 from policies.api.serializers import (
+    DecisionOutcomeRequestSerializer,
+    DecisionOutcomeSerializer,
     DecisionRequestSerializer,
     DecisionResponseSerializer,
     DecisionSerializer,
     HealthSerializer,
+    OfflineSyncRequestSerializer,
+    OfflineSyncResponseSerializer,
+    PolicyBundleEnvelopeSerializer,
     SessionCreateSerializer,
     SessionSerializer,
 )
+from policies.bundles import policy_bundle_issue
 from policies.decisions import (
     DecisionInputError,
     DecisionUnavailable,
@@ -33,6 +39,8 @@ from policies.decisions import (
     decision_answer,
     session_open,
 )
+from policies.offline import offline_decisions_sync
+from policies.outcomes import decision_outcome_record
 from policies.selectors import (
     can_read_activity,
     decision_get,
@@ -247,3 +255,107 @@ class HealthView(APIView):
             "time": timezone.now(),
         }
         return Response(HealthSerializer(body).data, status=200 if healthy else 503)
+
+
+class PolicyBundleView(APIView):
+    """A signed offline bundle for the calling agent: what `cavra bundle pull` fetches."""
+
+    authentication_classes = READ_AUTH  # so a person is told 403 "agents only", not 401
+    permission_classes = [IsAgent]
+
+    @extend_schema(
+        summary="Signed offline policy bundle for this agent (scope: a rollout id or `current`)",
+        parameters=[
+            OpenApiParameter(
+                "repository", str, required=False, description="with `current`: selects the rollout"
+            ),
+            OpenApiParameter(
+                "environment", str, required=False, description="with `current`: selects the rollout"
+            ),
+            OpenApiParameter(
+                "ttl", int, required=False, description="validity in seconds (60-604800, default 86400)"
+            ),
+        ],
+        responses={
+            200: PolicyBundleEnvelopeSerializer,
+            400: OpenApiResponse(description="Invalid ttl (problem details naming the field)"),
+            401: OpenApiResponse(description="Missing, unknown, revoked or expired agent token"),
+            404: OpenApiResponse(description="No rollout for this scope in the agent's tenant"),
+        },
+    )
+    def get(self, request, scope: str):
+        envelope = policy_bundle_issue(
+            tenant=request._request.tenant,
+            agent=request.user.agent,
+            scope=scope,
+            repository=request.query_params.get("repository") or None,
+            environment=request.query_params.get("environment") or None,
+            ttl=request.query_params.get("ttl"),
+        )
+        return Response(envelope)
+
+
+class OfflineDecisionSyncView(APIView):
+    """`cavra sync`: the agent's offline spool into the tenant's evidence, each entry once."""
+
+    authentication_classes = READ_AUTH
+    permission_classes = [IsAgent]
+
+    @extend_schema(
+        summary="Upload offline decisions from the agent's spool (idempotent per entry)",
+        request=OfflineSyncRequestSerializer,
+        responses={
+            200: OfflineSyncResponseSerializer,
+            400: OpenApiResponse(
+                description="An entry is malformed, altered or another agent's (nothing recorded)"
+            ),
+            401: OpenApiResponse(description="Missing, unknown, revoked or expired agent token"),
+        },
+    )
+    def post(self, request):
+        serializer = OfflineSyncRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        synced = offline_decisions_sync(
+            tenant=request._request.tenant,
+            agent=request.user.agent,
+            entries=serializer.validated_data["entries"],
+        )
+        body = {
+            "accepted": sum(1 for s in synced if not s.duplicate),
+            "duplicates": sum(1 for s in synced if s.duplicate),
+            "entries": [s.__dict__ for s in synced],
+        }
+        return Response(OfflineSyncResponseSerializer(body).data)
+
+
+class DecisionOutcomeView(APIView):
+    """Claude Code's PostToolUse: the outcome of an allowed action, recorded once against its decision."""
+
+    authentication_classes = READ_AUTH
+    permission_classes = [IsAgent]
+
+    @extend_schema(
+        summary="Record what happened after an allowed action ran (once per decision)",
+        request=DecisionOutcomeRequestSerializer,
+        responses={
+            200: DecisionOutcomeSerializer,
+            400: OpenApiResponse(description="Invalid input (problem details naming the field)"),
+            404: OpenApiResponse(description="No decision with this id belongs to this agent"),
+        },
+    )
+    def post(self, request, decision_id: str):
+        serializer = DecisionOutcomeRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        record, created = decision_outcome_record(
+            tenant=request._request.tenant,
+            agent=request.user.agent,
+            decision_id=decision_id,
+            **serializer.validated_data,
+        )
+        body = {
+            "decision_id": decision_id,
+            "outcome": record.payload["outcome"],
+            "evidence": {"seq": record.seq, "hash": record.hash},
+            "recorded_before": not created,
+        }
+        return Response(DecisionOutcomeSerializer(body).data)

@@ -32,6 +32,9 @@ class DecisionFacts:
     action_digest: str
     would_have: dict | None = None
     approval: Any = None
+    # A decision made offline from a signed bundle and uploaded from the agent's spool (`cavra sync`):
+    # {seq, hash, prev_hash, bundle, decided_at} of the spool entry; decided_at becomes created_at.
+    offline: dict | None = None
     agent_profile: str | None = None
 
 
@@ -54,7 +57,7 @@ def decision_row(tenant, facts: DecisionFacts, session) -> Decision:
         policy_version=policy.version,
         policy_digest=policy.digest,
         policy_mode=policy.mode,
-        created_at=timezone.now(),
+        created_at=_decided_at(facts) or timezone.now(),
         context={
             "normalised_target": verdict.normalised_target,
             "matched_segment": verdict.matched_segment,
@@ -66,6 +69,7 @@ def decision_row(tenant, facts: DecisionFacts, session) -> Decision:
             "git": {"operation": data.operation, "branch": data.branch, "force": data.force}
             if data.operation
             else None,
+            **({"offline": True, "spool": facts.offline} if facts.offline else {}),
             # What shadow replay needs to evaluate this exact request again under another policy.
             "replay": {
                 "agent_profile": facts.agent_profile,
@@ -74,6 +78,12 @@ def decision_row(tenant, facts: DecisionFacts, session) -> Decision:
             },
         },
     )
+
+
+def _decided_at(facts: DecisionFacts):
+    from django.utils.dateparse import parse_datetime
+
+    return parse_datetime(facts.offline["decided_at"]) if facts.offline else None
 
 
 def evidence_payload(decision: Decision, facts: DecisionFacts, session, approval) -> dict:
@@ -95,6 +105,7 @@ def evidence_payload(decision: Decision, facts: DecisionFacts, session, approval
         "action_digest": facts.action_digest,
         "approval": approval.public_id if approval is not None else None,
         "would_have": facts.would_have,
+        **({"offline": facts.offline} if facts.offline else {}),
     }
 
 

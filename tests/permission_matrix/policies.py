@@ -284,6 +284,7 @@ ENTRIES = GOVERNANCE_ENTRIES + [
     Entry("policies:rollout-set", roles=POLICY_WRITE_ROLES, method="POST", data=_rollout_form, ok=(302,)),
     Entry("policies:rollout-remove", roles=POLICY_WRITE_ROLES, method="POST", kwargs=_rollout, ok=(302,)),
     Entry("policies:version", roles=POLICY_READ_ROLES, kwargs=_version),
+    Entry("policies:sandbox", roles=POLICY_READ_ROLES),
     Entry("policies:activity", roles=ACTIVITY_ROLES),
     Entry(
         "policies:decision", roles=ACTIVITY_ROLES, kwargs=lambda ctx: {"public_id": _decision(ctx).public_id}
@@ -306,6 +307,14 @@ ENTRIES = GOVERNANCE_ENTRIES + [
         api=True,
         kwargs=lambda ctx: {"decision_id": _decision(ctx).public_id},
     ),
+    Entry(
+        "policies-api:decision-outcome",
+        method="POST",
+        api=True,
+        agent_only=True,
+        kwargs=lambda ctx: {"decision_id": _decision(ctx).public_id},
+        data={"outcome": "completed"},
+    ),
     Entry("policies-api:sessions", roles=ACTIVITY_ROLES, api=True),
     Entry("policies-api:sessions", method="POST", api=True, agent_only=True, data={}),
     Entry(
@@ -314,5 +323,7 @@ ENTRIES = GOVERNANCE_ENTRIES + [
         api=True,
         kwargs=lambda ctx: {"session_id": _session(ctx).public_id},
     ),
+    Entry("policies-api:policy-bundle", api=True, agent_only=True, kwargs=lambda ctx: {"scope": "current"}),
+    Entry("policies-api:offline-decisions", method="POST", api=True, agent_only=True, data={"entries": []}),
     Entry("policies-api:health", api=True, public=True),
 ]
