@@ -23,6 +23,7 @@ from django.utils import timezone
 from cavra_engine.evidence.canonical import canonicalize
 from cavra_engine.policy import ActionRequest, CompiledPolicy, evaluate
 from cavra_engine.policy.evaluator import RANK
+from cavra_engine.surfaces import classify_surface
 from evidence.models import AgentSession, Decision
 from evidence.services import evidence_append
 from policies.models import Rollout
@@ -400,6 +401,8 @@ def decide(*, tenant, agent, data: DecisionInput) -> DecisionOutcome:
                 policy_version=policy["version"],
                 policy_digest=policy["digest"],
                 policy_mode=policy["mode"],
+                compliance=verdict.compliance or {},
+                surface=classify_surface(data.action, verdict.rule_id, verdict.normalised_target),
                 created_at=timezone.now(),
                 context={
                     "normalised_target": verdict.normalised_target,
@@ -459,6 +462,8 @@ def decide(*, tenant, agent, data: DecisionInput) -> DecisionOutcome:
                     "action_digest": digest,
                     "approval": approval.public_id if approval is not None else None,
                     "would_have": would_have,
+                    "compliance": decision.compliance,
+                    "surface": decision.surface,
                 },
                 actor=f"agent:{agent.public_id}",
             )
