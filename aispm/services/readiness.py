@@ -168,8 +168,8 @@ def readiness(*, tenant: Tenant) -> dict:
 
 def readiness_packet_signed(*, tenant: Tenant) -> dict:
     """The packet signed with the tenant's current evidence key (verify with the evidence trust root)."""
+    key = signing_key_current(tenant)  # made on first use, before the key check looks for it
     body = readiness(tenant=tenant)
-    key = signing_key_current(tenant)
     private = decrypt_private_key(key.private_key_encrypted, key_id=key.key_id)
     body["key_id"] = key_id_for(public_key_raw(private.public_key()))
     return {**body, "signature": private.sign(canonicalize(body)).hex()}

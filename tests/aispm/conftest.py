@@ -37,6 +37,17 @@ tests:
 """
 
 
+@pytest.fixture(autouse=True)
+def eager_celery():
+    """Tasks run inline, as in the demo (the real worker path is the same code)."""
+    from cavra_portal.celery import app as celery_app
+
+    before = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = True
+    yield
+    celery_app.conf.task_always_eager = before
+
+
 @pytest.fixture
 def compliance_version(acme):
     from policies.services import policy_pack_upload
