@@ -78,7 +78,7 @@ def stacked_bars(days: list[dict], keys: tuple[str, ...], *, title: str, width=6
 
 
 def hbars(rows: list[tuple[str, float]], *, title: str, width=640, colour="#c0392b", row_h=20) -> SafeString:
-    label_w = 260
+    label_w = min(260, width // 2)
     height = max(len(rows), 1) * row_h + 6
     top = max((v for _, v in rows), default=0) or 1
     parts = [f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}" '

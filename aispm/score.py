@@ -26,7 +26,7 @@ DECISION_WEIGHTS: dict[str, int] = {
     "allow": 0,
 }
 FINDING_WEIGHTS: dict[str, int] = {"critical": 30, "high": 18, "medium": 9, "low": 3}
-DECISION_RATE_PER_POINT = 50
+DECISION_RATE_PER_POINT = 100
 OUTCOME_LABELS = {
     "block": "blocked",
     "require_approval": "held for approval",

@@ -18,6 +18,7 @@ from aispm.services.rollups import WINDOW_DAYS, control_groups, day_bounds, deci
 from cavra_engine.surfaces import SURFACE_LABELS, SURFACES
 from evidence.models import Decision, EvidenceRecord
 from policies.models import PolicyVersion, Rollout
+from registry.models import Agent
 from tenants.models import Tenant
 from tenants.permissions import get_for_tenant_or_404
 from tenants.roles import Role
@@ -125,6 +126,11 @@ def posture(*, tenant: Tenant, days: int = WINDOW_DAYS) -> Posture:
     for row in rows:
         outcomes[row["outcome"]] += row["count"]
     score = posture_score(outcomes, open_findings_by_severity(tenant=tenant))
+    by_agent = _scores_by(tenant, [r for r in rows if r["agent_ref"]], "agent_ref", "agent_ref", 10)
+    agents = Agent.objects.filter(tenant=tenant, public_id__in=[a["key"] for a in by_agent])
+    names = dict(agents.values_list("public_id", "name"))
+    for entry in by_agent:
+        entry["label"] = names.get(entry["key"], entry["key"])
     return Posture(
         score=score,
         days=days,
@@ -132,7 +138,7 @@ def posture(*, tenant: Tenant, days: int = WINDOW_DAYS) -> Posture:
         by_repository=_scores_by(
             tenant, [r for r in rows if r["repository"]], "repository", "repository", 10
         ),
-        by_agent=_scores_by(tenant, [r for r in rows if r["agent_ref"]], "agent_ref", "agent_ref", 10),
+        by_agent=by_agent,
         outcomes=dict(outcomes),
     )
 

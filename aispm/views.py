@@ -66,7 +66,7 @@ class OverviewView(TenantRoleRequiredMixin, View):
             ),
             "blocked": blocked,
             "blocked_chart": charts.hbars(
-                [(r["rule_id"], r["count"]) for r in blocked], title="Top blocked rules"
+                [(r["rule_id"], r["count"]) for r in blocked], title="Top blocked rules", width=480
             ),
             "sla": selectors.approval_sla(tenant=tenant, days=days),
             "sla_chart": charts.line_chart(

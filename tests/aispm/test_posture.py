@@ -66,7 +66,7 @@ def _independent_score(acme, **scope) -> tuple[int, int]:
         FINDING_WEIGHTS[f.severity]
         for f in Finding.objects.filter(tenant=acme, status__in=["open", "acknowledged"], **scope)
     )
-    headline = 100 - (raw * 1000 / total / 50 if total else 0) - findings
+    headline = 100 - (raw * 1000 / total / 100 if total else 0) - findings
     v1 = 100 - raw - findings
     clamp = lambda x: int(max(0, min(100, x)) + 0.5)  # noqa: E731 - round half up after clamping
     return clamp(headline), clamp(v1)

@@ -125,10 +125,10 @@ def test_headline_score_normalises_per_thousand_decisions_with_listed_components
     s = posture_score(
         {"allow": 9000, "audit_only": 500, "require_approval": 300, "block": 200}, {"high": 1, "medium": 1}
     )
-    # weights: 200*16 + 300*10 + 500*2 = 7200 over 10,000 decisions = 720 per 1,000 -> 14.4 points
+    # weights: 200*16 + 300*10 + 500*2 = 7200 over 10,000 decisions = 720 per 1,000 -> 7.2 points
     assert s.decision_rate == pytest.approx(720)
-    assert s.score == 59  # 100 - 14.4 - 18 - 9 = 58.6 -> 59
-    assert sum(c.points for c in s.deductions) == pytest.approx(41.4)
+    assert s.score == 66  # 100 - 7.2 - 18 - 9 = 65.8 -> 66
+    assert sum(c.points for c in s.deductions) == pytest.approx(34.2)
     reasons = " ".join(c.reason for c in s.deductions)
     assert "200 of 10000 decision(s) blocked" in reasons and "1 open high finding(s) x 18" in reasons
     assert s.v1_score == 0  # raw weights saturate: the reason the headline normalises
@@ -137,4 +137,4 @@ def test_headline_score_normalises_per_thousand_decisions_with_listed_components
 def test_scale_does_not_change_the_headline_score():
     small = posture_score({"allow": 98, "block": 2}, {})
     big = posture_score({"allow": 98_000, "block": 2_000}, {})
-    assert small.score == big.score == round(100 - 2 * 16 * 1000 / 100 / 50)
+    assert small.score == big.score == round(100 - 2 * 16 * 1000 / 100 / 100)
