@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: install demo test lint migrations-check schema schema-check bench-policy bench-evidence bench-decisions clean
+.PHONY: install demo test lint migrations-check schema schema-check bench-policy bench-evidence bench-decisions bench-aispm clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -47,6 +47,9 @@ bench-evidence: install
 
 bench-decisions: install
 	$(BIN)/python bench/bench_decisions.py
+
+bench-aispm: install
+	$(BIN)/python bench/bench_aispm.py --write-doc
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

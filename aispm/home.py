@@ -9,10 +9,10 @@ from tenants.roles import Role
 
 
 def _executive_context(*, user, tenant) -> dict:
-    series = selectors.trend(tenant=tenant, days=30)
-    posture = selectors.posture(tenant=tenant, days=30)
+    score = selectors.score_for(tenant=tenant)
+    series = selectors.trend(tenant=tenant, days=30, live=score)
     return {
-        "score": posture.score,
+        "score": score,
         "chart": charts.line_chart([(str(p["day"]), p["score"]) for p in series], title="Posture score, 30 days",
                                    width=420, height=120),
         "risks": selectors.top_risks(tenant=tenant),

@@ -8,13 +8,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from django.core.exceptions import ValidationError
-from django.db.models import Count, QuerySet, Sum
+from django.db.models import Count, DateField, QuerySet, Sum, Value
 from django.utils import timezone
 
 from aispm.catalogue import Framework, framework_get, frameworks
 from aispm.models import ControlRollup, DailyPosture, DecisionRollup, Finding
 from aispm.score import Score, posture_score
-from aispm.services.rollups import WINDOW_DAYS, control_groups, day_bounds, decision_groups
+from aispm.services.rollups import WINDOW_DAYS, control_groups, day_bounds, outcome_expression
 from cavra_engine.surfaces import SURFACE_LABELS, SURFACES
 from evidence.models import Decision, EvidenceRecord
 from policies.models import PolicyVersion, Rollout
@@ -53,20 +53,44 @@ def parse_days(value, default: int = WINDOW_DAYS) -> int:
 # -- decision counts: rollups for past days + live GROUP BY for today ---------------------------------
 
 
-def decision_rows(*, tenant: Tenant, days: int = WINDOW_DAYS, filters: dict | None = None) -> list[dict]:
-    """Rollup rows for the window (past days from DecisionRollup, today computed live), with `day`."""
+def decision_rows(
+    *,
+    tenant: Tenant,
+    days: int = WINDOW_DAYS,
+    group_by: tuple[str, ...] = ("outcome",),
+    filters: dict | None = None,
+) -> list[dict]:
+    """Decision counts over the window grouped by `group_by`, summed in SQL: past days from DecisionRollup,
+    today from a live GROUP BY over today's decisions only. `filters` use rollup field names (and lookups)."""
     start_day, today = window(days)
-    filters = {k: v for k, v in (filters or {}).items() if v}
-    rows = list(
-        DecisionRollup.objects.filter(tenant=tenant, day__gte=start_day, day__lt=today, **filters).values(
-            "day", "surface", "outcome", "severity", "agent_ref", "repository", "rule_id", "count"
-        )
+    filters = {k: v for k, v in (filters or {}).items() if v not in (None, "")}
+    merged: Counter = Counter()
+    past = DecisionRollup.objects.filter(tenant=tenant, day__gte=start_day, day__lte=today, **filters)
+    for row in past.order_by().values(*group_by).annotate(n=Sum("count")):
+        merged[tuple(row[k] for k in group_by)] += row["n"]
+    start, end = live_range(tenant, today)
+    live = (
+        Decision.objects.filter(tenant=tenant, created_at__gte=start, created_at__lt=end)
+        .annotate(outcome=outcome_expression(), day=Value(today, output_field=DateField()))
+        .filter(**filters)
     )
+    for row in live.order_by().values(*group_by).annotate(n=Count("id")):
+        merged[tuple(row[k] for k in group_by)] += row["n"]
+    return [{**dict(zip(group_by, key, strict=True)), "count": n} for key, n in merged.items()]
+
+
+def live_range(tenant: Tenant, today: date) -> tuple[datetime, datetime]:
+    """The part of today not yet in the rollups: from today's last rollup cut (or midnight) to tomorrow."""
     start, end = day_bounds(today)
-    for group in decision_groups(tenant, start, end):
-        if all(group.get(k) == v for k, v in filters.items()):
-            rows.append({"day": today, **group})
-    return rows
+    cut = DailyPosture.objects.filter(tenant=tenant, day=today).values_list("computed_at", flat=True).first()
+    return (max(start, cut) if cut else start), end
+
+
+def _outcomes(rows) -> Counter:
+    outcomes: Counter = Counter()
+    for row in rows:
+        outcomes[row["outcome"]] += row["count"]
+    return outcomes
 
 
 def open_findings_by_severity(*, tenant: Tenant, filters: dict | None = None) -> dict[str, int]:
@@ -79,9 +103,7 @@ def open_findings_by_severity(*, tenant: Tenant, filters: dict | None = None) ->
 def score_for(*, tenant: Tenant, days: int = WINDOW_DAYS, surface="", repository="", agent_ref="") -> Score:
     """The headline and v1 score of the tenant, or of one surface / repository / agent."""
     dims = {"surface": surface, "repository": repository, "agent_ref": agent_ref}
-    outcomes: Counter = Counter()
-    for row in decision_rows(tenant=tenant, days=days, filters=dims):
-        outcomes[row["outcome"]] += row["count"]
+    outcomes = _outcomes(decision_rows(tenant=tenant, days=days, filters=dims))
     return posture_score(outcomes, open_findings_by_severity(tenant=tenant, filters=dims))
 
 
@@ -121,12 +143,13 @@ def _scores_by(tenant, rows, key: str, findings_key: str, limit: int | None = No
 
 
 def posture(*, tenant: Tenant, days: int = WINDOW_DAYS) -> Posture:
-    rows = decision_rows(tenant=tenant, days=days)
-    outcomes: Counter = Counter()
-    for row in rows:
-        outcomes[row["outcome"]] += row["count"]
+    outcomes = _outcomes(decision_rows(tenant=tenant, days=days))
     score = posture_score(outcomes, open_findings_by_severity(tenant=tenant))
-    by_agent = _scores_by(tenant, [r for r in rows if r["agent_ref"]], "agent_ref", "agent_ref", 10)
+
+    def rows_by(key):
+        return [r for r in decision_rows(tenant=tenant, days=days, group_by=(key, "outcome")) if r[key]]
+
+    by_agent = _scores_by(tenant, rows_by("agent_ref"), "agent_ref", "agent_ref", 10)
     agents = Agent.objects.filter(tenant=tenant, public_id__in=[a["key"] for a in by_agent])
     names = dict(agents.values_list("public_id", "name"))
     for entry in by_agent:
@@ -134,10 +157,8 @@ def posture(*, tenant: Tenant, days: int = WINDOW_DAYS) -> Posture:
     return Posture(
         score=score,
         days=days,
-        by_surface=_scores_by(tenant, rows, "surface", "surface"),
-        by_repository=_scores_by(
-            tenant, [r for r in rows if r["repository"]], "repository", "repository", 10
-        ),
+        by_surface=_scores_by(tenant, rows_by("surface"), "surface", "surface"),
+        by_repository=_scores_by(tenant, rows_by("repository"), "repository", "repository", 10),
         by_agent=by_agent,
         outcomes=dict(outcomes),
     )
@@ -146,16 +167,18 @@ def posture(*, tenant: Tenant, days: int = WINDOW_DAYS) -> Posture:
 # -- trends -------------------------------------------------------------------------------------------
 
 
-def trend(*, tenant: Tenant, days: int = WINDOW_DAYS) -> list[dict]:
-    """Per day: score, decisions by outcome, findings opened/closed, approval minutes (rollups + today)."""
+def trend(*, tenant: Tenant, days: int = WINDOW_DAYS, live: Score | None = None) -> list[dict]:
+    """Per day: score, decisions by outcome, findings opened/closed, approval minutes (rollups + today).
+
+    Today's score is the live one (`live`, computed when not given)."""
     start_day, today = window(days)
     by_day: dict[date, Counter] = defaultdict(Counter)
-    for row in decision_rows(tenant=tenant, days=days):
+    for row in decision_rows(tenant=tenant, days=days, group_by=("day", "outcome")):
         by_day[row["day"]][row["outcome"]] += row["count"]
     postures = {
         p.day: p for p in DailyPosture.objects.filter(tenant=tenant, day__gte=start_day, day__lte=today)
     }
-    live = score_for(tenant=tenant, days=WINDOW_DAYS)
+    live = live or score_for(tenant=tenant, days=WINDOW_DAYS)
     series = []
     for offset in range(days):
         day = start_day + timedelta(days=offset)
@@ -175,11 +198,11 @@ def trend(*, tenant: Tenant, days: int = WINDOW_DAYS) -> list[dict]:
 
 
 def top_blocked_rules(*, tenant: Tenant, days: int = WINDOW_DAYS, limit: int = 10) -> list[dict]:
-    counts: Counter = Counter()
-    for row in decision_rows(tenant=tenant, days=days):
-        if row["outcome"] == "block" and row["rule_id"]:
-            counts[(row["rule_id"], row["surface"])] += row["count"]
-    return [{"rule_id": r, "surface": s, "count": n} for (r, s), n in counts.most_common(limit)]
+    rows = decision_rows(
+        tenant=tenant, days=days, group_by=("rule_id", "surface"), filters={"outcome": "block"}
+    )
+    rows = sorted((r for r in rows if r["rule_id"]), key=lambda r: (-r["count"], r["rule_id"]))
+    return rows[:limit]
 
 
 def approval_sla(*, tenant: Tenant, days: int = WINDOW_DAYS) -> dict:
@@ -259,10 +282,13 @@ def near_misses(*, tenant: Tenant, days: int = WINDOW_DAYS, by: str = "rule_id")
     if by not in ("agent_ref", "rule_id", "repository"):
         raise ValidationError({"by": "Group by agent_ref, rule_id or repository."})
     groups: dict[str, Counter] = defaultdict(Counter)
-    for row in decision_rows(tenant=tenant, days=days):
-        if row["severity"] in NEAR_MISS_SEVERITIES and row["outcome"] in NEAR_MISS_OUTCOMES:
-            groups[row[by] or ""][row["outcome"]] += row["count"]
-            groups[row[by] or ""][row["severity"]] += row["count"]
+    rows = decision_rows(
+        tenant=tenant, days=days, group_by=(by, "outcome", "severity"),
+        filters={"severity__in": NEAR_MISS_SEVERITIES, "outcome__in": NEAR_MISS_OUTCOMES},
+    )  # fmt: skip
+    for row in rows:
+        groups[row[by] or ""][row["outcome"]] += row["count"]
+        groups[row[by] or ""][row["severity"]] += row["count"]
     result = [
         {"key": key, "block": c["block"], "require_approval": c["require_approval"], "critical": c["critical"],
          "high": c["high"], "total": c["block"] + c["require_approval"]}
@@ -326,27 +352,29 @@ def rules_in_force(*, tenant: Tenant) -> dict[tuple[str, str], set[str]]:
     return mapped
 
 
-def control_counts(*, tenant: Tenant, framework: str, days: int) -> dict[str, Counter]:
-    """control -> Counter(rule -> decisions) in the window (rollups + today's partial)."""
+def control_counts(*, tenant: Tenant, days: int, framework: str | None = None) -> dict[tuple, Counter]:
+    """(framework, control) -> Counter(rule -> decisions) in the window (rollups + today's partial)."""
     start_day, today = window(days)
-    counts: dict[str, Counter] = defaultdict(Counter)
-    for row in (
-        ControlRollup.objects.filter(tenant=tenant, framework=framework, day__gte=start_day, day__lt=today)
-        .order_by()
-        .values("control_id", "rule_id")
-        .annotate(n=Sum("count"))
-    ):
-        counts[row["control_id"]][row["rule_id"]] += row["n"]
-    start, end = day_bounds(today)
+    counts: dict[tuple, Counter] = defaultdict(Counter)
+    past = ControlRollup.objects.filter(tenant=tenant, day__gte=start_day, day__lte=today)
+    if framework:
+        past = past.filter(framework=framework)
+    for row in past.order_by().values("framework", "control_id", "rule_id").annotate(n=Sum("count")):
+        counts[(row["framework"], row["control_id"])][row["rule_id"]] += row["n"]
+    start, end = live_range(tenant, today)
     for (fw, control, rule), n in control_groups(tenant, start, end).items():
-        if fw == framework:
-            counts[control][rule] += n
+        if framework is None or fw == framework:
+            counts[(fw, control)][rule] += n
     return counts
 
 
-def coverage(*, tenant: Tenant, framework: Framework, days: int = WINDOW_DAYS) -> list[dict]:
-    in_force = rules_in_force(tenant=tenant)
-    counts = control_counts(tenant=tenant, framework=framework.id, days=days)
+def coverage(
+    *, tenant: Tenant, framework: Framework, days: int = WINDOW_DAYS, in_force=None, counts=None
+) -> list[dict]:
+    in_force = rules_in_force(tenant=tenant) if in_force is None else in_force
+    if counts is None:
+        counts = control_counts(tenant=tenant, days=days, framework=framework.id)
+    counts = {control: c for (fw, control), c in counts.items() if fw == framework.id}
     rows = []
     for control in framework.controls:
         rules = sorted(in_force.get((framework.id, control.id), set()))
@@ -372,8 +400,9 @@ def coverage(*, tenant: Tenant, framework: Framework, days: int = WINDOW_DAYS) -
 
 def coverage_summary(*, tenant: Tenant, days: int = WINDOW_DAYS) -> list[dict]:
     summary = []
+    in_force, counts = rules_in_force(tenant=tenant), control_counts(tenant=tenant, days=days)
     for fw in frameworks().values():
-        rows = coverage(tenant=tenant, framework=fw, days=days)
+        rows = coverage(tenant=tenant, framework=fw, days=days, in_force=in_force, counts=counts)
         c = Counter(r["status"] for r in rows)
         total = len(rows)
         summary.append({"id": fw.id, "title": fw.title, "total": total, "covered": c["covered"],
@@ -397,7 +426,9 @@ def control_decisions(*, tenant: Tenant, framework: Framework, control_id: str, 
 
     if framework.control(control_id) is None:
         raise Http404("No such control in this framework.")
-    counts = control_counts(tenant=tenant, framework=framework.id, days=days).get(control_id, Counter())
+    counts = control_counts(tenant=tenant, framework=framework.id, days=days).get(
+        (framework.id, control_id), Counter()
+    )
     rules = [r for r in counts if r]
     if not rules:
         return []

@@ -51,7 +51,9 @@ class OverviewView(TenantRoleRequiredMixin, View):
     def get(self, request):
         tenant, days = request.tenant, _days(request)
         posture = selectors.posture(tenant=tenant, days=days)
-        series = selectors.trend(tenant=tenant, days=days)
+        series = selectors.trend(
+            tenant=tenant, days=days, live=posture.score if days == selectors.WINDOW_DAYS else None
+        )
         blocked = selectors.top_blocked_rules(tenant=tenant, days=days)
         context = {
             "days": days,

@@ -71,7 +71,11 @@ class PostureView(SummaryView, APIView):
                 "by_surface": posture.by_surface,
                 "by_repository": posture.by_repository,
                 "by_agent": posture.by_agent,
-                "trend": selectors.trend(tenant=request.tenant, days=days),
+                "trend": selectors.trend(
+                    tenant=request.tenant,
+                    days=days,
+                    live=posture.score if days == selectors.WINDOW_DAYS else None,
+                ),
             }
         )
 
@@ -168,15 +172,19 @@ class ControlCoverageView(SummaryView, APIView):
                 {"framework": f"Unknown framework; use one of {', '.join(known)}."}
             )
         result = []
+        in_force = selectors.rules_in_force(tenant=request.tenant)
+        counts = selectors.control_counts(tenant=request.tenant, days=q["days"], framework=wanted)
         for fw in known.values():
             if wanted and fw.id != wanted:
                 continue
-            rows = selectors.coverage(tenant=request.tenant, framework=fw, days=q["days"])
-            counts = {
+            rows = selectors.coverage(
+                tenant=request.tenant, framework=fw, days=q["days"], in_force=in_force, counts=counts
+            )
+            by_status = {
                 s: sum(1 for r in rows if r["status"] == s) for s in ("covered", "partial", "not_covered")
             }
-            result.append({"id": fw.id, "title": fw.title, "total": len(rows), **counts,
-                           "percent": round(100 * counts["covered"] / len(rows)) if rows else 0,
+            result.append({"id": fw.id, "title": fw.title, "total": len(rows), **by_status,
+                           "percent": round(100 * by_status["covered"] / len(rows)) if rows else 0,
                            "controls": rows})  # fmt: skip
         return Response(result)
 

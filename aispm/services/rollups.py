@@ -74,10 +74,16 @@ def _findings_open_at(tenant: Tenant, moment: datetime) -> dict[str, int]:
 
 
 def rollup_day(*, tenant: Tenant, day: date) -> DailyPosture:
-    """Rebuild one day's rollup rows and posture row (idempotent: safe to run again for the same day)."""
+    """Rebuild one day's rollup rows and posture row (idempotent: safe to run again for the same day).
+
+    For today the rows cover decisions up to now (`computed_at`); pages add the decisions after it live,
+    so a page view never aggregates more than the minutes since the last rollup. A decision whose
+    transaction commits just after the cut with an earlier timestamp is counted at the next rollup."""
     start, end = day_bounds(day)
-    groups = list(decision_groups(tenant, start, end))
-    controls = control_groups(tenant, start, end)
+    # Today is rolled up through `cut`; readers add live decisions from `cut` on (DailyPosture.computed_at).
+    cut = min(end, timezone.now())
+    groups = list(decision_groups(tenant, start, cut))
+    controls = control_groups(tenant, start, cut)
     with transaction.atomic():
         DecisionRollup.objects.filter(tenant=tenant, day=day).delete()
         ControlRollup.objects.filter(tenant=tenant, day=day).delete()
@@ -100,11 +106,11 @@ def rollup_day(*, tenant: Tenant, day: date) -> DailyPosture:
             .annotate(n=Sum("count"))
         ):
             outcomes[row["outcome"]] += row["n"] or 0
-        open_at_end = _findings_open_at(tenant, end)
+        open_at_end = _findings_open_at(tenant, cut)
         score = posture_score(outcomes, open_at_end)
         approvals = ApprovalRequest.objects.filter(tenant=tenant)
         decided = list(
-            approvals.filter(decided_at__gte=start, decided_at__lt=end, is_break_glass=False).values_list(
+            approvals.filter(decided_at__gte=start, decided_at__lt=cut, is_break_glass=False).values_list(
                 "requested_at", "decided_at"
             )
         )
@@ -130,7 +136,7 @@ def rollup_day(*, tenant: Tenant, day: date) -> DailyPosture:
                 "break_glass": approvals.filter(
                     is_break_glass=True, decided_at__gte=start, decided_at__lt=end
                 ).count(),
-                "computed_at": timezone.now(),
+                "computed_at": cut,
             },
         )
     return posture
