@@ -30,7 +30,7 @@ CHECK_ADMIN_ROLES = (Role.TENANT_ADMIN,)
 NEAR_MISS_SEVERITIES = ("high", "critical")
 NEAR_MISS_OUTCOMES = ("block", "require_approval")
 SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3}
-GOVERNANCE_KINDS_EXCLUDED = ("decision", "session.opened")
+GOVERNANCE_KINDS_EXCLUDED = ("decision", "decision.recorded", "session.opened")
 
 
 def window(days: int = WINDOW_DAYS, today: date | None = None) -> tuple[date, date]:
