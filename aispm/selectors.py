@@ -50,7 +50,7 @@ def parse_days(value, default: int = WINDOW_DAYS) -> int:
     return days
 
 
-# -- decision counts: rollups for past days + live GROUP BY for today ---------------------------------
+# -- decision counts: rollups + a live GROUP BY for what came after today's cut------------------------------
 
 
 def decision_rows(
@@ -60,8 +60,9 @@ def decision_rows(
     group_by: tuple[str, ...] = ("outcome",),
     filters: dict | None = None,
 ) -> list[dict]:
-    """Decision counts over the window grouped by `group_by`, summed in SQL: past days from DecisionRollup,
-    today from a live GROUP BY over today's decisions only. `filters` use rollup field names (and lookups)."""
+    """Decision counts over the window grouped by `group_by`, summed in SQL: DecisionRollup rows (today's
+    up to its last cut) plus a live GROUP BY over the decisions after the cut. `filters` use rollup field
+    names and lookups."""
     start_day, today = window(days)
     filters = {k: v for k, v in (filters or {}).items() if v not in (None, "")}
     merged: Counter = Counter()
