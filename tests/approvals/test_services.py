@@ -14,7 +14,6 @@ from approvals.selectors import approval_queue, break_glass_events
 from approvals.services import (
     LEGAL_TRANSITIONS,
     ApprovalStateError,
-    _transition,
     approval_check_for_action,
     approval_request_approve,
     approval_request_break_glass,
@@ -26,6 +25,7 @@ from approvals.services import (
     break_glass_review_close,
     reviewer_repository_grant_add,
 )
+from approvals.services.state import _transition
 from approvals.tasks import approvals_escalate_due, approvals_expire_due
 from evidence.models import EvidenceRecord
 from tenants.roles import Role

@@ -101,7 +101,7 @@ def test_verification_finds_a_changed_record(acme, append):
 def test_verification_finds_a_rewritten_chain_through_the_checkpoint(acme, append):
     append(acme, 5)
     checkpoint_create(tenant=acme)
-    from evidence.services import _hash_of, record_document
+    from evidence.services.common import _hash_of, record_document
 
     # Rewrite record 6 and recompute its hash consistently: only the signed checkpoint can tell.
     record = EvidenceRecord.objects.get(tenant=acme, seq=6)

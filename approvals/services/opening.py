@@ -1,0 +1,109 @@
+"""Opening an approval request for a decision that requires one, routed to its reviewers."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from approvals.models import (
+    SEVERITY_RANK,
+    ApprovalRequest,
+)
+from approvals.outbox import outbox_enqueue
+from approvals.routing import RouteFacts, route
+from approvals.services.state import _describe, _emails, _evidence, _iso, approval_eligible_reviewers
+from tenants.models import Tenant
+from tenants.roles import Role
+from tenants.selectors import members_with_role
+
+
+def approval_request_open(
+    *,
+    tenant: Tenant,
+    agent,
+    decision=None,
+    action_digest: str,
+    action: str,
+    target: str,
+    repository: str | None,
+    environment: str | None,
+    rule_id: str,
+    severity: str,
+    reason: str,
+    policy_pack: str,
+    policy_digest: str,
+    approvers_hint: list[str] | None = None,
+    session=None,
+) -> ApprovalRequest:
+    """Open a pending request for one exact action, routed by the tenant's rules; notify its reviewers."""
+    if agent.tenant_id != tenant.pk:
+        raise ValidationError({"agent": "The agent belongs to another tenant."})
+    severity = severity if severity in SEVERITY_RANK else "medium"
+    facts = RouteFacts(
+        rule_id=rule_id or "",
+        action=action,
+        severity=severity,
+        repository=repository or "",
+        environment=environment or "",
+        policy_pack=policy_pack or "",
+        target=target or "",
+    )
+    rule = route(tenant=tenant, facts=facts)
+    now = timezone.now()
+    with transaction.atomic():
+        approval = ApprovalRequest.objects.create(
+            tenant=tenant,
+            agent=agent,
+            decision=decision,
+            session=session,
+            action_digest=action_digest,
+            action=action,
+            target=target,
+            repository=repository or "",
+            environment=environment or "",
+            rule_id=rule_id or "",
+            severity=severity,
+            severity_rank=SEVERITY_RANK[severity],
+            reason=reason or "",
+            policy_pack=policy_pack or "",
+            policy_digest=policy_digest or "",
+            approvers_hint=list(approvers_hint or []),
+            routing_rule=rule if rule.pk else None,
+            group=rule.group,
+            reviewer_role=rule.reviewer_role,
+            repository_limited=rule.repository_limited,
+            quorum=rule.quorum,
+            deny_ends=rule.deny_ends,
+            reason_required=rule.reason_required,
+            single_use=rule.single_use,
+            requested_at=now,
+            expires_at=now + timedelta(seconds=rule.ttl_seconds),
+            updated_at=now,
+        )
+        _evidence(
+            approval,
+            "opened",
+            actor=f"agent:{agent.public_id}",
+            group=approval.group,
+            quorum=approval.quorum,
+            routing_rule=rule.name,
+            expires_at=_iso(approval.expires_at),
+            severity=severity,
+            target=target[:2000],
+        )
+        recipients = [u.email for u in approval_eligible_reviewers(approval)]
+        if not recipients:
+            # Nobody can decide it as routed: tell the tenant admins rather than let it expire silently.
+            recipients = _emails(members_with_role(tenant=tenant, role=Role.TENANT_ADMIN))
+        outbox_enqueue(
+            tenant=tenant,
+            kind="email.approval_opened",
+            idempotency_key=f"approval:{approval.public_id}:opened",
+            recipients=recipients,
+            subject=f"[CAVRA] Approval needed: {agent.name} wants to {action} ({severity})",
+            body="An agent is waiting for your decision.\n\n" + _describe(approval),
+        )
+    return approval

@@ -1,0 +1,202 @@
+"""The approval state machine and the helpers every approval write shares: transitions under a row lock, evidence, reviewer eligibility, owner notifications."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.urls import reverse
+from django.utils import timezone
+
+from approvals.models import (
+    ApprovalRequest,
+    BreakGlassGrant,
+    ReviewerRepositoryGrant,
+)
+from approvals.outbox import outbox_enqueue
+from approvals.routing import repository_grant_matches, user_repository_globs
+from evidence.services import evidence_append
+from tenants.models import Tenant, User
+from tenants.permissions import has_role
+from tenants.roles import Role
+from tenants.selectors import members_with_role
+
+S = ApprovalRequest.Status
+
+# The whole state machine: anything not listed here is refused.
+LEGAL_TRANSITIONS: dict[str, frozenset[str]] = {
+    S.PENDING: frozenset({S.APPROVED, S.DENIED, S.EXPIRED, S.CANCELLED, S.BREAK_GLASS}),
+    S.APPROVED: frozenset({S.CONSUMED, S.EXPIRED, S.CANCELLED}),
+    S.BREAK_GLASS: frozenset({S.CONSUMED, S.EXPIRED, S.CANCELLED}),
+    # Break-glass may override a denial: that is what an emergency override is for, and it is flagged.
+    S.DENIED: frozenset({S.BREAK_GLASS}),
+    S.EXPIRED: frozenset(),
+    S.CANCELLED: frozenset(),
+    S.CONSUMED: frozenset(),
+}
+USABLE = frozenset({S.APPROVED, S.BREAK_GLASS})
+BREAK_GLASS_REVIEW_DUE = timedelta(hours=72)
+ESCALATE_FRACTION = 0.25  # escalate when a quarter of the TTL is left unanswered
+MIN_JUSTIFICATION = 10
+
+
+class ApprovalStateError(Exception):
+    """The request is not in a state that allows this (already decided, expired, illegal move)."""
+
+    def __init__(self, message: str, *, approval: ApprovalRequest | None = None):
+        super().__init__(message)
+        self.message = message
+        self.approval = approval
+
+
+class ApprovalNotAllowed(PermissionDenied):
+    """This person may not act on this request (role, repository grant, own agent, already counted)."""
+
+
+@dataclass(frozen=True)
+class ApprovalCheck:
+    ok: bool
+    reason: str
+    approval: ApprovalRequest | None = None
+
+
+# --- helpers --------------------------------------------------------------------------------------
+
+
+def _iso(moment) -> str | None:
+    return moment.isoformat().replace("+00:00", "Z") if moment else None
+
+
+def _hhmm(moment) -> str:
+    return f"{moment:%Y-%m-%d %H:%M:%S} UTC"
+
+
+def approval_url(approval: ApprovalRequest) -> str:
+    base = getattr(settings, "PORTAL_BASE_URL", "").rstrip("/")
+    return base + reverse("approvals:detail", kwargs={"public_id": approval.public_id})
+
+
+def _evidence(approval: ApprovalRequest, kind: str, *, actor=None, **extra) -> None:
+    payload = {
+        "approval": approval.public_id,
+        "agent": approval.agent.public_id,
+        "session": approval.session.public_id if approval.session_id else None,
+        "decision_id": approval.decision.public_id if approval.decision_id else None,
+        "repository": approval.repository or None,
+        "environment": approval.environment or None,
+        "action": approval.action,
+        "action_digest": approval.action_digest,
+        "rule_id": approval.rule_id,
+        "status": approval.status,
+        "break_glass": approval.is_break_glass,
+    }
+    payload.update(extra)
+    evidence_append(
+        tenant=approval.tenant,
+        kind=f"approval.{kind}",
+        subject=approval.public_id,
+        payload=payload,
+        actor=actor,
+    )
+
+
+def _transition(approval: ApprovalRequest, to: str, *, actor=None, kind: str | None = None, **extra) -> None:
+    """Move a locked request to `to`, or refuse; writes the evidence record for the move."""
+    current = approval.status
+    if to not in LEGAL_TRANSITIONS.get(current, frozenset()):
+        raise ApprovalStateError(
+            f"A {current.replace('_', '-')} request cannot become {to.replace('_', '-')}.", approval=approval
+        )
+    approval.status = to
+    approval.updated_at = timezone.now()
+    approval.save()
+    _evidence(approval, kind or to, actor=actor, previous_status=current, **extra)
+
+
+_RELATED = ("tenant", "agent", "agent__owner", "session", "decision", "decided_by")
+
+
+def _locked(approval: ApprovalRequest | int) -> ApprovalRequest:
+    """Lock the row, then read it fresh. Two statements on purpose: after waiting for a lock, PostgreSQL
+    re-checks only the locked row, so columns joined in the same SELECT could be from before the wait."""
+    pk = approval.pk if isinstance(approval, ApprovalRequest) else approval
+    list(ApprovalRequest.objects.select_for_update().filter(pk=pk).values_list("pk", flat=True))
+    return ApprovalRequest.objects.select_related(*_RELATED).get(pk=pk)
+
+
+def _describe(approval: ApprovalRequest) -> str:
+    where = approval.repository or "no repository"
+    if approval.environment:
+        where += f" ({approval.environment})"
+    return (
+        f"Agent: {approval.agent.name} ({approval.agent.public_id})\n"
+        f"Action: {approval.action}\n"
+        f"Target: {approval.target}\n"
+        f"Where: {where}\n"
+        f"Rule: {approval.rule_id} [{approval.severity}]\n"
+        f"Reason: {approval.reason}\n"
+        f"Expires: {_hhmm(approval.expires_at)}\n"
+        f"Open: {approval_url(approval)}\n"
+    )
+
+
+def _emails(memberships) -> list[str]:
+    return [m.user.email for m in memberships if m.user.is_active]
+
+
+def approval_eligible_reviewers(approval: ApprovalRequest) -> list[User]:
+    """Everyone who could decide this request right now (before counting who already has)."""
+    members = [m.user for m in members_with_role(tenant=approval.tenant, role=approval.reviewer_role)]
+    owner_id = approval.agent.owner_id
+    if owner_id and not approval.tenant.allow_self_approval:
+        members = [u for u in members if u.pk != owner_id]
+    if approval.repository_limited and approval.repository:
+        grants: dict[int, list[str]] = {}
+        for user_id, glob in ReviewerRepositoryGrant.objects.filter(tenant=approval.tenant).values_list(
+            "user_id", "repository_glob"
+        ):
+            grants.setdefault(user_id, []).append(glob)
+        members = [u for u in members if repository_grant_matches(grants.get(u.pk, []), approval.repository)]
+    return [u for u in members if u.is_active]
+
+
+def reviewer_refusal(approval: ApprovalRequest, user) -> str | None:
+    """Why `user` may not approve or deny this request, or None when they may (state aside)."""
+    tenant = approval.tenant
+    if not has_role(user, tenant, approval.reviewer_role):
+        return (
+            f"Only members with the {approval.get_reviewer_role_display()} role may decide this request "
+            f"(routed to {approval.get_group_display()})."
+        )
+    if approval.repository_limited and approval.repository:
+        if not repository_grant_matches(user_repository_globs(tenant=tenant, user=user), approval.repository):
+            return f"You are not a reviewer for repository {approval.repository}."
+    if approval.agent.owner_id == user.pk and not tenant.allow_self_approval:
+        return "You own this agent; another reviewer must decide its requests."
+    return None
+
+
+def may_break_glass(user, tenant: Tenant) -> bool:
+    if has_role(user, tenant, Role.TENANT_ADMIN):
+        return True
+    return has_role(user, tenant) and BreakGlassGrant.objects.filter(tenant=tenant, user=user).exists()
+
+
+def _notify_owner(approval: ApprovalRequest, what: str) -> None:
+    owner = approval.agent.owner
+    if owner is None or not owner.is_active:
+        return
+    who = approval.decided_by.email if approval.decided_by_id else "the portal"
+    outbox_enqueue(
+        tenant=approval.tenant,
+        kind=f"email.approval_{what}",
+        idempotency_key=f"approval:{approval.public_id}:{what}:owner",
+        recipients=[owner.email],
+        subject=f"[CAVRA] {approval.agent.name}: {approval.action} {what.replace('_', '-')}",
+        body=(
+            f"The request of your agent {approval.agent.name} was {what.replace('_', '-')} by {who}.\n"
+            f"Reason given: {approval.decision_reason or '-'}\n\n" + _describe(approval)
+        ),
+    )

@@ -1,0 +1,160 @@
+"""Agents: register, edit and change status; each write atomic and audited."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from registry.models import (
+    AGENT_NAME_VALIDATOR,
+    Agent,
+    AgentCredential,
+    RiskTier,
+)
+from registry.profiles import CUSTOM, PROFILES
+from registry.services.common import (
+    _actions,
+    _actor,
+    _choice,
+    _mcp_tool_globs,
+    _member_or_none,
+    _repositories,
+    _validate,
+)
+from tenants.audit import model_snapshot, record_audit
+from tenants.models import Tenant, User
+
+_AGENT_FIELDS = (
+    "name",
+    "description",
+    "profile",
+    "owner",
+    "status",
+    "allowed_repositories",
+    "allowed_actions",
+    "allowed_mcp_tools",
+    "risk_tier",
+)
+
+
+def _clean_agent_fields(tenant: Tenant, changes: dict, *, agent: Agent | None) -> dict:
+    unknown = sorted(set(changes) - set(_AGENT_FIELDS))
+    if unknown:
+        raise ValidationError({unknown[0]: "This field cannot be set."})
+    clean: dict = {}
+    if "name" in changes:
+        name = str(changes["name"] or "").strip()
+        _validate(AGENT_NAME_VALIDATOR, name, "name")
+        clash = Agent.objects.filter(tenant=tenant, name__iexact=name)
+        if agent is not None:
+            clash = clash.exclude(pk=agent.pk)
+        if clash.exists():
+            raise ValidationError({"name": f"An agent named {name!r} already exists in {tenant.name}."})
+        clean["name"] = name
+    if "description" in changes:
+        clean["description"] = str(changes["description"] or "").strip()[:5000]
+    if "profile" in changes:
+        clean["profile"] = _choice(changes["profile"], list(PROFILES), "profile", "profile")
+    if "owner" in changes:
+        clean["owner"] = _member_or_none(tenant, changes["owner"], "owner")
+    if "status" in changes:
+        clean["status"] = _choice(changes["status"], Agent.Status.choices, "status", "status")
+    if "allowed_repositories" in changes:
+        clean["allowed_repositories"] = _repositories(changes["allowed_repositories"])
+    if "allowed_actions" in changes:
+        clean["allowed_actions"] = _actions(changes["allowed_actions"])
+    if "allowed_mcp_tools" in changes:
+        clean["allowed_mcp_tools"] = _mcp_tool_globs(changes["allowed_mcp_tools"])
+    if "risk_tier" in changes:
+        clean["risk_tier"] = _choice(changes["risk_tier"], RiskTier.choices, "risk_tier", "risk tier")
+    profile = clean.get("profile", agent.profile if agent else None)
+    actions = clean.get("allowed_actions", agent.allowed_actions if agent else [])
+    if profile == CUSTOM and not actions:
+        raise ValidationError({"allowed_actions": "A custom profile needs at least one allowed action."})
+    return clean
+
+
+def agent_create(
+    *,
+    tenant: Tenant,
+    actor: User | None,
+    name: str,
+    profile: str,
+    owner: User | None = None,
+    description: str = "",
+    allowed_repositories=(),
+    allowed_actions=(),
+    allowed_mcp_tools=(),
+    risk_tier: str = RiskTier.MEDIUM,
+) -> Agent:
+    fields = _clean_agent_fields(
+        tenant,
+        {
+            "name": name,
+            "profile": profile,
+            "owner": owner,
+            "description": description,
+            "allowed_repositories": allowed_repositories,
+            "allowed_actions": allowed_actions,
+            "allowed_mcp_tools": allowed_mcp_tools,
+            "risk_tier": risk_tier,
+        },
+        agent=None,
+    )
+    try:
+        with transaction.atomic():
+            agent = Agent.objects.create(tenant=tenant, created_by=_actor(actor), **fields)
+            record_audit(
+                tenant=tenant,
+                actor=_actor(actor),
+                action="registry.agent.create",
+                obj=agent,
+                after=model_snapshot(agent),
+            )
+    except IntegrityError:
+        raise ValidationError({"name": f"An agent named {name!r} already exists in {tenant.name}."})
+    return agent
+
+
+def agent_update(*, agent: Agent, actor: User | None, **changes) -> Agent:
+    """Change any of name, description, profile, owner, status, allowed_* and risk_tier."""
+    fields = _clean_agent_fields(agent.tenant, changes, agent=agent)
+    with transaction.atomic():
+        current = Agent.objects.select_for_update().get(pk=agent.pk)
+        if current.status == Agent.Status.RETIRED and fields.get("status", current.status) != current.status:
+            raise ValidationError({"status": "A retired agent stays retired; register a new agent instead."})
+        before = model_snapshot(current)
+        changed = [k for k, v in fields.items() if getattr(current, k) != v]
+        if not changed:
+            return current
+        for key in changed:
+            setattr(current, key, fields[key])
+        current.updated_at = timezone.now()
+        try:
+            with transaction.atomic():
+                current.save(update_fields=[*changed, "updated_at"])
+        except IntegrityError:
+            raise ValidationError({"name": f"An agent named {fields.get('name')!r} already exists."})
+        if "status" in changed and current.status == Agent.Status.RETIRED:
+            # Retiring is final: every token stops working now, not when it expires.
+            now = timezone.now()
+            AgentCredential.objects.filter(agent=current, revoked_at__isnull=True).update(
+                revoked_at=now, revoked_by=_actor(actor)
+            )
+        action = "registry.agent.update"
+        if changed == ["status"]:
+            action = f"registry.agent.{current.status}"
+        record_audit(
+            tenant=current.tenant,
+            actor=_actor(actor),
+            action=action,
+            obj=current,
+            before=before,
+            after=model_snapshot(current),
+        )
+    return current
+
+
+def agent_set_status(*, agent: Agent, actor: User | None, status: str) -> Agent:
+    return agent_update(agent=agent, actor=actor, status=status)

@@ -1,0 +1,192 @@
+"""MCP servers: register, edit, approve and block; each write atomic and audited."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from registry.models import (
+    SERVER_ID_VALIDATOR,
+    CapabilityClass,
+    McpServer,
+)
+from registry.services.common import _actor, _choice, _member_or_none, _string_list, _validate
+from tenants.audit import model_snapshot, record_audit
+from tenants.models import Tenant, User
+
+_SERVER_FIELDS = (
+    "server_id",
+    "name",
+    "publisher",
+    "description",
+    "transport",
+    "url",
+    "command",
+    "trust_tier",
+    "approval_state",
+    "owner",
+    "capabilities",
+)
+
+
+def _clean_server_fields(tenant: Tenant, changes: dict, *, server: McpServer | None) -> dict:
+    unknown = sorted(set(changes) - set(_SERVER_FIELDS))
+    if unknown:
+        raise ValidationError({unknown[0]: "This field cannot be set."})
+    clean: dict = {}
+    if "server_id" in changes:
+        server_id = str(changes["server_id"] or "").strip()
+        _validate(SERVER_ID_VALIDATOR, server_id, "server_id")
+        clash = McpServer.objects.filter(tenant=tenant, server_id=server_id)
+        if server is not None:
+            clash = clash.exclude(pk=server.pk)
+        if clash.exists():
+            raise ValidationError({"server_id": f"An MCP server {server_id!r} is already registered."})
+        clean["server_id"] = server_id
+    if "name" in changes:
+        name = str(changes["name"] or "").strip()
+        if not name:
+            raise ValidationError({"name": "A display name is required."})
+        clean["name"] = name[:120]
+    for key, limit in (("publisher", 120), ("description", 5000), ("command", 500)):
+        if key in changes:
+            clean[key] = str(changes[key] or "").strip()[:limit]
+    if "url" in changes:
+        url = str(changes["url"] or "").strip()
+        if url:
+            from django.core.validators import URLValidator
+
+            try:
+                URLValidator(schemes=["http", "https"])(url)
+            except ValidationError:
+                raise ValidationError({"url": "Enter an http:// or https:// URL."})
+        clean["url"] = url
+    if "transport" in changes:
+        clean["transport"] = _choice(
+            changes["transport"], McpServer.Transport.choices, "transport", "transport"
+        )
+    if "trust_tier" in changes:
+        clean["trust_tier"] = _choice(
+            changes["trust_tier"], McpServer.TrustTier.choices, "trust_tier", "trust tier"
+        )
+    if "approval_state" in changes:
+        clean["approval_state"] = _choice(
+            changes["approval_state"], McpServer.ApprovalState.choices, "approval_state", "approval state"
+        )
+    if "owner" in changes:
+        clean["owner"] = _member_or_none(tenant, changes["owner"], "owner")
+    if "capabilities" in changes:
+        caps = _string_list(changes["capabilities"], "capabilities")
+        valid = CapabilityClass.values
+        bad = [c for c in caps if c not in valid]
+        if bad:
+            raise ValidationError(
+                {
+                    "capabilities": f"Unknown capability class(es): {', '.join(bad)}. Valid: {', '.join(valid)}."
+                }
+            )
+        clean["capabilities"] = [c for c in valid if c in caps]
+    transport = clean.get("transport", server.transport if server else McpServer.Transport.STDIO)
+    url = clean.get("url", server.url if server else "")
+    command = clean.get("command", server.command if server else "")
+    if transport == McpServer.Transport.STDIO and not command:
+        raise ValidationError({"command": "A stdio server needs the command that starts it."})
+    if transport in (McpServer.Transport.HTTP, McpServer.Transport.SSE) and not url:
+        raise ValidationError({"url": f"A {transport} server needs its URL."})
+    return clean
+
+
+def mcp_server_create(
+    *,
+    tenant: Tenant,
+    actor: User | None,
+    server_id: str,
+    name: str,
+    transport: str = McpServer.Transport.STDIO,
+    url: str = "",
+    command: str = "",
+    publisher: str = "",
+    description: str = "",
+    trust_tier: str = McpServer.TrustTier.EXPERIMENTAL,
+    approval_state: str = McpServer.ApprovalState.PENDING,
+    owner: User | None = None,
+    capabilities=(),
+) -> McpServer:
+    fields = _clean_server_fields(
+        tenant,
+        {
+            "server_id": server_id,
+            "name": name,
+            "transport": transport,
+            "url": url,
+            "command": command,
+            "publisher": publisher,
+            "description": description,
+            "trust_tier": trust_tier,
+            "approval_state": approval_state,
+            "owner": owner,
+            "capabilities": capabilities,
+        },
+        server=None,
+    )
+    try:
+        with transaction.atomic():
+            server = McpServer.objects.create(tenant=tenant, **fields)
+            record_audit(
+                tenant=tenant,
+                actor=_actor(actor),
+                action="registry.mcp_server.create",
+                obj=server,
+                after=model_snapshot(server),
+            )
+    except IntegrityError:
+        raise ValidationError({"server_id": f"An MCP server {server_id!r} is already registered."})
+    return server
+
+
+def mcp_server_update(
+    *, server: McpServer, actor: User | None, action: str = "update", **changes
+) -> McpServer:
+    fields = _clean_server_fields(server.tenant, changes, server=server)
+    with transaction.atomic():
+        current = McpServer.objects.select_for_update().get(pk=server.pk)
+        before = model_snapshot(current)
+        changed = [k for k, v in fields.items() if getattr(current, k) != v]
+        if not changed:
+            return current
+        for key in changed:
+            setattr(current, key, fields[key])
+        current.updated_at = timezone.now()
+        current.save(update_fields=[*changed, "updated_at"])
+        record_audit(
+            tenant=current.tenant,
+            actor=_actor(actor),
+            action=f"registry.mcp_server.{action}",
+            obj=current,
+            before=before,
+            after=model_snapshot(current),
+        )
+    return current
+
+
+def mcp_server_approve(*, server: McpServer, actor: User | None, trust_tier: str | None = None) -> McpServer:
+    """Approve a server; a blocked one comes back as `approved` unless a tier is given."""
+    tier = trust_tier or (
+        McpServer.TrustTier.APPROVED
+        if server.trust_tier == McpServer.TrustTier.BLOCKED
+        else server.trust_tier
+    )
+    return mcp_server_update(
+        server=server,
+        actor=actor,
+        action="approve",
+        approval_state=McpServer.ApprovalState.APPROVED,
+        trust_tier=tier,
+    )
+
+
+def mcp_server_block(*, server: McpServer, actor: User | None) -> McpServer:
+    return mcp_server_update(
+        server=server, actor=actor, action="block", trust_tier=McpServer.TrustTier.BLOCKED
+    )
