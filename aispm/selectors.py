@@ -144,11 +144,13 @@ def _scores_by(tenant, rows, key: str, findings_key: str, limit: int | None = No
 
 
 def posture(*, tenant: Tenant, days: int = WINDOW_DAYS) -> Posture:
-    outcomes = _outcomes(decision_rows(tenant=tenant, days=days))
+    # One grouped read serves the total and the three cuts (rollup rows are few; Python sums them).
+    rows = decision_rows(tenant=tenant, days=days, group_by=("surface", "repository", "agent_ref", "outcome"))
+    outcomes = _outcomes(rows)
     score = posture_score(outcomes, open_findings_by_severity(tenant=tenant))
 
     def rows_by(key):
-        return [r for r in decision_rows(tenant=tenant, days=days, group_by=(key, "outcome")) if r[key]]
+        return [r for r in rows if r[key]]
 
     by_agent = _scores_by(tenant, rows_by("agent_ref"), "agent_ref", "agent_ref", 10)
     agents = Agent.objects.filter(tenant=tenant, public_id__in=[a["key"] for a in by_agent])
