@@ -302,7 +302,10 @@ class ReadinessView(TenantRoleRequiredMixin, View):
     required_roles = SUMMARY_ROLES
 
     def get(self, request):
-        return render(request, "aispm/readiness.html", {"packet": readiness(tenant=request.tenant)})
+        response = render(request, "aispm/readiness.html", {"packet": readiness(tenant=request.tenant)})
+        if request.GET.get("download") == "html":
+            response["Content-Disposition"] = f'attachment; filename="readiness-{request.tenant.slug}.html"'
+        return response
 
 
 class ReadinessPacketView(TenantRoleRequiredMixin, View):

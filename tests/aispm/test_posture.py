@@ -234,6 +234,8 @@ def test_readiness_lists_real_blockers_and_turns_ready_when_fixed(
     assert readiness_packet_verify(tampered, trust_root_export(acme)) == "signature does not verify"
     page = client.get("/aispm/readiness/")
     assert page.status_code == 200 and b"Ready" in page.content
+    download = client.get("/aispm/readiness/?download=html")
+    assert download["Content-Disposition"].startswith("attachment") and b"Ready" in download.content
 
 
 def test_a_rug_pulled_tool_blocks_readiness_until_risk_accepted(acme, member, client_as):
