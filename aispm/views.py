@@ -11,6 +11,7 @@ from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views import View
+from kombu.exceptions import OperationalError as KombuOperationalError
 
 from aispm import charts, selectors
 from aispm.checks import CHECKS
@@ -151,8 +152,12 @@ class FindingsRefreshView(TenantRoleRequiredMixin, View):
     http_method_names = ["post"]
 
     def post(self, request):
-        refresh_findings.delay(request.tenant.pk)
-        messages.success(request, "The posture checks are running; findings update as they finish.")
+        try:
+            refresh_findings.delay(request.tenant.pk)
+        except KombuOperationalError:
+            messages.error(request, "The task queue is unreachable; the checks still run every 15 minutes.")
+        else:
+            messages.success(request, "The posture checks are running; findings update as they finish.")
         return redirect("aispm:findings")
 
 

@@ -31,3 +31,12 @@ def test_a_registry_objection_keeps_no_policy_mapping(enforced, agent_client):
     row = Decision.objects.get(public_id=response.json()["decision_id"])
     assert row.decision == "block" and row.rule_id.startswith("registry.mcp")
     assert row.compliance == {} and row.surface == "mcp_tools"
+
+
+def test_the_decision_page_shows_its_controls_and_surface(acme, enforced, agent_client, member, client_as):
+    response = ask(agent_client, action="read_file", target=".env")
+    page = client_as(member(acme, "auditor"), acme).get(
+        f"/policies/activity/decisions/{response.json()['decision_id']}/"
+    )
+    text = page.content.decode()
+    assert page.status_code == 200 and "<code>CC6.7</code>" in text and "sensitive_data" in text
