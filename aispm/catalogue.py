@@ -35,6 +35,10 @@ def frameworks() -> dict[str, Framework]:
     found: dict[str, Framework] = {}
     for path in sorted(CATALOGUE_DIR.glob("*.yaml")):
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        for c in data["controls"]:
+            if set(c) != {"id", "title"} or not c["title"]:
+                # An unquoted comma in a flow mapping splits the title into a stray key: refuse it.
+                raise ValueError(f"{path.name}: control {c.get('id')!r} must have exactly an id and a title")
         controls = tuple(Control(str(c["id"]), str(c["title"])) for c in data["controls"])
         found[data["framework"]] = Framework(
             data["framework"], data["title"], str(data.get("edition", "")), data.get("note", ""), controls
