@@ -294,6 +294,8 @@ class TimelineView(TenantRoleRequiredMixin, View):
         before = request.GET.get("before")
         try:
             before_seq = int(before) if before else None
+            if before_seq is not None and not 0 < before_seq < 2**63:
+                raise ValueError(before)
             events = selectors.timeline(tenant=request.tenant, kinds=kind, before_seq=before_seq)
         except ValueError:
             return _bad_request(request, ValidationError({"before": "Use a sequence number."}))

@@ -129,7 +129,7 @@ class TimelineSerializer(serializers.Serializer):
 
 class TimelineQuerySerializer(serializers.Serializer):
     kind = serializers.CharField(required=False, max_length=100, default="")
-    before = serializers.IntegerField(required=False, min_value=1)
+    before = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
 
 
 class ControlCoverageSerializer(serializers.Serializer):

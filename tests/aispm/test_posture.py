@@ -208,6 +208,8 @@ def test_timeline_lists_governance_events_not_decisions(acme, enforced, agent_cl
     }
     assert client.get("/api/v1/aispm/timeline?before=x").status_code == 400
     assert client.get("/aispm/timeline/?before=x").status_code == 400
+    assert client.get(f"/aispm/timeline/?before={2**70}").status_code == 400
+    assert client.get(f"/api/v1/aispm/timeline?before={2**70}").status_code == 400
 
 
 def test_readiness_lists_real_blockers_and_turns_ready_when_fixed(
