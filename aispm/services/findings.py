@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from aispm.checks import CHECKS, CheckContext, Hit
@@ -50,6 +50,57 @@ class RefreshResult:
     still_failing: int = 0
 
 
+def _reconcile(*, tenant: Tenant, check, hits: list[Hit], enabled: bool, now: datetime) -> RefreshResult:
+    """One check's findings brought in line with its hits, in one transaction."""
+    result = RefreshResult()
+    with transaction.atomic():
+        # Runs of one tenant's checks take turns (beat and "run now" may overlap); the tenant row is
+        # locked before the chain head, the same order as every other writer that locks both.
+        Tenant.objects.select_for_update().filter(pk=tenant.pk).first()
+        existing = {
+            f.subject_key: f
+            for f in Finding.objects.select_for_update().filter(tenant=tenant, check_id=check.id)
+        }
+        for hit in hits:
+            finding = existing.pop(hit.subject_key, None)
+            if finding is None:
+                finding = Finding.objects.create(
+                    tenant=tenant, check_id=check.id, subject_key=hit.subject_key, title=check.title,
+                    detail=hit.detail, remediation=check.remediation, surface=check.surface,
+                    severity=check.severity, involved=hit.objects, agent_ref=hit.agent_ref,
+                    repository=hit.repository, first_seen_at=now, last_seen_at=now, status_changed_at=now,
+                )  # fmt: skip
+                _record(finding, "opened", detail=hit.detail)
+                result.opened += 1
+                continue
+            finding.detail, finding.involved, finding.last_seen_at = hit.detail, hit.objects, now
+            reopen = finding.status == S.RESOLVED or (
+                finding.status == S.RISK_ACCEPTED
+                and finding.risk_accepted_until is not None
+                and finding.risk_accepted_until <= now
+            )
+            if reopen:
+                was = finding.status
+                finding.status, finding.status_changed_at, finding.resolved_at = S.OPEN, now, None
+                finding.reopened_count += 1
+                finding.save()
+                _record(finding, "reopened", previous=was, detail=hit.detail)
+                result.reopened += 1
+            else:
+                finding.save(update_fields=["detail", "involved", "last_seen_at"])
+                result.still_failing += 1
+        for finding in existing.values():
+            if finding.status == S.RESOLVED:
+                continue
+            was = finding.status
+            finding.status, finding.status_changed_at, finding.resolved_at = S.RESOLVED, now, now
+            finding.save()
+            reason = "check disabled by a tenant admin" if not enabled else "the check passes again"
+            _record(finding, "resolved", previous=was, reason=reason)
+            result.resolved += 1
+    return result
+
+
 def findings_refresh(*, tenant: Tenant, now: datetime | None = None, check_ids=None) -> RefreshResult:
     """Run every enabled check now; open, re-open, keep or resolve findings to match what the checks see."""
     now = now or timezone.now()
@@ -64,48 +115,16 @@ def findings_refresh(*, tenant: Tenant, now: datetime | None = None, check_ids=N
             check.default_threshold_days
         )
         hits: list[Hit] = check.run(CheckContext(tenant, now, threshold)) if enabled else []
-        with transaction.atomic():
-            existing = {
-                f.subject_key: f
-                for f in Finding.objects.select_for_update().filter(tenant=tenant, check_id=check.id)
-            }
-            for hit in hits:
-                finding = existing.pop(hit.subject_key, None)
-                if finding is None:
-                    finding = Finding.objects.create(
-                        tenant=tenant, check_id=check.id, subject_key=hit.subject_key, title=check.title,
-                        detail=hit.detail, remediation=check.remediation, surface=check.surface,
-                        severity=check.severity, involved=hit.objects, agent_ref=hit.agent_ref,
-                        repository=hit.repository, first_seen_at=now, last_seen_at=now, status_changed_at=now,
-                    )  # fmt: skip
-                    _record(finding, "opened", detail=hit.detail)
-                    result.opened += 1
-                    continue
-                finding.detail, finding.involved, finding.last_seen_at = hit.detail, hit.objects, now
-                reopen = finding.status == S.RESOLVED or (
-                    finding.status == S.RISK_ACCEPTED
-                    and finding.risk_accepted_until is not None
-                    and finding.risk_accepted_until <= now
-                )
-                if reopen:
-                    was = finding.status
-                    finding.status, finding.status_changed_at, finding.resolved_at = S.OPEN, now, None
-                    finding.reopened_count += 1
-                    finding.save()
-                    _record(finding, "reopened", previous=was, detail=hit.detail)
-                    result.reopened += 1
-                else:
-                    finding.save(update_fields=["detail", "involved", "last_seen_at"])
-                    result.still_failing += 1
-            for finding in existing.values():
-                if finding.status == S.RESOLVED:
-                    continue
-                was = finding.status
-                finding.status, finding.status_changed_at, finding.resolved_at = S.RESOLVED, now, now
-                finding.save()
-                reason = "check disabled by a tenant admin" if not enabled else "the check passes again"
-                _record(finding, "resolved", previous=was, reason=reason)
-                result.resolved += 1
+        for attempt in range(2):
+            try:
+                part = _reconcile(tenant=tenant, check=check, hits=hits, enabled=enabled, now=now)
+                break
+            except IntegrityError:
+                # A concurrent run opened the same finding first; the second pass finds and keeps it.
+                if attempt:
+                    raise
+        for name in ("opened", "reopened", "resolved", "still_failing"):
+            setattr(result, name, getattr(result, name) + getattr(part, name))
     return result
 
 
