@@ -147,6 +147,35 @@ class FindingsView(TenantRoleRequiredMixin, View):
         return render(request, template, context, status=200 if not form.errors else 400)
 
 
+class FindingsCsvView(TenantRoleRequiredMixin, View):
+    """The findings list (same filters) as CSV, for the audit file."""
+
+    required_roles = SUMMARY_ROLES
+
+    def get(self, request):
+        form = FindingFilterForm(request.GET or None)
+        if form.is_bound and not form.is_valid():
+            return _bad_request(request, ValidationError(form.errors.get_json_data()))
+        qs = selectors.findings_list(
+            tenant=request.tenant, filters=form.cleaned_data if form.is_bound else {}
+        )
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="findings.csv"'
+        writer = csv.writer(response)
+        columns = ["id", "check", "title", "severity", "surface", "status", "detail", "agent", "repository",
+                   "first_seen_at", "status_changed_at", "risk_accepted_by", "risk_accepted_until",
+                   "risk_accepted_reason"]  # fmt: skip
+        writer.writerow(columns)
+        for f in qs:
+            writer.writerow([
+                f.public_id, f.check_id, f.title, f.severity, f.surface, f.status, f.detail, f.agent_ref,
+                f.repository, f.first_seen_at.isoformat(), f.status_changed_at.isoformat(),
+                f.risk_accepted_by.email if f.risk_accepted_by_id else "",
+                f.risk_accepted_until.isoformat() if f.risk_accepted_until else "", f.risk_accepted_reason,
+            ])  # fmt: skip
+        return response
+
+
 class FindingsRefreshView(TenantRoleRequiredMixin, View):
     required_roles = FINDING_WRITE_ROLES
     http_method_names = ["post"]

@@ -182,6 +182,9 @@ def test_finding_pages_for_officer_and_executive(history, member, client_as):
     finding.refresh_from_db()
     assert finding.status == "open"
     assert officer.get("/aispm/findings/?severity=urgent").status_code == 400
+    csv = officer.get("/aispm/findings.csv?status=unresolved").content.decode().splitlines()
+    assert csv[0].startswith("id,check,title") and len(csv) == 3  # header + High + Low
+    assert officer.get("/aispm/findings.csv?severity=urgent").status_code == 400
 
 
 def test_pages_and_lists_use_a_fixed_number_of_queries(history, member, client_as):

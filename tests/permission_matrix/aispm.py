@@ -25,6 +25,7 @@ ENTRIES = [
     Entry("aispm:trend-csv", roles=SUMMARY_ROLES),
     Entry("aispm:score", roles=SUMMARY_ROLES, query="?surface=mcp_tools"),
     Entry("aispm:findings", roles=SUMMARY_ROLES),
+    Entry("aispm:findings-csv", roles=SUMMARY_ROLES, query="?status=unresolved"),
     Entry("aispm:findings-refresh", roles=FINDING_WRITE_ROLES, method="POST", ok=(302,)),
     Entry("aispm:finding", roles=SUMMARY_ROLES, kwargs=_finding),
     Entry(
