@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from cavra_engine.policy import vocabulary
 from tenants.models import TenantOwned
 from tenants.roles import Role
 
@@ -27,7 +28,7 @@ class Severity(models.TextChoices):
     CRITICAL = "critical", "Critical"
 
 
-SEVERITY_RANK = {"low": 1, "medium": 2, "high": 3, "critical": 4}
+SEVERITY_RANK = vocabulary.SEVERITY_RANK
 
 
 class ReviewerGroup(models.TextChoices):

@@ -10,11 +10,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from approvals.models import DEFAULT_TTL_SECONDS, ReviewerGroup, ReviewerRepositoryGrant, RoutingRule
+from cavra_engine.policy.vocabulary import ACTIONS, SEVERITIES
 from tenants.models import Tenant
 from tenants.roles import Role
-
-ACTIONS = ("read_file", "write_file", "execute_command", "git_operation", "mcp_tool_call", "network_request")
-SEVERITIES = ("low", "medium", "high", "critical")
 
 
 def max_ttl_seconds() -> int:
@@ -93,14 +91,33 @@ def routing_rule_matches(rule: RoutingRule, facts: RouteFacts) -> bool:
     return True
 
 
+# Namespace of the advisory lock that serialises the first use of routing per tenant.
+_DEFAULTS_LOCK_CLASS = 0x43565241  # "CVRA"
+
+
+def _lock_first_use(tenant: Tenant) -> None:
+    """Serialise first use per tenant so two concurrent decisions do not both create the set.
+
+    An advisory lock, not a row lock on the tenant: a decision holds the chain head and then, at
+    COMMIT, checks its foreign key to the tenant row (FOR KEY SHARE). Locking that row FOR UPDATE here,
+    before queueing on the chain head, was the reverse order and deadlocked (issue 17).
+    """
+    connection = transaction.get_connection()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s, %s)", [_DEFAULTS_LOCK_CLASS, tenant.pk & 0x7FFFFFFF]
+            )
+    # SQLite (the demo default) serialises writers by itself.
+
+
 def routing_rules_ensure_defaults(*, tenant: Tenant) -> list[RoutingRule]:
     """The tenant's enabled rules in order; a tenant with no rules at all gets the default set."""
     rules = list(RoutingRule.objects.filter(tenant=tenant, enabled=True).order_by("position", "id"))
     if rules or RoutingRule.objects.filter(tenant=tenant).exists():
         return rules
     with transaction.atomic():
-        # Serialise first use per tenant so two concurrent decisions do not both create the set.
-        Tenant.objects.select_for_update().filter(pk=tenant.pk).first()
+        _lock_first_use(tenant)
         if not RoutingRule.objects.filter(tenant=tenant).exists():
             RoutingRule.objects.bulk_create(
                 [

@@ -566,6 +566,21 @@ def write_section(text: str) -> None:
 # --- main -------------------------------------------------------------------------------------------
 
 
+def bench_env(database_url: str) -> dict[str, str]:
+    """The portal's settings for a benchmark: production-like, no Celery worker needed."""
+    return {
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": "bench-" + os.urandom(16).hex(),
+        "DEBUG": "0",
+        "CAVRA_DEMO": "0",
+        "SECURE_SSL_REDIRECT": "0",
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "CELERY_TASK_ALWAYS_EAGER": "1",
+        "DJANGO_SETTINGS_MODULE": "cavra_portal.settings",
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--duration", type=float, default=20.0, help="seconds per measured phase (default 20)")
@@ -593,18 +608,7 @@ def main() -> int:
 
     db_name = args.database_url.rsplit("/", 1)[1]
     admin_url = args.database_url.rsplit("/", 1)[0] + "/postgres"
-    env = dict(
-        os.environ,
-        DATABASE_URL=args.database_url,
-        SECRET_KEY="bench-" + os.urandom(16).hex(),
-        DEBUG="0",
-        CAVRA_DEMO="0",
-        SECURE_SSL_REDIRECT="0",
-        ALLOWED_HOSTS="127.0.0.1",
-        CELERY_TASK_ALWAYS_EAGER="1",
-        DJANGO_SETTINGS_MODULE="cavra_portal.settings",
-        PYTHONUNBUFFERED="1",
-    )
+    env = dict(os.environ, **bench_env(args.database_url))
     os.environ.update(env)
     python = sys.executable
     cerbos = cerbos_binary(args.cerbos_version)
@@ -631,7 +635,8 @@ def main() -> int:
         from django.db import connection
 
         from evidence.models import Decision, EvidenceRecord
-        from evidence.services import agent_session_open, chain_verify
+        from evidence.services import chain_verify
+        from policies.decisions import session_open
         from policies.services import policy_pack_install_bundled, rollout_set
         from registry.models import Agent
         from tenants.services import tenant_create
@@ -660,7 +665,7 @@ def main() -> int:
         agent = Agent.objects.get(tenant=tenant, name="bench-agent")
         max_c = max(args.concurrency)
         sessions = [
-            agent_session_open(
+            session_open(
                 tenant=tenant,
                 agent_ref=agent.public_id,
                 agent_name=agent.name,
@@ -836,7 +841,7 @@ def main() -> int:
 
         # 3. evidence check
         decisions = Decision.objects.filter(tenant=tenant).count()
-        evidence = EvidenceRecord.objects.filter(tenant=tenant, kind="decision").count()
+        evidence = EvidenceRecord.objects.filter(tenant=tenant, kind="decision.recorded").count()
         chain_records = EvidenceRecord.objects.filter(tenant=tenant).count()
         run = chain_verify(tenant=tenant)
         chain = "verified" if run.ok else f"FAILED ({run.summary})"

@@ -226,7 +226,7 @@ SPECTACULAR_SETTINGS = {
         "McpToolStatusEnum": "registry.models.McpTool.Status",
         "ApprovalStatusEnum": "approvals.models.ApprovalRequest.Status",
         "SeverityEnum": "approvals.models.Severity",
-        "ActionEnum": "policies.decide.ACTIONS",
+        "ActionEnum": "cavra_engine.policy.vocabulary.ACTIONS",
         "CapabilityClassEnum": "registry.models.CapabilityClass",
     },
 }

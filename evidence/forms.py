@@ -1,6 +1,8 @@
 from django import forms
 
-DECISIONS = [("", "Any"), ("allow", "allow"), ("block", "block"), ("require_approval", "require_approval")]
+from cavra_engine.policy.vocabulary import VERDICTS
+
+DECISIONS = [("", "Any"), *((v, v) for v in VERDICTS)]
 
 
 class ExplorerFilterForm(forms.Form):

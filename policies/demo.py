@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from cavra_engine.policy import list_bundled_packs
 from evidence.models import Decision
-from policies.decide import DecisionInput, decide
+from policies.decisions import DecisionInput, decide
 from policies.models import Rollout
 from policies.services import environment_ensure, policy_pack_install_bundled, repository_ensure, rollout_set
 

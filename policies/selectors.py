@@ -158,7 +158,7 @@ def policy_version_previous(*, version: PolicyVersion) -> PolicyVersion | None:
 def policy_version_changes(*, version: PolicyVersion) -> dict | None:
     """The semantic diff from the previous version: rules added, removed, tightened, loosened."""
     from cavra_engine.policy import diff_packs
-    from policies.decide import compiled_policy
+    from policies.decisions import compiled_policy
 
     previous = policy_version_previous(version=version)
     if previous is None:

@@ -248,34 +248,3 @@ def rollout_remove(*, rollout: Rollout, actor: User | None) -> None:
             before=before,
         )
         rollout.delete()
-
-
-def session_open(
-    *, tenant: Tenant, agent, repository: str = "", environment: str = "", metadata: dict | None = None
-):
-    """An agent starts a working session; its decisions can then be grouped and bundled by session."""
-    from evidence.models import AgentSession
-    from evidence.services import evidence_append
-
-    with transaction.atomic():
-        session = AgentSession.objects.create(
-            tenant=tenant,
-            agent_ref=agent.public_id,
-            agent_name=agent.name,
-            repository=repository or "",
-            environment=(environment or "").lower(),
-            metadata=metadata or {},
-        )
-        evidence_append(
-            tenant=tenant,
-            kind="session.open",
-            subject=session.public_id,
-            payload={
-                "session": session.public_id,
-                "agent": agent.public_id,
-                "repository": repository or None,
-                "environment": environment or None,
-            },
-            actor=f"agent:{agent.public_id}",
-        )
-    return session

@@ -5,21 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
-READ_FILE = "read_file"
-WRITE_FILE = "write_file"
-EXECUTE_COMMAND = "execute_command"
-GIT_OPERATION = "git_operation"
-MCP_TOOL_CALL = "mcp_tool_call"
-NETWORK_REQUEST = "network_request"
-
-ACTION_TYPES: tuple[str, ...] = (
-    READ_FILE,
-    WRITE_FILE,
+from cavra_engine.policy.vocabulary import (
+    ACTIONS,
     EXECUTE_COMMAND,
     GIT_OPERATION,
     MCP_TOOL_CALL,
     NETWORK_REQUEST,
+    READ_FILE,
+    WRITE_FILE,
 )
+
+ACTION_TYPES: tuple[str, ...] = ACTIONS
 ACTION_CHOICES = [(a, a.replace("_", " ").capitalize()) for a in ACTION_TYPES]
 
 CUSTOM = "custom"

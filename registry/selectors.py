@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from django.db.models import Count, Q, QuerySet
 
+from cavra_engine.policy.vocabulary import BLOCK, REQUIRE_APPROVAL
 from registry.models import Agent, AgentCredential, McpServer, McpTool, WorkloadIdentityBinding
 from registry.profiles import MCP_TOOL_CALL, PROFILES, effective_capabilities
 from tenants.models import Tenant
@@ -174,10 +175,6 @@ class RegistryCheck:
     rule_id: str
     severity: str  # low | medium | high | critical
     reason: str
-
-
-BLOCK = "block"
-REQUIRE_APPROVAL = "require_approval"
 
 
 def registry_check(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .binding import action_digest
 from .compiled import CompiledPolicy, compile_pack, evaluate
 from .diff import diff_packs
 from .errors import PolicyError
@@ -15,8 +16,7 @@ from .loader import (
     load_pack_text,
 )
 from .testing import TestResult, run_pack_tests
-
-ACTIONS = ("read_file", "write_file", "execute_command", "git_operation", "mcp_tool_call", "network_request")
+from .vocabulary import ACTIONS, SEVERITIES, VERDICT_RANK, VERDICTS
 
 
 def list_bundled_packs() -> list[PackInfo]:
@@ -44,6 +44,10 @@ def list_bundled_packs() -> list[PackInfo]:
 
 __all__ = [
     "ACTIONS",
+    "SEVERITIES",
+    "VERDICTS",
+    "VERDICT_RANK",
+    "action_digest",
     "ActionRequest",
     "CompiledPolicy",
     "Pack",

@@ -7,12 +7,13 @@ import json
 from fnmatch import fnmatchcase
 
 from .errors import PolicyError
-from .loader import Pack, as_list, format_path, rule_actions
+from .loader import Pack
+from .pack_checks import as_list, format_path, rule_actions
 from .schema import ACTIONS
+from .vocabulary import DEFAULT_SEVERITY
+from .vocabulary import VERDICT_RANK as RANK
 
 COMPILED_FORMAT = "cavra.compiled/v1"
-RANK = {"allow": 0, "require_approval": 1, "block": 2}
-DEFAULT_SEVERITY = {"allow": "low", "require_approval": "medium", "block": "high"}
 DEFAULT_KEYS = ACTIONS + ("unparseable_command",)
 
 

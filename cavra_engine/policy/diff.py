@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from .compiled import CompiledPolicy, compile_pack
-from .compiler import RANK
 from .loader import Pack
 from .testing import run_case
+from .vocabulary import VERDICT_RANK as RANK
 
 _RULE_FIELDS = (
     "actions",

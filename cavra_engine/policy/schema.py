@@ -5,9 +5,7 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 
-ACTIONS = ("read_file", "write_file", "execute_command", "git_operation", "mcp_tool_call", "network_request")
-EFFECTS = ("allow", "require_approval", "block")
-SEVERITIES = ("low", "medium", "high", "critical")
+from .vocabulary import ACTIONS, SEVERITIES, VERDICTS
 
 
 @lru_cache(maxsize=1)
@@ -19,16 +17,9 @@ def policy_schema() -> dict:
         ]
     }
     str_list = glob_list
-    effect = {"enum": ["allow", "block", "require_approval"]}
-    severity = {"enum": ["low", "medium", "high", "critical"]}
-    actions = [
-        "read_file",
-        "write_file",
-        "execute_command",
-        "git_operation",
-        "mcp_tool_call",
-        "network_request",
-    ]
+    effect = {"enum": list(VERDICTS)}
+    severity = {"enum": list(SEVERITIES)}
+    actions = list(ACTIONS)
     action = {"enum": actions + ["any"]}
 
     def one_or_many(ref):

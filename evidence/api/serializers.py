@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
 from cavra_engine.evidence.canonical import MAX_SAFE_INTEGER
+from cavra_engine.policy.vocabulary import VERDICTS
 from evidence.models import Checkpoint, EvidenceRecord, VerificationRun
 from evidence.services import utc_timestamp
 
@@ -50,7 +51,7 @@ class RecordFilterSerializer(serializers.Serializer):
     session = serializers.CharField(required=False, help_text="Session public id (ses_…)")
     agent = serializers.CharField(required=False, help_text="Agent public id (agt_…)")
     repository = serializers.CharField(required=False)
-    decision = serializers.ChoiceField(required=False, choices=["allow", "block", "require_approval"])
+    decision = serializers.ChoiceField(required=False, choices=list(VERDICTS))
     subject = serializers.CharField(required=False)
     since = serializers.DateTimeField(required=False)
     until = serializers.DateTimeField(required=False)

@@ -1,8 +1,10 @@
-"""Writes to the evidence chain: append, signing keys, checkpoints, verification runs, bundles, retention."""
+"""Writes to the evidence chain: append, signing keys, checkpoints, verification runs, bundles, retention.
+
+Sessions and decisions are written by the decision pipeline (policies/decisions), one writer each.
+"""
 
 from __future__ import annotations
 
-from evidence.services.activity import agent_session_open, decision_record
 from evidence.services.bundles import BundleExport, bundle_export
 from evidence.services.chain import evidence_append, evidence_audit_sink
 from evidence.services.checkpoints import (
@@ -43,8 +45,6 @@ __all__ = [
     "checkpoint_document",
     "evidence_append",
     "evidence_audit_sink",
-    "agent_session_open",
-    "decision_record",
     "signing_key_current",
     "signing_key_rotate",
     "trust_root_export",

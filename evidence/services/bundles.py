@@ -16,6 +16,7 @@ from cavra_engine.evidence.bundle import (
 from cavra_engine.evidence.canonical import (
     canonicalize,
 )
+from evidence import kinds
 from evidence.models import (
     ChainHead,
     Checkpoint,
@@ -120,7 +121,7 @@ def bundle_export(
     )  # fmt: skip
     with transaction.atomic():
         evidence_append(
-            tenant=tenant, kind="evidence.bundle.exported", subject=f"seq:{first}-{last}", actor=actor,
+            tenant=tenant, kind=kinds.BUNDLE_EXPORTED, subject=f"seq:{first}-{last}", actor=actor,
             payload={"filter": {k: v for k, v in selection.items() if v is not None}, "first_seq": first, "last_seq": last,
                      "records": count, "matched": matched, "sha256": hashlib.sha256(data).hexdigest()},
         )  # fmt: skip

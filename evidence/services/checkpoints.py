@@ -16,6 +16,7 @@ from cavra_engine.evidence.bundle import (
     sign_checkpoint,
     trust_root_document,
 )
+from evidence import kinds
 from evidence.models import (
     ChainHead,
     Checkpoint,
@@ -58,7 +59,7 @@ def signing_key_rotate(*, tenant: Tenant, actor=None) -> SigningKey:
         SigningKey.objects.filter(pk__in=[k.pk for k in old]).update(valid_until=now)
         key = _new_key(tenant, now)
         evidence_append(
-            tenant=tenant, kind="evidence.key.rotated", subject=key.key_id, actor=actor,
+            tenant=tenant, kind=kinds.KEY_ROTATED, subject=key.key_id, actor=actor,
             payload={"key_id": key.key_id, "fingerprint": key.fingerprint, "retired": [k.key_id for k in old]},
         )  # fmt: skip
     return key

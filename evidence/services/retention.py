@@ -9,6 +9,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from evidence import kinds
 from evidence.models import (
     ChainHead,
     Checkpoint,
@@ -56,7 +57,7 @@ def retention_policy_update(
         policy.updated_by = actor if getattr(actor, "pk", None) else None
         policy.save()
         evidence_append(
-            tenant=tenant, kind="evidence.retention.updated", subject=f"retention:{tenant.slug}", actor=actor,
+            tenant=tenant, kind=kinds.RETENTION_UPDATED, subject=f"retention:{tenant.slug}", actor=actor,
             payload={"before": before, "after": {"retention_days": policy.retention_days, "legal_hold": policy.legal_hold,
                                                   "legal_hold_reason": policy.legal_hold_reason}},
         )  # fmt: skip
@@ -95,7 +96,7 @@ def retention_purge(*, tenant: Tenant, actor=None, now: datetime | None = None) 
         doomed = EvidenceRecord.objects.filter(tenant=tenant, seq__gt=head.purged_through, seq__lte=cut)
         purged = doomed.count()
         evidence_append(
-            tenant=tenant, kind="evidence.retention.purged", subject=f"seq:{head.purged_through + 1}-{cut}", actor=actor,
+            tenant=tenant, kind=kinds.RETENTION_PURGED, subject=f"seq:{head.purged_through + 1}-{cut}", actor=actor,
             payload={"cut_seq": cut, "cut_hash": checkpoint.head_hash, "checkpoint_signature": checkpoint.signature,
                      "records": purged, "retention_days": policy.retention_days, "cutoff": utc_timestamp(cutoff)},
         )  # fmt: skip

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from cavra_engine.policy.vocabulary import ACTIONS, VERDICTS
 from core.api.validators import storable_json
 from evidence.models import AgentSession, Decision
-from policies.decide import ACTIONS
 
 MAX_TARGET = 8192
 
@@ -74,7 +74,7 @@ class EvidenceRefSerializer(serializers.Serializer):
 
 class DecisionResponseSerializer(serializers.Serializer):
     decision_id = serializers.CharField()
-    decision = serializers.ChoiceField(choices=["allow", "block", "require_approval"])
+    decision = serializers.ChoiceField(choices=list(VERDICTS))
     rule_id = serializers.CharField(allow_null=True)
     reason = serializers.CharField()
     severity = serializers.CharField(allow_null=True)

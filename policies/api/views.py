@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 
 from django.core.cache import cache
@@ -25,7 +23,13 @@ from policies.api.serializers import (
     SessionCreateSerializer,
     SessionSerializer,
 )
-from policies.decide import DecisionInput, DecisionInputError, DecisionUnavailable, decide
+from policies.decisions import (
+    DecisionInputError,
+    DecisionUnavailable,
+    IdempotencyRejected,
+    decision_answer,
+    session_open,
+)
 from policies.selectors import (
     DECISION_FILTERS,
     can_read_activity,
@@ -34,13 +38,11 @@ from policies.selectors import (
     session_get,
     session_list,
 )
-from policies.services import session_open
 from registry.authentication import AgentTokenAuthentication
 from tenants.authentication import PersonalTokenAuthentication
 
 logger = logging.getLogger(__name__)
 MAX_DECISION_BODY = 64 * 1024
-IDEMPOTENCY_TTL = 24 * 3600
 
 
 class IsAgent(BasePermission):
@@ -134,35 +136,16 @@ class DecisionListCreateView(generics.ListAPIView):
             )
         serializer = DecisionRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        agent, tenant = request.user.agent, request._request.tenant
-        key = request.headers.get("Idempotency-Key", "").strip()
-        cache_key = None
-        if key:
-            if len(key) > 200:
-                return _problem(
-                    400,
-                    "Idempotency-Key is longer than 200 characters.",
-                    errors={"Idempotency-Key": ["At most 200 characters."]},
-                )
-            fingerprint = hashlib.sha256(
-                json.dumps(serializer.validated_data, sort_keys=True, default=str).encode()
-            ).hexdigest()
-            cache_key = f"cavra:idem:decision:{agent.public_id}:{hashlib.sha256(key.encode()).hexdigest()}"
-            try:
-                earlier = cache.get(cache_key)
-            except Exception:  # noqa: BLE001 - a cache outage must not stop decisions
-                earlier = None
-            if earlier is not None:
-                if earlier["fingerprint"] != fingerprint:
-                    return _problem(
-                        422,
-                        "This Idempotency-Key was used for a different request.",
-                        errors={"Idempotency-Key": ["Reused with a different body."]},
-                    )
-                return Response(earlier["body"], headers={"Idempotent-Replayed": "true"})
-        data = DecisionInput(**{k: v for k, v in serializer.validated_data.items() if v is not None})
+        agent = request.user.agent
         try:
-            outcome = decide(tenant=tenant, agent=agent, data=data)
+            answer = decision_answer(
+                tenant=request._request.tenant,
+                agent=agent,
+                request=serializer.validated_data,
+                idempotency_key=request.headers.get("Idempotency-Key", ""),
+            )
+        except IdempotencyRejected as exc:
+            return _problem(exc.status, exc.detail, errors={"Idempotency-Key": [exc.message]})
         except DecisionInputError as exc:
             return _problem(
                 400, f"Invalid input: {exc.field}.", errors={exc.field: [str(exc)]}, code="validation-error"
@@ -173,15 +156,9 @@ class DecisionListCreateView(generics.ListAPIView):
         except Exception:  # noqa: BLE001 - whatever broke, the answer is block, never a 500 page
             logger.exception("decision failed for agent %s", agent.public_id)
             return _blocked_unavailable("An internal error stopped the decision; nothing was recorded.")
-        body = outcome.as_response()
-        if cache_key:
-            try:
-                cache.set(cache_key, {"fingerprint": fingerprint, "body": body}, IDEMPOTENCY_TTL)
-            except Exception:  # noqa: BLE001
-                logger.warning(
-                    "idempotency cache unavailable; replay protection is off for %s", body["decision_id"]
-                )
-        return Response(body, status=status.HTTP_200_OK)
+        if answer.replayed:
+            return Response(answer.body, headers={"Idempotent-Replayed": "true"})
+        return Response(answer.body, status=status.HTTP_200_OK)
 
 
 class DecisionDetailView(generics.RetrieveAPIView):
@@ -221,8 +198,12 @@ class SessionListCreateView(generics.ListAPIView):
     def post(self, request, *args, **kwargs):
         serializer = SessionCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        agent = request.user.agent
         session = session_open(
-            tenant=request._request.tenant, agent=request.user.agent, **serializer.validated_data
+            tenant=request._request.tenant,
+            agent_ref=agent.public_id,
+            agent_name=agent.name,
+            **serializer.validated_data,
         )
         return Response(SessionSerializer(session).data, status=status.HTTP_201_CREATED)
 

@@ -294,7 +294,7 @@ def test_repository_limited_rules_need_a_matching_grant(acme, setup, open_reques
 
 
 def test_binding_refuses_any_other_action(acme, globex, setup, open_request, make_agent):
-    from policies.decide import action_digest
+    from cavra_engine.policy.binding import action_digest
 
     parts = dict(
         agent_ref=setup.agent.public_id,

@@ -11,28 +11,26 @@ from evidence.models import AgentSession, Checkpoint, Decision, EvidenceRecord
 from evidence.services import (
     EvidenceError,
     LegalHoldActive,
-    agent_session_open,
     bundle_export,
     chain_verify,
     checkpoint_create,
-    decision_record,
     retention_policy_update,
     retention_purge,
     signing_key_rotate,
     trust_root_export,
 )
+from tests.evidence.activity import open_session, record_decision
 
 pytestmark = pytest.mark.django_db
 
 
 def _decisions(tenant, n, **kw):
-    session = agent_session_open(
-        tenant=tenant, agent_ref=kw.get("agent_ref", "agt_ci"), repository=kw.get("repository", "acme/api")
+    session = open_session(
+        tenant, agent_ref=kw.get("agent_ref", "agt_ci"), repository=kw.get("repository", "acme/api")
     )
     for i in range(n):
-        decision_record(tenant=tenant, session=session, agent_ref=session.agent_ref, action="execute_command",
-                        target=f"make test-{i}", decision="allow" if i % 3 else "block", repository=session.repository,
-                        rule_id="commands.allow", severity="low", reason="ok",
+        record_decision(tenant, session, action="execute_command", target=f"make test-{i}",
+                        decision="allow" if i % 3 else "block", rule_id="commands.allow", severity="low", reason="ok",
                         policy={"pack": "base", "version": "1", "digest": "sha256:ab", "mode": "enforce"})  # fmt: skip
     return session
 

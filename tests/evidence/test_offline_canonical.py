@@ -92,15 +92,15 @@ def test_worked_example_keys_second_record_and_checkpoint():
     assert raw.hex() == "4f0b3fe3411805deaed8738655c97e1c75cd525187a1cb7987112c6e4eaf8b79"
     assert fingerprint(raw) == "47d8293284487a8b9132a929bdb6c62af71a210c772d461b6446586a9feb6cfb"
     assert key_id_for(raw) == "key_47d8293284487a8b9132a929"
-    second = {"id": "evd_0000000000000000000002", "tenant": "acme", "seq": 2, "kind": "approval.reviewed",
+    second = {"id": "evd_0000000000000000000002", "tenant": "acme", "seq": 2, "kind": "approval.approved",
               "subject": "apr_example", "payload": {"reviewer": "user:rita@acme.test", "status": "approved", "note": "ok \u00e9\n"},
               "actor": "user:rita@acme.test", "created_at": "2026-01-01T00:00:01.500000Z",
               "prev_hash": "2f17d75614cc7aa90ee040b8d40d9fa4659185917754935799ef9c1eb8ff7a4c"}  # fmt: skip
     head = record_hash(second)
-    assert head == "fcbea11d20fb05ba0612f36c84f7199022922155f176aac1fb3d03598c8be8cf"
+    assert head == "581ca97b14ee9256c87a2ccdb8cec83c8f532291b37062bf7322d1320956e552"
     cp = sign_checkpoint(
         tenant="acme", seq=2, head_hash=head, created_at="2026-01-01T00:01:00.000000Z", private_key=key
     )
     assert cp["signature"] == (
-        "907ace2034b6937eabce298ce3786352a893a2a0a6b560470a71abc1fa370ff4088cbb611bb759e61703c30ef81206944a02d3fdb0db822601e1e42940e38802"
+        "bff1826aa3d31ec23724ea723795bb11eb3f7efec919cf12037e7937b21ee1c7acbc329f5b994acfcf3fe6d3c52e97fd03cc6999db82fe5571ce2814fc2e8104"
     )

@@ -263,7 +263,7 @@ def test_large_bundle_uses_parallel_walk_and_reports_the_record():
 
 
 def test_intact_bundles_take_the_fast_walk_and_it_agrees_with_the_full_walk():
-    from cavra_engine.evidence import verify as verify_module
+    from cavra_engine.evidence import chain_walk as verify_module
 
     files = unpack(BUNDLE)
     lines = files["records.jsonl"].split(b"\n")[:-1]

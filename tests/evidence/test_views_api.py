@@ -9,7 +9,8 @@ from django.urls import reverse
 
 from cavra_engine.evidence.verify import verify_bundle
 from evidence.models import EvidenceRecord
-from evidence.services import agent_session_open, checkpoint_create, decision_record
+from evidence.services import checkpoint_create
+from tests.evidence.activity import open_session, record_decision
 
 pytestmark = pytest.mark.django_db
 
@@ -20,10 +21,10 @@ def auditor_client(acme, member, client_as):
 
 
 def _decisions(tenant, n, agent="agt_ci", repository="acme/api"):
-    session = agent_session_open(tenant=tenant, agent_ref=agent, repository=repository)
+    session = open_session(tenant, agent_ref=agent, repository=repository)
     for i in range(n):
-        decision_record(tenant=tenant, session=session, agent_ref=agent, action="execute_command", target=f"rm -rf build{i}",
-                        decision="block" if i % 2 else "allow", repository=repository, severity="high", reason="r")  # fmt: skip
+        record_decision(tenant, session, action="execute_command", target=f"rm -rf build{i}",
+                        decision="block" if i % 2 else "allow", severity="high", reason="r")  # fmt: skip
     return session
 
 

@@ -46,7 +46,7 @@ def test_identical_resend_is_allowed_once_then_consumed(acme, approved, agent_cl
     third = ask(agent_client, **DEPLOY, approval_id=approved.public_id).json()
     assert (third["decision"], third["rule_id"]) == ("block", "approval.mismatch")
     kinds = list(EvidenceRecord.objects.filter(tenant=acme).values_list("kind", flat=True))
-    assert kinds.count("decision") == 3
+    assert kinds.count("decision.recorded") == 3
 
 
 @pytest.mark.parametrize(

@@ -44,7 +44,9 @@ def test_every_decision_has_its_row_and_evidence_in_the_chain(acme, rolled_out, 
         ask(agent_client, action="read_file", target=f"src/f{i}.py").json()["decision_id"] for i in range(5)
     ]
     rows = Decision.objects.filter(public_id__in=ids).select_related("evidence")
-    assert len(rows) == 5 and all(r.evidence is not None and r.evidence.kind == "decision" for r in rows)
+    assert len(rows) == 5 and all(
+        r.evidence is not None and r.evidence.kind == "decision.recorded" for r in rows
+    )
     assert EvidenceRecord.objects.filter(tenant=acme).count() == before + 5
     from evidence.services import chain_verify
 
@@ -224,12 +226,12 @@ def test_database_unreachable_answers_503_block(rolled_out, agent_client, monkey
     # The agent authenticates first; then the decision path loses the database.
     from django.db import DatabaseError
 
-    from policies import decide as decide_module
+    from policies.decisions import resolve as resolve_step
 
     def unreachable(**kwargs):
         raise DatabaseError("connection refused")
 
-    monkeypatch.setattr(decide_module, "rollout_resolve", unreachable)
+    monkeypatch.setattr(resolve_step, "rollout_resolve", unreachable)
     response = ask(agent_client, action="read_file", target="README.md")
     assert response.status_code == 503
     assert response.json()["decision"] == "block"

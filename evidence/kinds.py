@@ -1,0 +1,86 @@
+"""Every kind of evidence record the portal writes, with its meaning: the vocabulary of the chain.
+
+docs/evidence-format.md ("Record kinds") lists exactly these; tests/evidence/test_kinds.py holds the
+document, this registry and the writers in the code to each other. A new kind is added here first.
+"""
+
+from __future__ import annotations
+
+DECISION_RECORDED = "decision.recorded"
+SESSION_OPENED = "session.opened"
+
+BUNDLE_EXPORTED = "evidence.bundle.exported"
+RETENTION_UPDATED = "evidence.retention.updated"
+RETENTION_PURGED = "evidence.retention.purged"
+KEY_ROTATED = "evidence.key.rotated"
+
+# approvals/services/state.py writes `approval.<event>`; the status moves are the status values.
+APPROVAL_EVENTS: dict[str, str] = {
+    "opened": "a request was opened for one exact action",
+    "review_recorded": "a reviewer answered, quorum not yet reached",
+    "approved": "the quorum approved",
+    "denied": "a reviewer denied",
+    "expired": "the request or approval ran past its expiry",
+    "cancelled": "a requester or admin withdrew it",
+    "break_glass": "a tenant admin approved it by break-glass",
+    "break_glass_reviewed": "the after-the-fact review of a break-glass closed",
+    "escalated": "a pending request neared expiry and went to the escalation role",
+    "used": "the agent used a multi-use approval",
+    "consumed": "the agent used a single-use approval",
+    "reviewer_grant_added": "a reviewer got a repository-scoped grant",
+    "break_glass_grant_added": "a member got the break-glass grant",
+}
+
+# tenants.audit.record_audit writes `audit.<action>` through the evidence sink.
+AUDIT_ACTIONS: dict[str, str] = {
+    "tenant.create": "a tenant was created",
+    "membership.add": "a member was added",
+    "membership.invite": "a member was invited by e-mail",
+    "membership.sso_add": "an SSO login created a membership",
+    "membership.demo_seed": "the demo seeded a member",
+    "membership.roles_change": "a member's roles changed",
+    "membership.remove": "a member was removed",
+    "personal_token.issue": "a personal API token was issued",
+    "personal_token.revoke": "a personal API token was revoked",
+    "sso.app_sync": "the tenant's SSO provider was saved",
+    "sso.app_remove": "the tenant's SSO provider was removed",
+    "policy.publish": "a policy version was stored",
+    "repository.create": "a repository was registered",
+    "environment.create": "an environment was registered",
+    "rollout.change": "a rollout was set or changed",
+    "rollout.remove": "a rollout was removed",
+    "admin.add": "a row was added in the Django admin",
+    "admin.change": "a row was changed in the Django admin",
+    "admin.delete": "a row was deleted in the Django admin",
+    "registry.agent.create": "an agent was registered",
+    "registry.agent.update": "an agent's details changed",
+    "registry.agent.active": "an agent was reactivated",
+    "registry.agent.suspended": "an agent was suspended",
+    "registry.agent.retired": "an agent was retired (its tokens revoked)",
+    "registry.credential.issue": "an agent token was issued",
+    "registry.credential.revoke": "an agent token was revoked",
+    "registry.mcp_server.create": "an MCP server was registered",
+    "registry.mcp_server.update": "an MCP server's details changed",
+    "registry.mcp_server.approve": "an MCP server was approved",
+    "registry.mcp_server.block": "an MCP server was blocked",
+    "registry.mcp_tool.register": "an MCP tool was pinned by hand",
+    "registry.mcp_tool.discover": "an MCP tool was first seen through the gateway",
+    "registry.mcp_tool.observe": "a pending MCP tool was observed again through the gateway",
+    "registry.mcp_tool.changed": "a pinned MCP tool's description or schema changed",
+    "registry.mcp_tool.approve": "an MCP tool's current description was approved",
+    "registry.workload_identity.bind": "a CI workload identity was bound to an agent",
+    "registry.workload_identity.enable": "a workload identity binding was enabled",
+    "registry.workload_identity.disable": "a workload identity binding was disabled",
+    "registry.workload_identity.unbind": "a workload identity binding was removed",
+}
+
+KINDS: dict[str, str] = {
+    DECISION_RECORDED: "one runtime decision (`subject` = its `dec_` id); its Decision row links this record",
+    SESSION_OPENED: "an agent opened a working session (`subject` = its `ses_` id)",
+    BUNDLE_EXPORTED: "an evidence bundle was exported",
+    RETENTION_UPDATED: "the tenant's retention policy changed",
+    RETENTION_PURGED: "records before a signed checkpoint were purged",
+    KEY_ROTATED: "the tenant's signing key was rotated",
+    **{f"approval.{event}": meaning for event, meaning in APPROVAL_EVENTS.items()},
+    **{f"audit.{action}": meaning for action, meaning in AUDIT_ACTIONS.items()},
+}

@@ -1,0 +1,129 @@
+"""Step: record. The one writer of Decision rows: the row and its evidence record, in the caller's transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.utils import timezone
+
+from cavra_engine.policy import Verdict
+from cavra_engine.policy.vocabulary import REQUIRE_APPROVAL
+from cavra_engine.surfaces import classify_surface
+from evidence.kinds import DECISION_RECORDED
+from evidence.models import Decision
+from evidence.services import evidence_append
+from policies.decisions.sessions import session_touch
+from policies.decisions.types import DecisionInput, DecisionOutcome, PolicyRef
+
+MAX_TARGET_STORED = 10000
+
+
+@dataclass(frozen=True)
+class DecisionFacts:
+    """Everything recorded about one decision; `verdict.decision` is the final answer."""
+
+    agent_ref: str
+    agent_name: str
+    data: DecisionInput
+    verdict: Verdict
+    policy: PolicyRef
+    action_digest: str
+    would_have: dict | None = None
+    approval: Any = None
+
+
+def decision_row(tenant, facts: DecisionFacts, session) -> Decision:
+    """The unsaved Decision, with the deciding rule's compliance control ids and the action's surface."""
+    data, verdict, policy = facts.data, facts.verdict, facts.policy
+    return Decision(
+        tenant=tenant,
+        session=session,
+        agent_ref=facts.agent_ref,
+        action=data.action,
+        target=data.target[:MAX_TARGET_STORED],
+        repository=data.repository or "",
+        environment=data.environment or "",
+        decision=verdict.decision,
+        rule_id=verdict.rule_id or "",
+        severity=verdict.severity,
+        reason=verdict.reason,
+        policy_pack=policy.pack,
+        policy_version=policy.version,
+        policy_digest=policy.digest,
+        policy_mode=policy.mode,
+        compliance={framework: list(ids) for framework, ids in (verdict.compliance or {}).items()},
+        surface=classify_surface(data.action, verdict.rule_id, verdict.normalised_target),
+        created_at=timezone.now(),
+        context={
+            "normalised_target": verdict.normalised_target,
+            "matched_segment": verdict.matched_segment,
+            "action_digest": facts.action_digest,
+            "would_have": facts.would_have,
+            "agent_name": facts.agent_name,
+            "request_context": data.context or {},
+            "mcp": data.mcp,
+            "git": {"operation": data.operation, "branch": data.branch, "force": data.force}
+            if data.operation
+            else None,
+        },
+    )
+
+
+def evidence_payload(decision: Decision, facts: DecisionFacts, session, approval) -> dict:
+    data, verdict = facts.data, facts.verdict
+    return {
+        "decision_id": decision.public_id,
+        "agent": facts.agent_ref,
+        "session": session.public_id if session else None,
+        "action": data.action,
+        "target": data.target[:MAX_TARGET_STORED],
+        "normalised_target": verdict.normalised_target,
+        "repository": data.repository,
+        "environment": data.environment,
+        "decision": verdict.decision,
+        "rule_id": verdict.rule_id,
+        "severity": verdict.severity,
+        "reason": verdict.reason,
+        "policy": facts.policy.as_dict(),
+        "action_digest": facts.action_digest,
+        "approval": approval.public_id if approval is not None else None,
+        "would_have": facts.would_have,
+        "compliance": decision.compliance,
+        "surface": decision.surface,
+    }
+
+
+def decision_record(
+    *,
+    tenant,
+    facts: DecisionFacts,
+    session=None,
+    open_approval: Callable[[Decision, Any], Any] | None = None,
+) -> DecisionOutcome:
+    """Write the Decision and its one evidence record (kind `decision.recorded`); call inside a transaction.
+
+    A require_approval without an approval in hand opens one through `open_approval(decision, session)`,
+    which needs the saved row, so that path saves first and links the evidence after.
+    """
+    decision = decision_row(tenant, facts, session)
+    session_touch(session, timezone.now())
+    approval = facts.approval
+    opens_approval = open_approval is not None and decision.decision == REQUIRE_APPROVAL and approval is None
+    if opens_approval:
+        decision.save(force_insert=True)
+        approval = open_approval(decision, session)
+    record = evidence_append(
+        tenant=tenant,
+        kind=DECISION_RECORDED,
+        subject=decision.public_id,
+        payload=evidence_payload(decision, facts, session, approval),
+        actor=f"agent:{facts.agent_ref}",
+    )
+    decision.evidence = record
+    if opens_approval:
+        Decision.objects.filter(pk=decision.pk).update(evidence=record)
+    else:
+        decision.save(force_insert=True)  # the common path: one INSERT, already linked to its evidence
+    return DecisionOutcome(decision, approval, record.seq, record.hash, facts.would_have)
