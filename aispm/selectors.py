@@ -15,6 +15,7 @@ from aispm.catalogue import Framework, framework_get, frameworks
 from aispm.models import ControlRollup, DailyPosture, DecisionRollup, Finding
 from aispm.score import Score, posture_score
 from aispm.services.rollups import WINDOW_DAYS, control_groups, day_bounds, outcome_expression
+from cavra_engine.policy.vocabulary import SEVERITY_RANK
 from cavra_engine.surfaces import SURFACE_LABELS, SURFACES
 from evidence.models import Decision, EvidenceRecord
 from policies.models import PolicyVersion, Rollout
@@ -29,7 +30,8 @@ FINDING_WRITE_ROLES = (Role.TENANT_ADMIN, Role.COMPLIANCE_OFFICER)
 CHECK_ADMIN_ROLES = (Role.TENANT_ADMIN,)
 NEAR_MISS_SEVERITIES = ("high", "critical")
 NEAR_MISS_OUTCOMES = ("block", "require_approval")
-SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3}
+# Most severe first: critical sorts before high, and so on down the shared severity order.
+SEVERITY_ORDER = {name: -rank for name, rank in SEVERITY_RANK.items()}
 GOVERNANCE_KINDS_EXCLUDED = ("decision", "decision.recorded", "session.opened")
 
 

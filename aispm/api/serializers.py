@@ -5,6 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from aispm.models import Finding
+from cavra_engine.policy.vocabulary import SEVERITIES
 
 
 class ComponentSerializer(serializers.Serializer):
@@ -87,7 +88,7 @@ class FindingSerializer(serializers.ModelSerializer):
 
 class FindingFilterSerializer(serializers.Serializer):
     status = serializers.ChoiceField(required=False, choices=["unresolved", *Finding.Status.values])
-    severity = serializers.ChoiceField(required=False, choices=["critical", "high", "medium", "low"])
+    severity = serializers.ChoiceField(required=False, choices=list(reversed(SEVERITIES)))
     surface = serializers.CharField(required=False, max_length=30)
     check = serializers.CharField(required=False, max_length=80)
     agent = serializers.CharField(required=False, max_length=64)

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from aispm.checks import CHECKS, CheckContext, Hit
 from aispm.models import CheckSetting, Finding
+from evidence.kinds import CHECK_UPDATED
 from evidence.services import evidence_append
 from tenants.models import Tenant
 
@@ -226,7 +227,7 @@ def check_setting_update(*, tenant: Tenant, check_id: str, enabled: bool, thresh
         setting.updated_at, setting.updated_by = timezone.now(), actor
         setting.save()
         evidence_append(
-            tenant=tenant, kind="aispm.check.updated", subject=check_id, actor=actor,
+            tenant=tenant, kind=CHECK_UPDATED, subject=check_id, actor=actor,
             payload={"check": check_id, "before": before, "after": {"enabled": enabled, "threshold_days": threshold_days}},
         )  # fmt: skip
     return setting
