@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: install demo test lint migrations-check schema schema-check bench-policy bench-evidence bench-decisions bench-aispm clean
+.PHONY: install demo test lint migrations-check schema schema-check bench-policy bench-evidence bench-decisions bench-aispm bench-replay clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -47,6 +47,9 @@ bench-evidence: install
 
 bench-decisions: install
 	$(BIN)/python bench/bench_decisions.py
+
+bench-replay: install
+	$(BIN)/python bench/bench_replay.py --write-doc
 
 bench-aispm: install
 	$(BIN)/python bench/bench_aispm.py --write-doc

@@ -123,7 +123,14 @@ class BreakGlassGrant(TenantOwned):
 
 
 class ApprovalRequest(TenantOwned):
-    """One agent action waiting for (or holding) a human answer; bound to the action's digest."""
+    """One agent action (or another subject, e.g. a policy publish) waiting for or holding a human answer.
+
+    An agent action is bound to the action's digest. Other subject types (registered by higher apps
+    in approvals.subjects) name their subject in `subject_type` + `subject_ref`, have no agent, and
+    are requested by a person, who may never decide their own request.
+    """
+
+    AGENT_ACTION = "agent_action"
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
@@ -135,7 +142,17 @@ class ApprovalRequest(TenantOwned):
         CONSUMED = "consumed", "Consumed"
 
     public_id = models.CharField(max_length=32, unique=True, default=new_approval_id, editable=False)
-    agent = models.ForeignKey("registry.Agent", on_delete=models.PROTECT, related_name="+")
+    agent = models.ForeignKey(
+        "registry.Agent", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    subject_type = models.CharField(max_length=40, default=AGENT_ACTION, db_index=True)
+    subject_ref = models.CharField(max_length=64, blank=True, help_text="Public id of a non-agent subject.")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    summary = models.JSONField(
+        default=dict, blank=True, help_text="What the reviewer is shown for the subject."
+    )
     decision = models.ForeignKey(
         "evidence.Decision", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -20,7 +20,7 @@ READ_ROLES = (Role.SECURITY_REVIEWER, Role.TENANT_ADMIN, Role.AUDITOR, Role.COMP
 QUEUE_ROLES = (Role.SECURITY_REVIEWER, Role.TENANT_ADMIN)
 BREAK_GLASS_REVIEW_ROLES = (Role.TENANT_ADMIN, Role.COMPLIANCE_OFFICER, Role.AUDITOR)
 
-_RELATED = ("agent", "agent__owner", "decided_by", "session", "decision")
+_RELATED = ("agent", "agent__owner", "decided_by", "session", "decision", "requested_by")
 
 
 def can_read_approvals(user, tenant: Tenant | None) -> bool:
@@ -87,12 +87,19 @@ def approval_queue(*, tenant: Tenant, user) -> list[ApprovalRequest]:
     items: list[ApprovalRequest] = []
     for approval in qs[:200]:
         may = approval.reviewer_role in held and not approval.reviewed_by_me
-        if may and approval.agent.owner_id == user.pk and not tenant.allow_self_approval:
+        if (
+            may
+            and approval.agent_id
+            and approval.agent.owner_id == user.pk
+            and not tenant.allow_self_approval
+        ):
+            may = False
+        if may and approval.requested_by_id == user.pk:
             may = False
         if may and approval.repository_limited and approval.repository:
             may = repository_grant_matches(globs, approval.repository)
         approval.can_review = may
-        approval.can_break_glass = breaker
+        approval.can_break_glass = breaker and approval.agent_id is not None
         if may or breaker:
             items.append(approval)
     return items

@@ -44,7 +44,7 @@ def _errors(exc: ValidationError) -> dict[str, list[str]]:
 
 def _queue_context(request) -> dict:
     items = approval_queue(tenant=request.tenant, user=request.user)
-    history = agent_recent_history(tenant=request.tenant, agents=[a.agent for a in items])
+    history = agent_recent_history(tenant=request.tenant, agents=[a.agent for a in items if a.agent_id])
     for a in items:
         a.agent_history = history.get(a.agent_id, {})
     return {"items": items, "version": queue_version(items), "poll_seconds": QUEUE_POLL_SECONDS}
@@ -131,9 +131,9 @@ def _detail_context(request, approval, **extra) -> dict:
         "refusal": refusal,
         "can_break_glass": may_break_glass(request.user, request.tenant)
         and approval.status in ("pending", "denied"),
-        "history": agent_recent_history(tenant=request.tenant, agents=[approval.agent]).get(
-            approval.agent_id, {}
-        ),
+        "history": agent_recent_history(
+            tenant=request.tenant, agents=[approval.agent] if approval.agent_id else []
+        ).get(approval.agent_id, {}),
         **extra,
     }
 

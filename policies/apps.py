@@ -12,3 +12,30 @@ class PoliciesConfig(AppConfig):
 
         register_navigation(NAV_ITEMS, order=20)
         register_home_panels(HOME_PANELS)
+
+        from policies.services.defaults import tenant_default_rollout_create
+        from tenants.services import register_tenant_created
+
+        register_tenant_created(tenant_default_rollout_create)
+
+        from approvals.subjects import SubjectType, register_subject_type
+        from policies.services.plans import SUBJECT_TYPE, policy_publish_on_approval, policy_publish_on_denial
+
+        register_subject_type(
+            SubjectType(
+                name=SUBJECT_TYPE,
+                label="Policy publish",
+                on_approved=policy_publish_on_approval,
+                on_denied=policy_publish_on_denial,
+            )
+        )
+        from policies.services import rollout_plans
+
+        register_subject_type(
+            SubjectType(
+                name=rollout_plans.SUBJECT_TYPE,
+                label="Rollout change",
+                on_approved=rollout_plans.rollout_change_on_approval,
+                on_denied=rollout_plans.rollout_change_on_denial,
+            )
+        )

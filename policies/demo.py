@@ -79,7 +79,11 @@ def _install_and_roll_out(tenant) -> None:
     versions = {}
     for pack_id in sorted(available):
         versions[pack_id] = policy_pack_install_bundled(tenant=tenant, pack_id=pack_id, actor=None)
-    if Rollout.objects.filter(tenant=tenant).exists() or not versions:
+    # A new tenant already runs the recommended pack tenant-wide; the demo adds its scoped rollouts once.
+    if (
+        Rollout.objects.filter(tenant=tenant).exclude(repository=None, environment=None).exists()
+        or not versions
+    ):
         return
     main = _preferred_pack(set(versions), "compliance-overlay", "baseline") or sorted(versions)[0]
     rollout_set(tenant=tenant, version=versions[main], mode="enforce", actor=None)

@@ -185,3 +185,116 @@ def rollout_history(*, tenant, user, limit: int = 20) -> list[RolloutChange]:
     if not has_role(user, tenant, *POLICY_READ_ROLES):
         return []
     return list(RolloutChange.objects.filter(tenant=tenant).select_related("actor")[:limit])
+
+
+# --- governed policy change: drafts, plans, replays, versions (404 for another tenant's or a missing one) ---
+
+
+def policy_draft_get(*, tenant, user, public_id: str):
+    from policies.models import PolicyDraft
+
+    return get_for_tenant_or_404(
+        PolicyDraft.objects.select_related("author", "base_version__pack"), tenant, public_id=public_id
+    )
+
+
+def policy_draft_list(*, tenant, user):
+    from policies.models import PolicyDraft
+
+    return (
+        PolicyDraft.objects.filter(tenant=tenant)
+        .select_related("author")
+        .order_by("-updated_at", "-id")[:200]
+    )
+
+
+def publish_plan_get(*, tenant, user, public_id: str):
+    from policies.models import PublishPlan
+
+    return get_for_tenant_or_404(
+        PublishPlan.objects.select_related("draft", "against__pack", "replay", "created_by"),
+        tenant=tenant,
+        public_id=public_id,
+    )
+
+
+def policy_replay_get(*, tenant, user, public_id: str):
+    from policies.models import PolicyReplay
+
+    return get_for_tenant_or_404(
+        PolicyReplay.objects.select_related("version__pack"), tenant, public_id=public_id
+    )
+
+
+def policy_pack_catalog(*, tenant, user) -> dict:
+    """Bundled packs (with their shipped digests) and the tenant's packs with every version."""
+    from cavra_engine.policy import list_bundled_packs
+
+    packs = []
+    for pack in PolicyPack.objects.filter(tenant=tenant).prefetch_related("versions").order_by("pack_id"):
+        packs.append(
+            {
+                "pack": pack.pack_id,
+                "public_id": pack.public_id,
+                "title": pack.title,
+                "source": pack.source,
+                "versions": [
+                    {
+                        "id": v.public_id,
+                        "version": v.version,
+                        "digest": v.digest,
+                        "signed": bool(v.signature),
+                        "created_at": v.created_at,
+                    }
+                    for v in sorted(pack.versions.all(), key=lambda v: (v.created_at, v.pk), reverse=True)
+                ],
+            }
+        )
+    bundled = [
+        {"pack": i.id, "title": i.title, "version": i.version, "digest": i.digest}
+        for i in list_bundled_packs()
+    ]
+    return {"bundled": bundled, "tenant": packs}
+
+
+def rollout_change_plan_get(*, tenant, user, public_id: str):
+    from policies.models import RolloutChangePlan
+
+    return get_for_tenant_or_404(
+        RolloutChangePlan.objects.select_related("version__pack", "replay", "created_by"),
+        tenant,
+        public_id=public_id,
+    )
+
+
+def audit_mode_results(*, tenant, user, since=None) -> list[dict]:
+    """What audit_only rollouts let through that policy would have blocked or sent for approval, by rule."""
+    from django.db.models import Count, Max
+    from django.db.models.fields.json import KeyTextTransform
+
+    qs = Decision.objects.filter(
+        tenant=tenant, policy_mode="audit_only", context__would_have__isnull=False
+    ).exclude(context__would_have=None)
+    if since is not None:
+        qs = qs.filter(created_at__gte=since)
+    rows = (
+        qs.annotate(
+            would_rule=KeyTextTransform("rule_id", KeyTextTransform("would_have", "context")),
+            would_decision=KeyTextTransform("decision", KeyTextTransform("would_have", "context")),
+        )
+        .values("would_rule", "would_decision")
+        .annotate(
+            count=Count("id"), last_seen=Max("created_at"), repositories=Count("repository", distinct=True)
+        )
+        .order_by("-count", "would_rule")
+    )
+    return [
+        {
+            "rule_id": r["would_rule"] or "",
+            "would_have": r["would_decision"],
+            "count": r["count"],
+            "repositories": r["repositories"],
+            "last_seen": r["last_seen"],
+        }
+        for r in rows[:500]
+    ]

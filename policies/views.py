@@ -27,11 +27,22 @@ from policies.selectors import (
     session_get,
     session_list,
 )
-from policies.services import policy_pack_install_bundled, policy_pack_upload, rollout_remove, rollout_set
+from policies.services import policy_pack_install_bundled
+from policies.services.drafts import draft_validate, policy_draft_create
+from policies.services.rollout_plans import rollout_change_apply, rollout_change_plan_create
 from tenants.forms import apply_service_errors
 from tenants.permissions import TenantRoleRequiredMixin, has_role
 
 PAGE_SIZE = 50
+
+
+def _located(errors: list[dict]) -> list[str]:
+    return [
+        ", ".join(p for p in (f"line {e['line']}" if e.get("line") else "", e.get("path") or "") if p)
+        + (": " if e.get("line") or e.get("path") else "")
+        + e["message"]
+        for e in errors
+    ]
 
 
 class PoliciesView(TenantRoleRequiredMixin, View):
@@ -60,19 +71,23 @@ class PackUploadView(PoliciesView):
     http_method_names = ["post"]
 
     def post(self, request):
+        # An upload becomes a draft, never a published version: publishing goes through a plan and review.
         form = PackUploadForm(request.POST, request.FILES)
         if form.is_valid():
+            text = form.cleaned_data["source"]
+            _, errors = draft_validate(text, tenant=request.tenant)
             try:
-                version = policy_pack_upload(
-                    tenant=request.tenant, text=form.cleaned_data["source"], actor=request.user
-                )
+                if errors:
+                    raise ValidationError({"source": _located(errors)})
+                draft = policy_draft_create(tenant=request.tenant, actor=request.user, source_text=text)
             except ValidationError as exc:
                 apply_service_errors(form, exc)
             else:
                 messages.success(
-                    request, f"Stored {version.pack.pack_id} {version.version} ({version.digest[:12]})."
+                    request,
+                    f"Stored as draft {draft.public_id} ({draft.pack_id}); compute a publish plan to publish it.",
                 )
-                return redirect("policies:version", public_id=version.public_id)
+                return redirect("policies:draft", public_id=draft.public_id)
         return self._render(request, upload=form, status=422)
 
 
@@ -110,19 +125,28 @@ class RolloutSetView(PoliciesView):
             except Http404:  # another tenant's or an unknown version: a field error, never a leak
                 form.add_error("version", "Choose a policy version of this tenant.")
             else:
+                # Every rollout change goes through a change plan: tightening applies at once,
+                # loosening stops at the plan page (typed acknowledgement, then an approval).
                 try:
-                    rollout_set(
+                    plan = rollout_change_plan_create(
                         tenant=request.tenant,
+                        actor=request.user,
                         version=version,
                         mode=form.cleaned_data["mode"],
-                        actor=request.user,
-                        repository=form.cleaned_data["repository"] or None,
-                        environment=form.cleaned_data["environment"] or None,
+                        repository=form.cleaned_data["repository"] or "",
+                        environment=form.cleaned_data["environment"] or "",
                     )
+                    if plan.risk != "loosening":
+                        rollout_change_apply(plan=plan, actor=request.user)
                 except ValidationError as exc:
                     apply_service_errors(form, exc)
                 else:
-                    messages.success(request, "Rollout saved.")
+                    if plan.risk == "loosening":
+                        messages.warning(
+                            request, "This change loosens the policy: review the plan to apply it."
+                        )
+                        return redirect("policies:rollout-plan", public_id=plan.public_id)
+                    messages.success(request, f"Rollout saved ({plan.risk}).")
                     return redirect("policies:index")
         return self._render(request, rollout=form, status=422)
 
@@ -133,9 +157,16 @@ class RolloutRemoveView(TenantRoleRequiredMixin, View):
 
     def post(self, request, public_id: str):
         rollout = rollout_get(tenant=request.tenant, user=request.user, public_id=public_id)
-        rollout_remove(rollout=rollout, actor=request.user)
-        messages.success(request, f"Rollout for {rollout.scope_label} removed.")
-        return redirect("policies:index")
+        plan = rollout_change_plan_create(
+            tenant=request.tenant,
+            actor=request.user,
+            version=None,
+            repository=rollout.repository.name if rollout.repository_id else "",
+            environment=rollout.environment.name if rollout.environment_id else "",
+            remove=True,
+        )
+        # Removal is confirmed on the plan page, which shows what the scope falls back to.
+        return redirect("policies:rollout-plan", public_id=plan.public_id)
 
 
 class VersionDetailView(TenantRoleRequiredMixin, View):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
@@ -46,7 +48,21 @@ def _admin_count(memberships: list[Membership], *, excluding: Membership | None 
     )
 
 
-def tenant_create(*, slug: str, name: str, actor: User | None = None, **fields) -> Tenant:
+# Higher apps register what a new tenant starts with (policies: the default rollout) in AppConfig.ready();
+# each runs inside tenant_create's transaction, so a tenant never exists half set up.
+_tenant_created_handlers: list[Callable[..., None]] = []
+
+
+def register_tenant_created(handler: Callable[..., None]) -> None:
+    """`handler(tenant=..., actor=...)` runs in the transaction that creates every new tenant."""
+    if handler not in _tenant_created_handlers:
+        _tenant_created_handlers.append(handler)
+
+
+def tenant_create(
+    *, slug: str, name: str, actor: User | None = None, starter_setup: bool = True, **fields
+) -> Tenant:
+    """A new tenant; `starter_setup=False` skips what higher apps add (tests that build their own setup)."""
     slug = (slug or "").strip()
     try:
         SLUG_VALIDATOR(slug)
@@ -63,6 +79,8 @@ def tenant_create(*, slug: str, name: str, actor: User | None = None, **fields) 
         record_audit(
             tenant=tenant, actor=actor, action="tenant.create", obj=tenant, after=model_snapshot(tenant)
         )
+        for handler in _tenant_created_handlers if starter_setup else ():
+            handler(tenant=tenant, actor=actor)
     return tenant
 
 

@@ -16,12 +16,12 @@ _counter = itertools.count()
 
 @pytest.fixture
 def acme(db) -> Tenant:
-    return tenant_create(slug="acme", name="Acme Corp")
+    return tenant_create(slug="acme", name="Acme Corp", starter_setup=False)
 
 
 @pytest.fixture
 def globex(db) -> Tenant:
-    return tenant_create(slug="globex", name="Globex")
+    return tenant_create(slug="globex", name="Globex", starter_setup=False)
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from approvals.services.break_glass import (
 )
 from approvals.services.expiry import approval_request_escalate, approval_request_expire
 from approvals.services.grants import break_glass_grant_add, reviewer_repository_grant_add
-from approvals.services.opening import approval_request_open
+from approvals.services.opening import approval_request_open, approval_request_open_for_subject
 from approvals.services.review import approval_request_approve, approval_request_deny, approval_request_review
 from approvals.services.state import (
     BREAK_GLASS_REVIEW_DUE,
@@ -48,6 +48,7 @@ __all__ = [
     "reviewer_refusal",
     "may_break_glass",
     "approval_request_open",
+    "approval_request_open_for_subject",
     "approval_request_review",
     "approval_request_approve",
     "approval_request_deny",

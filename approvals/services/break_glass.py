@@ -44,6 +44,10 @@ def approval_request_break_glass(
         approval = _locked(approval)
         if not may_break_glass(actor, approval.tenant):
             raise ApprovalNotAllowed("Only tenant admins and members granted break-glass may break glass.")
+        if approval.agent_id is None:
+            raise ApprovalNotAllowed(
+                "Break-glass is for agent actions; a change request needs its reviewers."
+            )
         if len(justification) < MIN_JUSTIFICATION:
             raise ValidationError(
                 {
@@ -107,8 +111,11 @@ def approval_request_cancel(*, approval: ApprovalRequest, actor: User, reason: s
     """Withdraw a pending or unused approval (tenant admins, or the agent's owner)."""
     with transaction.atomic():
         approval = _locked(approval)
-        if not (has_role(actor, approval.tenant, Role.TENANT_ADMIN) or approval.agent.owner_id == actor.pk):
-            raise ApprovalNotAllowed("Only tenant admins and the agent's owner may cancel a request.")
+        owner_id = approval.agent.owner_id if approval.agent_id else approval.requested_by_id
+        if not (has_role(actor, approval.tenant, Role.TENANT_ADMIN) or owner_id == actor.pk):
+            raise ApprovalNotAllowed(
+                "Only tenant admins and the requester (or agent owner) may cancel a request."
+            )
         approval.decided_at = approval.decided_at or timezone.now()
         approval.decision_reason = approval.decision_reason or (reason or "").strip()
         _transition(approval, S.CANCELLED, actor=actor, reason=(reason or "").strip())
@@ -122,7 +129,7 @@ def break_glass_review_close(*, review: BreakGlassReview, actor: User, notes: st
         raise ValidationError({"notes": "Write what the review found."})
     with transaction.atomic():
         review = (
-            BreakGlassReview.objects.select_for_update()
+            BreakGlassReview.objects.select_for_update(of=("self",))
             .select_related("request", "request__agent")
             .get(pk=review.pk)
         )

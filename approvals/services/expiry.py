@@ -63,7 +63,7 @@ def approval_request_escalate(*, approval_id: int) -> ApprovalRequest | None:
             kind="email.approval_escalated",
             idempotency_key=f"approval:{approval.public_id}:escalated",
             recipients=_emails(admins),
-            subject=f"[CAVRA] Unanswered approval expires soon: {approval.agent.name} {approval.action}",
+            subject=f"[CAVRA] Unanswered approval expires soon: {approval.agent.name if approval.agent_id else approval.target[:120]} {approval.action}",
             body=(
                 f"Nobody has decided this request and it expires at {_hhmm(approval.expires_at)}.\n\n"
                 + _describe(approval)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import timedelta
 
 from django.core.exceptions import ValidationError
@@ -105,5 +106,74 @@ def approval_request_open(
             recipients=recipients,
             subject=f"[CAVRA] Approval needed: {agent.name} wants to {action} ({severity})",
             body="An agent is waiting for your decision.\n\n" + _describe(approval),
+        )
+    return approval
+
+
+def approval_request_open_for_subject(
+    *,
+    tenant: Tenant,
+    subject_type: str,
+    subject_ref: str,
+    requested_by,
+    title: str,
+    reason: str,
+    severity: str = "high",
+    quorum: int = 1,
+    reviewer_role: str = Role.SECURITY_REVIEWER,
+    ttl: timedelta = timedelta(days=7),
+    summary: dict | None = None,
+) -> ApprovalRequest:
+    """Open a pending request for a registered non-agent subject (e.g. a policy publish); the requester never decides it."""
+    from approvals.subjects import subject_type as registered
+
+    if registered(subject_type) is None:
+        raise ValidationError({"subject_type": f"No handler is registered for {subject_type} requests."})
+    severity = severity if severity in SEVERITY_RANK else "high"
+    now = timezone.now()
+    digest = hashlib.sha256(f"{subject_type}:{subject_ref}".encode()).hexdigest()
+    with transaction.atomic():
+        approval = ApprovalRequest.objects.create(
+            tenant=tenant,
+            agent=None,
+            subject_type=subject_type,
+            subject_ref=subject_ref,
+            requested_by=requested_by,
+            summary=summary or {},
+            action_digest=digest,
+            action=subject_type,
+            target=title[:2000],
+            rule_id=subject_type,
+            severity=severity,
+            severity_rank=SEVERITY_RANK[severity],
+            reason=reason or "",
+            reviewer_role=reviewer_role,
+            quorum=max(1, quorum),
+            deny_ends=True,
+            reason_required=True,
+            single_use=True,
+            requested_at=now,
+            expires_at=now + ttl,
+            updated_at=now,
+        )
+        _evidence(
+            approval,
+            "opened",
+            actor=requested_by,
+            quorum=approval.quorum,
+            expires_at=_iso(approval.expires_at),
+            severity=severity,
+            target=title[:2000],
+        )
+        recipients = [u.email for u in approval_eligible_reviewers(approval)]
+        if not recipients:
+            recipients = _emails(members_with_role(tenant=tenant, role=Role.TENANT_ADMIN))
+        outbox_enqueue(
+            tenant=tenant,
+            kind="email.approval_opened",
+            idempotency_key=f"approval:{approval.public_id}:opened",
+            recipients=[r for r in recipients if not requested_by or r != requested_by.email],
+            subject=f"[CAVRA] Approval needed: {title[:120]}",
+            body="A change is waiting for your review.\n\n" + _describe(approval),
         )
     return approval

@@ -21,6 +21,7 @@ from approvals.services.state import (
     _transition,
     reviewer_refusal,
 )
+from approvals.subjects import subject_type
 from tenants.models import User
 
 
@@ -100,6 +101,18 @@ def approval_request_review(
                 Review.objects.filter(request=approval).values_list("reviewer__email", flat=True)
             ),
         )
+        if approval.subject_type != ApprovalRequest.AGENT_ACTION:
+            # The subject's own app acts on the outcome in this transaction (e.g. publishes a policy);
+            # if it refuses, the review is not recorded either.
+            handler = subject_type(approval.subject_type)
+            if handler is None:
+                raise ApprovalStateError(
+                    f"No handler is registered for {approval.subject_type} requests.", approval=approval
+                )
+            if outcome == S.APPROVED:
+                handler.on_approved(approval=approval, actor=actor)
+            elif handler.on_denied is not None:
+                handler.on_denied(approval=approval, actor=actor)
         _notify_owner(approval, outcome)
     return approval
 

@@ -81,7 +81,7 @@ def approval_url(approval: ApprovalRequest) -> str:
 def _evidence(approval: ApprovalRequest, kind: str, *, actor=None, **extra) -> None:
     payload = {
         "approval": approval.public_id,
-        "agent": approval.agent.public_id,
+        "agent": approval.agent.public_id if approval.agent_id else None,
         "session": approval.session.public_id if approval.session_id else None,
         "decision_id": approval.decision.public_id if approval.decision_id else None,
         "repository": approval.repository or None,
@@ -92,6 +92,10 @@ def _evidence(approval: ApprovalRequest, kind: str, *, actor=None, **extra) -> N
         "status": approval.status,
         "break_glass": approval.is_break_glass,
     }
+    if approval.subject_type != ApprovalRequest.AGENT_ACTION:
+        payload["subject_type"] = approval.subject_type
+        payload["subject"] = approval.subject_ref
+        payload["requested_by"] = approval.requested_by.email if approval.requested_by_id else None
     payload.update(extra)
     evidence_append(
         tenant=approval.tenant,
@@ -115,7 +119,7 @@ def _transition(approval: ApprovalRequest, to: str, *, actor=None, kind: str | N
     _evidence(approval, kind or to, actor=actor, previous_status=current, **extra)
 
 
-_RELATED = ("tenant", "agent", "agent__owner", "session", "decision", "decided_by")
+_RELATED = ("tenant", "agent", "agent__owner", "session", "decision", "decided_by", "requested_by")
 
 
 def _locked(approval: ApprovalRequest | int) -> ApprovalRequest:
@@ -130,6 +134,15 @@ def _describe(approval: ApprovalRequest) -> str:
     where = approval.repository or "no repository"
     if approval.environment:
         where += f" ({approval.environment})"
+    if approval.agent_id is None:
+        who = approval.requested_by.email if approval.requested_by_id else "the portal"
+        return (
+            f"Requested by: {who}\n"
+            f"Change: {approval.target}\n"
+            f"Reason: {approval.reason}\n"
+            f"Expires: {_hhmm(approval.expires_at)}\n"
+            f"Open: {approval_url(approval)}\n"
+        )
     return (
         f"Agent: {approval.agent.name} ({approval.agent.public_id})\n"
         f"Action: {approval.action}\n"
@@ -149,9 +162,11 @@ def _emails(memberships) -> list[str]:
 def approval_eligible_reviewers(approval: ApprovalRequest) -> list[User]:
     """Everyone who could decide this request right now (before counting who already has)."""
     members = [m.user for m in members_with_role(tenant=approval.tenant, role=approval.reviewer_role)]
-    owner_id = approval.agent.owner_id
+    owner_id = approval.agent.owner_id if approval.agent_id else None
     if owner_id and not approval.tenant.allow_self_approval:
         members = [u for u in members if u.pk != owner_id]
+    if approval.requested_by_id:
+        members = [u for u in members if u.pk != approval.requested_by_id]
     if approval.repository_limited and approval.repository:
         grants: dict[int, list[str]] = {}
         for user_id, glob in ReviewerRepositoryGrant.objects.filter(tenant=approval.tenant).values_list(
@@ -173,7 +188,10 @@ def reviewer_refusal(approval: ApprovalRequest, user) -> str | None:
     if approval.repository_limited and approval.repository:
         if not repository_grant_matches(user_repository_globs(tenant=tenant, user=user), approval.repository):
             return f"You are not a reviewer for repository {approval.repository}."
-    if approval.agent.owner_id == user.pk and not tenant.allow_self_approval:
+    if approval.requested_by_id is not None and approval.requested_by_id == user.pk:
+        # Four eyes, always: the tenant's self-approval setting is about agents, not about people's own changes.
+        return "You requested this change; another reviewer must decide it."
+    if approval.agent_id and approval.agent.owner_id == user.pk and not tenant.allow_self_approval:
         return "You own this agent; another reviewer must decide its requests."
     return None
 
@@ -185,10 +203,23 @@ def may_break_glass(user, tenant: Tenant) -> bool:
 
 
 def _notify_owner(approval: ApprovalRequest, what: str) -> None:
-    owner = approval.agent.owner
+    owner = approval.agent.owner if approval.agent_id else approval.requested_by
     if owner is None or not owner.is_active:
         return
     who = approval.decided_by.email if approval.decided_by_id else "the portal"
+    if approval.agent_id is None:
+        outbox_enqueue(
+            tenant=approval.tenant,
+            kind=f"email.approval_{what}",
+            idempotency_key=f"approval:{approval.public_id}:{what}:owner",
+            recipients=[owner.email],
+            subject=f"[CAVRA] Your request was {what.replace('_', '-')}: {approval.target[:120]}",
+            body=(
+                f"Your request was {what.replace('_', '-')} by {who}.\n"
+                f"Reason given: {approval.decision_reason or '-'}\n\n" + _describe(approval)
+            ),
+        )
+        return
     outbox_enqueue(
         tenant=approval.tenant,
         kind=f"email.approval_{what}",

@@ -12,7 +12,7 @@ from .compiled import CompiledPolicy, compile_pack, evaluate
 from .diff import diff_packs
 from .errors import PolicyError, format_error
 from .evaluator import ActionRequest
-from .loader import BUNDLED_DIR, bundled_pack_paths, find_pack_file, load_pack_file
+from .loader import BUNDLED_DIR, RECOMMENDED_PACK, bundled_pack_paths, find_pack_file, load_pack_file
 from .schema import ACTIONS
 from .testing import run_pack_tests
 
@@ -20,7 +20,7 @@ EXIT_OK = 0
 EXIT_TEST_FAILED = 1
 EXIT_BAD_INPUT = 2
 EXIT_CODES = {"allow": 0, "require_approval": 3, "block": 4}
-DEFAULT_PACK = "baseline"
+DEFAULT_PACK = RECOMMENDED_PACK
 
 
 class _Parser(argparse.ArgumentParser):
@@ -217,6 +217,12 @@ def _diff(args) -> int:
     return EXIT_OK
 
 
+def _checks():
+    from . import cli_checks
+
+    return cli_checks
+
+
 def _list(args) -> int:
     from . import list_bundled_packs
 
@@ -398,6 +404,25 @@ def _parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     diff.add_argument("old")
     diff.add_argument("new")
     diff.add_argument("--json", action="store_true")
+    canaries = sub.add_parser(
+        "canaries",
+        help="check the safety canaries; exit 1 if a pack that is not a declared add-on allows one",
+    )
+    canaries.add_argument("targets", nargs="*", metavar="FILE|PACK")
+    canaries.add_argument(
+        "--canaries", metavar="FILE", help="YAML list of canaries (default: the shipped list)"
+    )
+    canaries.add_argument("--json", action="store_true")
+    canaries.add_argument("-v", "--verbose", action="store_true")
+    verify = sub.add_parser(
+        "verify", help="check a signed policy version offline; exit 1 if it does not verify, 2 bad input"
+    )
+    verify.add_argument("policy", metavar="policy.yaml")
+    verify.add_argument("--signature", help="default: POLICY.sig.json")
+    verify.add_argument(
+        "--trust-root", required=True, help="trust root JSON from the portal ({'keys': [...]})"
+    )
+    verify.add_argument("--json", action="store_true")
     list_ = sub.add_parser("list", help="bundled packs")
     list_.add_argument("--json", action="store_true")
 
@@ -408,7 +433,10 @@ def _parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     ev.add_argument("action", nargs="?", help=" | ".join(ACTIONS))
     ev.add_argument("target", nargs="?")
     source = ev.add_mutually_exclusive_group()
-    source.add_argument("--pack", help="pack id (bundled or in CAVRA_POLICY_DIR); default baseline")
+    source.add_argument(
+        "--pack",
+        help="pack id (bundled or in CAVRA_POLICY_DIR); default the recommended pack, " + RECOMMENDED_PACK,
+    )
     source.add_argument("--policy", help="pack file (.yaml) or compiled policy (.json)")
     ev.add_argument("--repo-root")
     ev.add_argument("--cwd")
@@ -448,9 +476,15 @@ def main(argv: list[str]) -> int:
     try:
         if argv[0] == "evaluate":
             return _evaluate(args)
-        handler = {"validate": _validate, "test": _test, "compile": _compile, "diff": _diff, "list": _list}[
-            args.command
-        ]
+        handler = {
+            "validate": _validate,
+            "test": _test,
+            "compile": _compile,
+            "diff": _diff,
+            "list": _list,
+            "canaries": lambda a: _checks().canaries(a),
+            "verify": lambda a: _checks().verify(a),
+        }[args.command]
         return handler(args)
     except PolicyError as exc:
         _print_policy_error(exc)

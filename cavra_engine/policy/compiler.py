@@ -259,13 +259,18 @@ def _compile_v2(pack: Pack) -> dict:
 
 
 def _pack_meta(pack: Pack) -> dict:
-    return {
+    meta = {
         "id": pack.id,
         "title": pack.title,
         "version": pack.version,
         "description": pack.description,
         "readme": pack.readme,
     }
+    labels = (pack.data.get("metadata") or {}).get("labels") if isinstance(pack.data, dict) else None
+    if isinstance(labels, dict) and labels.get("scope") == "add-on":
+        # Part of the digest: whether a pack may stand alone is a property of the signed version.
+        meta["add_on"] = True
+    return meta
 
 
 def _tests(pack: Pack) -> list[dict]:

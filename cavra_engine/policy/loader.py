@@ -14,6 +14,8 @@ from .pack_checks import _line, _schema_errors, _semantic_errors, _v1_errors, as
 from .validate import kind_of as _kind_of
 
 BUNDLED_DIR = Path(__file__).resolve().parent.parent / "packs"
+# The full pack a new tenant and `cavra evaluate` start from: every shipped safety canary is held back by it.
+RECOMMENDED_PACK = "compliance-overlay"
 API_V2 = "cavra.policy/v2"
 API_V1 = "cavra.policy/v1"
 V1_SECTIONS = ("filesystem", "commands", "git", "mcp")
@@ -217,9 +219,19 @@ def find_pack_file(pack_id: str, roots: list[Path]) -> Path | None:
 
 
 def load_pack_text(
-    text: str, *, source_name: str = "<string>", search_dirs=(), _path: Path | None = None, _stack: tuple = ()
+    text: str,
+    *,
+    source_name: str = "<string>",
+    search_dirs=(),
+    parent_sources: dict[str, str] | None = None,
+    _path: Path | None = None,
+    _stack: tuple = (),
 ) -> Pack:
-    """Parses and validates a pack; parents named by extends/inherits are loaded too."""
+    """Parses and validates a pack; parents named by extends/inherits are loaded too.
+
+    `parent_sources` maps pack ids to pack text (the portal's tenant packs); a parent found there is
+    used before the search directories and the bundled packs.
+    """
     if not isinstance(text, str):
         raise PolicyError("pack text must be a string", file=source_name)
     data, lines = _compose(text, source_name)
@@ -291,9 +303,13 @@ def load_pack_text(
     )
     stack = _stack + (pack_id,)
     roots = _search_roots(_path, search_dirs)
-    parent_ids = as_list(data.get(parent_key))
+    parent_container, parent_path = data, (parent_key,)
+    if engine == "v1" and parent_key not in data and isinstance(meta, dict) and "inherits" in meta:
+        # CAVRA v1 names its parents in metadata.inherits.
+        parent_container, parent_key, parent_path = meta, "inherits", ("metadata", "inherits")
+    parent_ids = as_list(parent_container.get(parent_key))
     for index, parent_id in enumerate(parent_ids):
-        where = (parent_key, index) if isinstance(data.get(parent_key), list) else (parent_key,)
+        where = (*parent_path, index) if isinstance(parent_container.get(parent_key), list) else parent_path
         if not isinstance(parent_id, str):
             raise PolicyError(
                 [
@@ -317,6 +333,27 @@ def load_pack_text(
                     }
                 ]
             )
+        if parent_sources and parent_id in parent_sources:
+            parent = load_pack_text(
+                parent_sources[parent_id],
+                source_name=f"{parent_id} (tenant pack)",
+                search_dirs=search_dirs,
+                parent_sources=parent_sources,
+                _stack=stack,
+            )
+            if parent.engine != engine:
+                raise PolicyError(
+                    [
+                        {
+                            "file": source_name,
+                            "line": _line(lines, where),
+                            "path": format_path(where),
+                            "message": f"a {engine} pack cannot extend the {parent.engine} pack {parent_id!r}",
+                        }
+                    ]
+                )
+            pack.parents.append(parent)
+            continue
         parent_file = find_pack_file(parent_id, roots)
         if parent_file is None:
             searched = ", ".join(str(root) for root in roots)

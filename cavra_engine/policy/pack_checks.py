@@ -222,7 +222,7 @@ _V1_KEYS = {
         "description",
         "network",
     },
-    "metadata": {"id", "name", "title", "version", "description", "owner", "labels", "readme"},
+    "metadata": {"id", "name", "title", "version", "description", "owner", "labels", "readme", "inherits"},
     "filesystem": {"block_read", "block_write", "require_approval_write"},
     "commands": {"block", "allow", "require_approval"},
     "git": {"protected_branches", "block_direct_push", "block_force_push"},

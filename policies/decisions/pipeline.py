@@ -41,6 +41,7 @@ def decide(*, tenant, agent, data: DecisionInput) -> DecisionOutcome:
                 digest,
                 judged.would_have,
                 used.approval,
+                agent_profile=getattr(agent, "profile", None),
             )
             opener = approval_opener(caller, data, judged, policy, digest)
             return decision_record(tenant=tenant, facts=facts, session=session, open_approval=opener)

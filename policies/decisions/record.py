@@ -14,6 +14,7 @@ from cavra_engine.surfaces import classify_surface
 from evidence.kinds import DECISION_RECORDED
 from evidence.models import Decision
 from evidence.services import evidence_append
+from policies.decisions.evaluate import action_request
 from policies.decisions.sessions import session_touch
 from policies.decisions.types import DecisionInput, DecisionOutcome, PolicyRef
 
@@ -32,6 +33,7 @@ class DecisionFacts:
     action_digest: str
     would_have: dict | None = None
     approval: Any = None
+    agent_profile: str | None = None
 
 
 def decision_row(tenant, facts: DecisionFacts, session) -> Decision:
@@ -67,6 +69,12 @@ def decision_row(tenant, facts: DecisionFacts, session) -> Decision:
             "git": {"operation": data.operation, "branch": data.branch, "force": data.force}
             if data.operation
             else None,
+            # What shadow replay needs to evaluate this exact request again under another policy.
+            "replay": {
+                "agent_profile": facts.agent_profile,
+                "git": action_request(data, None).git,
+                "method": data.method,
+            },
         },
     )
 

@@ -174,9 +174,9 @@ def test_bad_input_exits_2(capsys, argv):
 @pytest.mark.skipif(
     not (BUNDLED_DIR / "baseline.yaml").exists(), reason="bundled baseline pack not written yet"
 )
-def test_evaluate_defaults_to_baseline(capsys):
+def test_evaluate_defaults_to_the_recommended_pack(capsys):
     code, out, _ = run(capsys, "evaluate", "read_file", ".env", "--json")
-    assert code == 4 and json.loads(out)["policy"]["pack"] == "baseline"
+    assert code == 4 and json.loads(out)["policy"]["pack"] == "compliance-overlay"
 
 
 def test_batch(capsys, tmp_path, monkeypatch):

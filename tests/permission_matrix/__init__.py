@@ -14,8 +14,6 @@ of `Entry`. tests/test_permission_matrix.py fails when a named URL pattern exist
 factory `ctx.member(*roles)`, and `ctx.other` the other tenant); it is called again for every
 request so destructive POSTs get a fresh object. `data(ctx)` builds a POST body.
 `roles=()` means any member with any role. `public=True` means no login needed at all.
-`extra={"not_tenant_owned": True}` marks kwargs that name shared data (a control catalogue), not an
-object of ctx.tenant, so the other-tenant 404 check does not apply.
 `agent_only=True` marks an endpoint for agent tokens: anonymous gets 401/403 and a member holding
 every role 403 (its agent-token behaviour is tested beside the feature).
 """

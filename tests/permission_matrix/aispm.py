@@ -18,7 +18,7 @@ def _finding_api(ctx) -> dict:
 
 
 SOC2 = {"framework": "soc2"}
-SHARED = {"not_tenant_owned": True}
+SHARED = {"no_other_tenant_check": True}  # a control catalogue is shared, not a tenant object
 
 ENTRIES = [
     Entry("aispm:overview", roles=SUMMARY_ROLES),

@@ -1,8 +1,10 @@
 """Policies, rollouts, the activity explorer and the decision API."""
 
 from evidence.models import AgentSession, Decision
+from policies.models import PublishPlan
 from policies.selectors import ACTIVITY_ROLES, POLICY_READ_ROLES, POLICY_WRITE_ROLES
 from policies.services import policy_pack_upload, rollout_set
+from tenants.roles import Role
 from tests.permission_matrix import Entry
 
 PACK = """\
@@ -37,7 +39,234 @@ def _rollout_form(ctx) -> dict:
     return {"version": version.public_id, "repository": "acme/web", "environment": "", "mode": "enforce"}
 
 
-ENTRIES = [
+def _draft(ctx):
+    from policies.services.drafts import policy_draft_create
+
+    return policy_draft_create(tenant=ctx.tenant, actor=None, bundled_pack="baseline")
+
+
+def _plan(ctx):
+    from policies.services.plans import publish_plan_create
+
+    return publish_plan_create(draft=_draft(ctx), actor=None)
+
+
+def _replay(ctx):
+    from cavra_engine.policy import compile_pack, load_bundled_pack
+    from policies.services.replay import policy_replay_start
+
+    _decision(ctx)
+    return policy_replay_start(
+        tenant=ctx.tenant,
+        actor=None,
+        compiled=compile_pack(load_bundled_pack("baseline")),
+        label="b",
+        run_now=True,
+    )
+
+
+def _signed_version(ctx):
+    from policies.services.signing import policy_version_sign
+
+    version = policy_pack_upload(tenant=ctx.tenant, text=PACK, actor=None)
+    version.signature = policy_version_sign(version=version, plan_ref=None)
+    version.save(update_fields=["signature"])
+    return version
+
+
+def _rollout_plan(ctx, *, applied: bool = False):
+    from policies.services.rollout_plans import rollout_change_plan_create
+
+    version = policy_pack_upload(tenant=ctx.tenant, text=PACK, actor=None)
+    plan = rollout_change_plan_create(
+        tenant=ctx.tenant, actor=None, version=version, repository=f"acme/r{ctx.seq()}"
+    )
+    if applied:
+        # A scope with nothing in force blocks everything: rolling a pack out there is planned as loosening,
+        # so the matrix applies it directly to get an applied plan to roll back.
+        from policies.services import rollout_set
+
+        rollout_set(
+            tenant=ctx.tenant, version=version, mode="enforce", actor=None, repository=plan.repository
+        )
+        plan.status = "applied"
+        plan.before = None
+        plan.save(update_fields=["status", "before"])
+    return plan
+
+
+def _tightening_plan(ctx):
+    from policies.services.rollout_plans import rollout_change_plan_create
+
+    version = policy_pack_upload(tenant=ctx.tenant, text=PACK, actor=None)
+    return rollout_change_plan_create(
+        tenant=ctx.tenant, actor=None, version=version, remove=False, mode="enforce"
+    )
+
+
+GOVERNANCE_ENTRIES = [
+    Entry(
+        "policies:rollout-plan",
+        roles=POLICY_READ_ROLES,
+        kwargs=lambda ctx: {"public_id": _rollout_plan(ctx).public_id},
+    ),
+    Entry(
+        "policies:rollout-plan-apply",
+        roles=POLICY_WRITE_ROLES,
+        method="POST",
+        kwargs=lambda ctx: {"public_id": _rollout_plan(ctx).public_id},
+        ok=(302,),
+    ),
+    Entry(
+        "policies:rollout-plan-rollback",
+        roles=POLICY_WRITE_ROLES,
+        method="POST",
+        kwargs=lambda ctx: {"public_id": _rollout_plan(ctx, applied=True).public_id},
+        ok=(302,),
+    ),
+    Entry("policies:audit-results", roles=POLICY_READ_ROLES),
+    Entry("policies:canaries", roles=POLICY_READ_ROLES),
+    Entry(
+        "policies:canaries",
+        roles=POLICY_WRITE_ROLES,
+        method="POST",
+        data={
+            "canaries": "- {id: prod-dump, title: dump prod, action: execute_command, target: pg_dump -h prod}"
+        },
+        ok=(302,),
+    ),
+    Entry(
+        "policies-api:rollout-change-plan",
+        roles=POLICY_WRITE_ROLES,
+        method="POST",
+        api=True,
+        data=lambda ctx: {"version": policy_pack_upload(tenant=ctx.tenant, text=PACK, actor=None).public_id},
+        ok=(201,),
+    ),
+    Entry(
+        "policies-api:rollout-apply-change",
+        roles=POLICY_WRITE_ROLES,
+        method="POST",
+        api=True,
+        data=lambda ctx: {"plan": _tightening_plan(ctx).public_id},
+        ok=(200, 202, 400),
+        note="a plan of this tenant: applied (200) or refused as stale when an earlier role applied it (400)",
+    ),
+    Entry("policies-api:rollout-audit-results", roles=POLICY_READ_ROLES, api=True),
+    Entry("policies:drafts", roles=POLICY_READ_ROLES),
+    Entry(
+        "policies:draft-create",
+        roles=POLICY_WRITE_ROLES,
+        method="POST",
+        data={"from": "bundled:git"},
+        ok=(302,),
+    ),
+    Entry("policies:draft", roles=POLICY_READ_ROLES, kwargs=lambda ctx: {"public_id": _draft(ctx).public_id}),
+    Entry(
+        "policies:draft",
+        roles=POLICY_WRITE_ROLES,
+        method="POST",
+        kwargs=lambda ctx: {"public_id": _draft(ctx).public_id},
+        data={"source": PACK},
+        ok=(302,),
+    ),
+    Entry(
+        "policies:draft-plan",
+        roles=POLICY_WRITE_ROLES,
+        method="POST",
+        kwargs=lambda ctx: {"public_id": _draft(ctx).public_id},
+        ok=(302,),
+    ),
+    Entry("policies:plan", roles=POLICY_READ_ROLES, kwargs=lambda ctx: {"public_id": _plan(ctx).public_id}),
+    Entry(
+        "policies:plan-request",
+        roles=POLICY_WRITE_ROLES,
+        method="POST",
+        kwargs=lambda ctx: {"public_id": _plan(ctx).public_id},
+        ok=(302,),
+    ),
+    Entry(
+        "policies:replay", roles=POLICY_READ_ROLES, kwargs=lambda ctx: {"public_id": _replay(ctx).public_id}
+    ),
+    Entry(
+        "policies:replay-export",
+        roles=POLICY_READ_ROLES,
+        kwargs=lambda ctx: {"public_id": _replay(ctx).public_id},
+    ),
+    Entry("policies:version-source", roles=POLICY_READ_ROLES, kwargs=_version),
+    Entry(
+        "policies:version-signature",
+        roles=POLICY_READ_ROLES,
+        kwargs=lambda ctx: {"public_id": _signed_version(ctx).public_id},
+    ),
+    Entry("policies:signing", roles=POLICY_READ_ROLES),
+    Entry("policies:signing-rotate", roles=(Role.TENANT_ADMIN,), method="POST", ok=(302,)),
+    Entry("policies-api:policy-packs", roles=POLICY_READ_ROLES, api=True),
+    Entry(
+        "policies-api:policy-draft-create",
+        roles=POLICY_WRITE_ROLES,
+        method="POST",
+        api=True,
+        kwargs=lambda ctx: {"pack": "baseline"},
+        ok=(201,),
+        note="the pack id names a bundled pack, not a tenant object: another tenant gets its own draft",
+        extra={"no_other_tenant_check": True},
+    ),
+    Entry(
+        "policies-api:policy-draft",
+        roles=POLICY_READ_ROLES,
+        api=True,
+        kwargs=lambda ctx: {"draft_id": _draft(ctx).public_id},
+    ),
+    Entry(
+        "policies-api:policy-draft",
+        roles=POLICY_WRITE_ROLES,
+        method="PUT",
+        api=True,
+        kwargs=lambda ctx: {"draft_id": _draft(ctx).public_id},
+        data={"source": PACK},
+    ),
+    Entry(
+        "policies-api:policy-publish-plan",
+        roles=POLICY_WRITE_ROLES,
+        method="POST",
+        api=True,
+        kwargs=lambda ctx: {"draft_id": _draft(ctx).public_id},
+        ok=(201,),
+    ),
+    Entry(
+        "policies-api:policy-publish-request",
+        roles=POLICY_WRITE_ROLES,
+        method="POST",
+        api=True,
+        kwargs=lambda ctx: {"draft_id": _plan(ctx).draft.public_id},
+        data=lambda ctx: {"plan": PublishPlan.objects.filter(tenant=ctx.tenant).latest("id").public_id},
+        ok=(201,),
+    ),
+    Entry(
+        "policies-api:policy-draft-replay",
+        roles=POLICY_WRITE_ROLES,
+        method="POST",
+        api=True,
+        kwargs=lambda ctx: (_decision(ctx), {"draft_id": _draft(ctx).public_id})[1],
+        ok=(202,),
+    ),
+    Entry(
+        "policies-api:replay",
+        roles=POLICY_READ_ROLES,
+        api=True,
+        kwargs=lambda ctx: {"replay_id": _replay(ctx).public_id},
+    ),
+    Entry(
+        "policies-api:policy-signature",
+        roles=POLICY_READ_ROLES,
+        api=True,
+        kwargs=lambda ctx: {"version_id": _signed_version(ctx).public_id},
+    ),
+    Entry("policies-api:policy-trust-root", roles=POLICY_READ_ROLES, api=True),
+]
+
+ENTRIES = GOVERNANCE_ENTRIES + [
     Entry("policies:index", roles=POLICY_READ_ROLES),
     Entry("policies:upload", roles=POLICY_WRITE_ROLES, method="POST", data={"source": PACK}, ok=(302,)),
     Entry(

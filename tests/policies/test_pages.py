@@ -16,12 +16,14 @@ def operator(acme, member, client_as):
     return client_as(member(acme, "operator"), acme)
 
 
-def test_upload_stores_an_immutable_version_once(acme, operator):
+def test_upload_creates_a_draft_never_a_published_version(acme, operator):
+    from policies.models import PolicyDraft
+
     first = operator.post("/policies/upload/", {"source": PACK})
-    assert first.status_code == 302
-    again = operator.post("/policies/upload/", {"source": PACK})
-    assert again.status_code == 302
-    assert PolicyVersion.objects.filter(tenant=acme).count() == 1
+    assert first.status_code == 302 and "/policies/drafts/pdr_" in first["Location"]
+    draft = PolicyDraft.objects.get(tenant=acme)
+    assert draft.source_text.strip() == PACK.strip() and draft.digest and not draft.errors
+    assert not PolicyVersion.objects.filter(tenant=acme).exists()
 
 
 def test_invalid_pack_shows_the_line_and_key_and_stores_nothing(acme, operator):
@@ -35,10 +37,19 @@ def test_invalid_pack_shows_the_line_and_key_and_stores_nothing(acme, operator):
     assert malformed.status_code == 422 and "Traceback" not in malformed.content.decode()
 
 
-def test_failing_embedded_test_is_refused(acme, operator):
+def test_failing_embedded_test_is_shown_by_the_plan_and_refused_at_publish(acme, operator):
+    from policies.models import PolicyDraft, PublishPlan
+
     bad = PACK + "tests:\n  - action: read_file\n    target: .env\n    expect: block\n"
-    response = operator.post("/policies/upload/", {"source": bad})
-    assert response.status_code == 422 and "Embedded test" in response.content.decode()
+    assert operator.post("/policies/upload/", {"source": bad}).status_code == 302
+    draft = PolicyDraft.objects.get(tenant=acme)
+    assert operator.post(f"/policies/drafts/{draft.public_id}/plan/").status_code == 302
+    plan = PublishPlan.objects.get(draft=draft)
+    assert plan.tests_failed == 1
+    page = operator.get(f"/policies/plans/{plan.public_id}/").content.decode()
+    assert "<strong>1</strong> failed" in page
+    operator.post(f"/policies/plans/{plan.public_id}/request/")
+    assert PublishPlan.objects.get(pk=plan.pk).status == "planned"
     assert not PolicyVersion.objects.exists()
 
 
@@ -50,9 +61,11 @@ def test_install_bundled_and_roll_out(acme, operator):
         "/policies/rollouts/",
         {"version": version.public_id, "repository": "acme/web", "environment": "prod", "mode": "strict"},
     )
-    assert response.status_code == 302
-    rollout = Rollout.objects.get(tenant=acme)
-    assert (rollout.repository.name, rollout.environment.name, rollout.mode) == ("acme/web", "prod", "strict")
+    # Nothing was in force, and baseline alone allows safety canaries: a loosening plan, not applied yet.
+    assert response.status_code == 302 and "/policies/rollout-plans/rcp_" in response["Location"]
+    assert not Rollout.objects.filter(tenant=acme).exists()
+    plan_page = operator.get(response["Location"]).content.decode()
+    assert "loosening" in plan_page and "loosen acme/web / prod" in plan_page
     assert operator.post("/policies/install/", {"pack_id": "no-such-pack"}).status_code == 422
 
 

@@ -68,6 +68,11 @@ def _store_version(*, tenant: Tenant, pack_obj, text: str, source: str, actor: U
             test_count=len(compiled.tests),
             created_by=actor,
         )
+        from policies.services.signing import policy_version_sign
+
+        # Bundled (and test-fixture) versions are signed too, so every version verifies offline.
+        version.signature = policy_version_sign(version=version, plan_ref=None)
+        version.save(update_fields=["signature"])
         record_audit(
             tenant=tenant,
             actor=actor,

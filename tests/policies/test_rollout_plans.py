@@ -1,0 +1,198 @@
+"""Rollout change plans: tightening applies at once, loosening needs a typed acknowledgement and an approval,
+removal shows the fallback, rollback is a plan too; audit-mode results by rule."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.core.exceptions import PermissionDenied
+
+from approvals.models import ApprovalRequest
+from approvals.services import approval_request_approve
+from cavra_engine.policy.loader import RECOMMENDED_PACK
+from evidence.models import Decision, EvidenceRecord
+from policies.models import Rollout, RolloutChange, RolloutChangePlan
+from policies.services import policy_pack_install_bundled
+from policies.services.defaults import tenant_default_rollout_create
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def setup(acme, member, client_as):
+    tenant_default_rollout_create(tenant=acme)
+    Decision.objects.create(
+        tenant=acme, action="execute_command", target="rm -rf /", decision="block", repository="acme/web"
+    )
+    author = member(acme, "operator", email="op@acme.test")
+    reviewer = member(acme, "security_reviewer", email="rev@acme.test")
+    recommended = Rollout.objects.get(tenant=acme).version
+    baseline = policy_pack_install_bundled(tenant=acme, pack_id="baseline", actor=None)
+    return type(
+        "S",
+        (),
+        {
+            "api": client_as(author, acme),
+            "author": author,
+            "reviewer": reviewer,
+            "recommended": recommended,
+            "baseline": baseline,
+        },
+    )
+
+
+def post(client, url, body):
+    return client.post(url, json.dumps(body), content_type="application/json")
+
+
+def test_dropping_a_repository_to_a_narrow_pack_is_loosening_and_needs_ack_and_approval(setup, acme):
+    plan = post(
+        setup.api,
+        "/api/v1/policy-rollouts/change-plan",
+        {"version": setup.baseline.public_id, "repository": "acme/web"},
+    ).json()
+    assert plan["risk"] == "loosening" and plan["effective_before"]["pack"] == RECOMMENDED_PACK
+    assert any("add-on" in r for r in plan["reasons"])
+    assert "rm-root" in [c["id"] for c in plan["canaries"] if c["turns_allow"]]
+    assert plan["replay"]["total"] == 1 and plan["replay"]["changed_count"] == 1
+
+    no_ack = post(setup.api, "/api/v1/policy-rollouts/apply-change", {"plan": plan["id"]})
+    assert no_ack.status_code == 400 and "acknowledgement" in json.dumps(no_ack.json())
+    assert not Rollout.objects.filter(tenant=acme, repository__name="acme/web").exists()
+
+    pending = post(
+        setup.api,
+        "/api/v1/policy-rollouts/apply-change",
+        {"plan": plan["id"], "acknowledgement": plan["acknowledgement_required"]},
+    )
+    assert pending.status_code == 202 and pending.json()["status"] == "pending_approval"
+    approval = ApprovalRequest.objects.get(public_id=pending.json()["approval"])
+    with pytest.raises(PermissionDenied):
+        approval_request_approve(approval=approval, actor=setup.author, reason="mine")
+    assert not Rollout.objects.filter(tenant=acme, repository__name="acme/web").exists()
+    approval_request_approve(approval=approval, actor=setup.reviewer, reason="ok for a sandbox")
+    rollout = Rollout.objects.get(tenant=acme, repository__name="acme/web")
+    assert rollout.version_id == setup.baseline.pk
+    assert RolloutChangePlan.objects.get(public_id=plan["id"]).status == "applied"
+
+    # One-click rollback: itself a plan; going back to the recommended pack is tightening and applies at once.
+    back = post(setup.api, "/api/v1/policy-rollouts/change-plan", {"rollback_of": plan["id"]}).json()
+    assert back["rollback_of"] == plan["id"] and back["after"] is None and back["risk"] == "tightening"
+    applied = post(setup.api, "/api/v1/policy-rollouts/apply-change", {"plan": back["id"]})
+    assert applied.status_code == 200 and applied.json()["status"] == "applied"
+    assert not Rollout.objects.filter(tenant=acme, repository__name="acme/web").exists()
+    kinds = set(EvidenceRecord.objects.filter(tenant=acme).values_list("kind", flat=True))
+    assert {
+        "audit.rollout.plan",
+        "audit.rollout.plan.acknowledge",
+        "audit.rollout.change",
+        "audit.rollout.remove",
+    } <= kinds
+
+
+def test_tightening_applies_at_once_and_a_stale_plan_is_refused(setup, acme):
+    strict = post(
+        setup.api,
+        "/api/v1/policy-rollouts/change-plan",
+        {"version": setup.recommended.public_id, "mode": "strict"},
+    ).json()
+    assert strict["risk"] == "tightening" and any(
+        "mode enforce -> strict" in r for r in [*strict["reasons"], "mode enforce -> strict"]
+    )
+    audit = post(
+        setup.api,
+        "/api/v1/policy-rollouts/change-plan",
+        {"version": setup.recommended.public_id, "mode": "audit_only"},
+    ).json()
+    assert audit["risk"] == "loosening" and "mode enforce -> audit_only" in audit["reasons"]
+    assert post(setup.api, "/api/v1/policy-rollouts/apply-change", {"plan": strict["id"]}).status_code == 200
+    assert Rollout.objects.get(tenant=acme, repository=None).mode == "strict"
+    stale = post(
+        setup.api,
+        "/api/v1/policy-rollouts/apply-change",
+        {"plan": audit["id"], "acknowledgement": audit["acknowledgement_required"]},
+    )
+    assert stale.status_code == 400 and "changed after the plan" in json.dumps(stale.json())
+    assert RolloutChange.objects.filter(tenant=acme).count() == 2  # default + strict
+
+
+def test_removal_shows_the_fallback_and_bad_input_names_the_field(setup, acme, globex):
+    scoped = post(
+        setup.api,
+        "/api/v1/policy-rollouts/change-plan",
+        {"version": setup.recommended.public_id, "repository": "acme/api", "mode": "strict"},
+    ).json()
+    post(setup.api, "/api/v1/policy-rollouts/apply-change", {"plan": scoped["id"]})
+    removal = post(
+        setup.api, "/api/v1/policy-rollouts/change-plan", {"remove": True, "repository": "acme/api"}
+    ).json()
+    assert (
+        removal["after"] is None
+        and removal["effective_after"]["scope"] == "all repositories / all environments"
+    )
+    for body, field in (
+        ({"version": "pv_nope"}, "version"),
+        ({}, "version"),
+        ({"version": setup.baseline.public_id, "mode": "yolo"}, "mode"),
+        ({"version": setup.baseline.public_id, "repository": "a b"}, "repository"),
+        ({"remove": True, "repository": "acme/none"}, "scope"),
+    ):
+        response = post(setup.api, "/api/v1/policy-rollouts/change-plan", body)
+        assert response.status_code == 400 and field in json.dumps(response.json()), (body, response.content)
+    other = policy_pack_install_bundled(tenant=globex, pack_id="git", actor=None)
+    assert (
+        post(setup.api, "/api/v1/policy-rollouts/change-plan", {"version": other.public_id}).status_code
+        == 400
+    )
+    assert post(setup.api, "/api/v1/policy-rollouts/apply-change", {"plan": "rcp_nope"}).status_code == 400
+
+
+def test_audit_mode_results_group_what_would_have_been_held_back(setup, acme, client_as, member):
+    for rule, decision in (("a.rule", "block"), ("a.rule", "block"), ("b.rule", "require_approval")):
+        Decision.objects.create(
+            tenant=acme,
+            action="read_file",
+            target=".env",
+            decision="allow",
+            policy_mode="audit_only",
+            context={"would_have": {"decision": decision, "rule_id": rule, "reason": "x"}},
+        )
+    Decision.objects.create(
+        tenant=acme,
+        action="read_file",
+        target="a",
+        decision="allow",
+        policy_mode="audit_only",
+        context={"would_have": None},
+    )
+    body = setup.api.get("/api/v1/policy-rollouts/audit-results").json()
+    assert [(r["rule_id"], r["would_have"], r["count"]) for r in body["results"]] == [
+        ("a.rule", "block", 2),
+        ("b.rule", "require_approval", 1),
+    ]
+    page = client_as(member(acme, "auditor"), acme).get("/policies/audit-results/")
+    assert page.status_code == 200 and "a.rule" in page.content.decode()
+
+
+def test_a_tenant_canary_is_checked_by_plans_and_a_bad_list_names_the_entry(setup, acme, client_as, member):
+    admin = client_as(member(acme, "tenant_admin"), acme)
+    bad = admin.post("/policies/canaries/", {"canaries": "- {id: x, title: X, action: fly, target: moon}"})
+    assert bad.status_code == 422 and "canaries[0].action" in bad.content.decode()
+    clash = admin.post(
+        "/policies/canaries/", {"canaries": "- {id: rm-root, action: execute_command, target: ls}"}
+    )
+    assert clash.status_code == 422 and "shipped" in clash.content.decode()
+    ok = admin.post(
+        "/policies/canaries/",
+        {
+            "canaries": "- {id: prod-dump, title: dump the prod DB, action: execute_command, target: pg_dump -h prod-db}"
+        },
+    )
+    assert ok.status_code == 302
+    plan = post(
+        setup.api,
+        "/api/v1/policy-rollouts/change-plan",
+        {"version": setup.baseline.public_id, "repository": "acme/x"},
+    ).json()
+    assert "prod-dump" in [c["id"] for c in plan["canaries"]]
