@@ -28,6 +28,7 @@ test: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
 migrations-check: install
 	CAVRA_DEMO=1 $(BIN)/python manage.py makemigrations --check --dry-run

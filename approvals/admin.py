@@ -1,4 +1,4 @@
-"""Admin for routing rules and grants (tenant admins edit them); requests and the outbox are read-only."""
+"""Admin for routing rules and grants (tenant admins edit them); requests are read-only."""
 
 from django.contrib import admin
 
@@ -6,12 +6,11 @@ from approvals.models import (
     ApprovalRequest,
     BreakGlassGrant,
     BreakGlassReview,
-    OutboxMessage,
     ReviewerRepositoryGrant,
     RoutingRule,
 )
 from approvals.routing import routing_rule_validate
-from cavra_portal.admin_site import TenantScopedAdmin
+from core.admin import ReadOnlyTenantScopedAdmin, TenantScopedAdmin
 
 
 @admin.register(RoutingRule)
@@ -62,15 +61,7 @@ class BreakGlassGrantAdmin(TenantScopedAdmin):
     list_filter = ("tenant",)
 
 
-class _ReadOnly(TenantScopedAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+_ReadOnly = ReadOnlyTenantScopedAdmin
 
 
 @admin.register(ApprovalRequest)
@@ -84,11 +75,3 @@ class ApprovalRequestAdmin(_ReadOnly):
 class BreakGlassReviewAdmin(_ReadOnly):
     list_display = ("request", "invoked_by", "status", "due_at")
     list_filter = ("tenant", "status")
-
-
-@admin.register(OutboxMessage)
-class OutboxMessageAdmin(_ReadOnly):
-    list_display = ("kind", "idempotency_key", "status", "attempts", "created_at", "sent_at")
-    list_filter = ("tenant", "status", "kind")
-    exclude = ("payload",)  # message bodies may name people and targets; the row is for delivery status
-    readonly_fields = ("kind", "idempotency_key", "status", "attempts", "last_error", "created_at", "sent_at")

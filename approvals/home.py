@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 from approvals.models import BreakGlassReview
-from approvals.selectors import QUEUE_ROLES, approval_queue
+from approvals.selectors import approval_queue
+from core.authz import can
 from core.pages import HomePanel
-from tenants.permissions import has_role
-from tenants.roles import Role
 
 
 def _context(*, user, tenant) -> dict:
     open_bg = 0
-    if has_role(user, tenant, Role.TENANT_ADMIN):
+    if can(user, tenant, "approvals.break_glass"):
         open_bg = BreakGlassReview.objects.filter(tenant=tenant, status=BreakGlassReview.Status.OPEN).count()
     return {"items": approval_queue(tenant=tenant, user=user), "open_break_glass": open_bg}
 
 
 HOME_PANELS = [
-    HomePanel("Pending approvals for me", "approvals/panels/pending.html", QUEUE_ROLES, _context, order=10)
+    HomePanel(
+        "Pending approvals for me",
+        "approvals/panels/pending.html",
+        "approvals.review_queue",
+        _context,
+        order=10,
+    )
 ]

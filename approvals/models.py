@@ -9,8 +9,8 @@ from django.db import models
 from django.utils import timezone
 
 from cavra_engine.policy import vocabulary
-from tenants.models import TenantOwned
-from tenants.roles import Role
+from core.models import TenantOwned
+from core.roles import Role
 
 _ID_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
 
@@ -277,50 +277,3 @@ class BreakGlassReview(TenantOwned):
 
     def __str__(self) -> str:
         return f"post-hoc review of {self.request.public_id} ({self.status})"
-
-
-class OutboxMessage(TenantOwned):
-    """An outbound message written in the transaction that caused it, delivered later by a task.
-
-    Generic: `kind` names the channel and purpose ("email.approval_opened"); payload for e-mail is
-    {"recipients": [...], "subject": ..., "body": ...}. Other apps may enqueue through
-    approvals.outbox.outbox_enqueue().
-    """
-
-    class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        SENT = "sent", "Sent"
-        FAILED = "failed", "Failed (gave up)"
-
-    kind = models.CharField(max_length=80)
-    idempotency_key = models.CharField(max_length=200, unique=True)
-    payload = models.JSONField(default=dict)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
-    attempts = models.PositiveIntegerField(default=0)
-    last_error = models.TextField(blank=True)
-    next_attempt_at = models.DateTimeField(default=timezone.now)
-    created_at = models.DateTimeField(default=timezone.now)
-    sent_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["status", "next_attempt_at"], name="outbox_due")]
-
-    def __str__(self) -> str:
-        return f"{self.kind} {self.idempotency_key} ({self.status})"
-
-
-class OutboxAttempt(models.Model):
-    """One delivery attempt of an outbox message, kept for the record (errors redacted)."""
-
-    message = models.ForeignKey(OutboxMessage, on_delete=models.CASCADE, related_name="attempt_log")
-    number = models.PositiveIntegerField()
-    started_at = models.DateTimeField(default=timezone.now)
-    ok = models.BooleanField(default=False)
-    error = models.TextField(blank=True)
-
-    class Meta:
-        ordering = ["message", "number"]
-
-    def __str__(self) -> str:
-        return f"attempt {self.number} {'ok' if self.ok else 'failed'}"

@@ -1,10 +1,4 @@
-from tenants.roles import Role
-
 NAV_ITEMS = [
-    ("Approvals", "approvals:queue", (Role.SECURITY_REVIEWER, Role.TENANT_ADMIN)),
-    (
-        "Approval history",
-        "approvals:history",
-        (Role.SECURITY_REVIEWER, Role.TENANT_ADMIN, Role.AUDITOR, Role.COMPLIANCE_OFFICER),
-    ),
+    ("Approvals", "approvals:queue", "approvals.review_queue"),
+    ("Approval history", "approvals:history", "approvals.view"),
 ]

@@ -11,8 +11,8 @@ from django.db import transaction
 
 from approvals.models import DEFAULT_TTL_SECONDS, ReviewerGroup, ReviewerRepositoryGrant, RoutingRule
 from cavra_engine.policy.vocabulary import ACTIONS, SEVERITIES
+from core.roles import Role
 from tenants.models import Tenant
-from tenants.roles import Role
 
 
 def max_ttl_seconds() -> int:

@@ -12,25 +12,18 @@ from django.utils import timezone
 from approvals.models import ApprovalRequest, BreakGlassReview, Review
 from approvals.routing import repository_grant_matches, user_repository_globs
 from approvals.services import may_break_glass
+from core.authz import can, roles_of
 from tenants.models import Tenant
-from tenants.permissions import roles_of
-from tenants.roles import Role
-
-READ_ROLES = (Role.SECURITY_REVIEWER, Role.TENANT_ADMIN, Role.AUDITOR, Role.COMPLIANCE_OFFICER)
-QUEUE_ROLES = (Role.SECURITY_REVIEWER, Role.TENANT_ADMIN)
-BREAK_GLASS_REVIEW_ROLES = (Role.TENANT_ADMIN, Role.COMPLIANCE_OFFICER, Role.AUDITOR)
 
 _RELATED = ("agent", "agent__owner", "decided_by", "session", "decision", "requested_by")
 
 
 def can_read_approvals(user, tenant: Tenant | None) -> bool:
-    return bool(roles_of(user, tenant) & set(READ_ROLES))
+    return can(user, tenant, "approvals.view")
 
 
 def approvals_visible(*, tenant: Tenant, user) -> QuerySet[ApprovalRequest]:
-    if not can_read_approvals(user, tenant):
-        return ApprovalRequest.objects.none()
-    return ApprovalRequest.objects.filter(tenant=tenant).select_related(*_RELATED)
+    return ApprovalRequest.objects.visible_to(user, "approvals.view", tenant=tenant).select_related(*_RELATED)
 
 
 def _lookup_id(public_id) -> str:
@@ -66,9 +59,9 @@ def approval_queue(*, tenant: Tenant, user) -> list[ApprovalRequest]:
     Each item gets `can_review` (approve/deny) and `can_break_glass`. Reviewers see what they may
     decide; tenant admins (and break-glass grantees) also see every pending request, to break glass.
     """
-    held = roles_of(user, tenant)
-    if not held & set(QUEUE_ROLES) and not may_break_glass(user, tenant):
+    if not can(user, tenant, "approvals.review_queue") and not may_break_glass(user, tenant):
         return []
+    held = roles_of(user, tenant)
     now = timezone.now()
     breaker = may_break_glass(user, tenant)
     already = Review.objects.filter(request=OuterRef("pk"), reviewer=user)
@@ -185,6 +178,6 @@ def break_glass_events(tenant: Tenant, since: datetime | None = None) -> list[Br
 
 
 def break_glass_reviews_open(*, tenant: Tenant, user) -> list[BreakGlassReview]:
-    if not roles_of(user, tenant) & set(BREAK_GLASS_REVIEW_ROLES):
+    if not can(user, tenant, "approvals.review_break_glass"):
         return []
     return [r for r in break_glass_events(tenant) if r.status == BreakGlassReview.Status.OPEN]

@@ -1,4 +1,4 @@
-"""Celery tasks for approvals and the outbox: each takes ids (or nothing, for beat sweeps) and calls a service."""
+"""Celery tasks for approvals (the outbox's are in core.outbox): each takes ids (or nothing, for beat sweeps) and calls a service."""
 
 from __future__ import annotations
 
@@ -7,24 +7,11 @@ from django.db.models import DurationField, ExpressionWrapper, F
 from django.utils import timezone
 
 from approvals.models import ApprovalRequest
-from approvals.outbox import outbox_deliver_due, outbox_message_deliver
 
 # Beat entries are rows created by migration 0002_beat_schedule (django-celery-beat's DatabaseScheduler),
 # so the schedule ships with the code and does not depend on anything in settings.
 EXPIRE_TASK = "approvals.expire_due"
 ESCALATE_TASK = "approvals.escalate_due"
-OUTBOX_SWEEP_TASK = "approvals.outbox_deliver_due"
-
-
-@shared_task(name="approvals.outbox_deliver", acks_late=True)
-def outbox_deliver(message_id: int) -> str:
-    message = outbox_message_deliver(message_id=message_id)
-    return message.status if message is not None else "missing"
-
-
-@shared_task(name=OUTBOX_SWEEP_TASK)
-def outbox_deliver_due_task() -> int:
-    return outbox_deliver_due()
 
 
 @shared_task(name="approvals.expire")

@@ -14,9 +14,6 @@ from django.views import View
 
 from approvals.models import ApprovalRequest, BreakGlassReview
 from approvals.selectors import (
-    BREAK_GLASS_REVIEW_ROLES,
-    QUEUE_ROLES,
-    READ_ROLES,
     agent_recent_history,
     approval_evidence_trail,
     approval_get,
@@ -33,7 +30,7 @@ from approvals.services import (
     break_glass_review_close,
     may_break_glass,
 )
-from tenants.permissions import TenantRoleRequiredMixin, get_for_tenant_or_404
+from core.authz import CapabilityRequiredMixin, get_for_tenant_or_404
 
 QUEUE_POLL_SECONDS = 1
 
@@ -50,10 +47,10 @@ def _queue_context(request) -> dict:
     return {"items": items, "version": queue_version(items), "poll_seconds": QUEUE_POLL_SECONDS}
 
 
-class QueueView(TenantRoleRequiredMixin, View):
+class QueueView(CapabilityRequiredMixin, View):
     """GET: the whole page; an htmx poll gets the #queue fragment, or 204 when nothing changed."""
 
-    required_roles = QUEUE_ROLES
+    required_capability = "approvals.review_queue"
 
     def get(self, request):
         context = _queue_context(request)
@@ -79,8 +76,8 @@ def _parse_moment(value: str, *, end: bool = False) -> datetime | None:
     return moment
 
 
-class HistoryView(TenantRoleRequiredMixin, View):
-    required_roles = READ_ROLES
+class HistoryView(CapabilityRequiredMixin, View):
+    required_capability = "approvals.view"
     page_size = 100
 
     def get(self, request):
@@ -108,8 +105,8 @@ class HistoryView(TenantRoleRequiredMixin, View):
         return render(request, "approvals/history.html", context, status=400 if errors else 200)
 
 
-class DetailView(TenantRoleRequiredMixin, View):
-    required_roles = READ_ROLES
+class DetailView(CapabilityRequiredMixin, View):
+    required_capability = "approvals.view"
 
     def get(self, request, public_id: str):
         approval = approval_get(tenant=request.tenant, user=request.user, public_id=public_id)
@@ -138,10 +135,12 @@ def _detail_context(request, approval, **extra) -> dict:
     }
 
 
-class ReviewView(TenantRoleRequiredMixin, View):
+class ReviewView(CapabilityRequiredMixin, View):
     """POST verdict=approve|deny, reason: the service decides who may, and refuses stale clicks."""
 
-    required_roles = ()  # any member may try; approval_request_review checks the routed role and grants
+    required_capability = (
+        None  # any member may try; approval_request_review checks the routed role and grants
+    )
 
     def post(self, request, public_id: str):
         approval = get_for_tenant_or_404(
@@ -177,8 +176,8 @@ class ReviewView(TenantRoleRequiredMixin, View):
         return redirect("approvals:queue")
 
 
-class BreakGlassView(TenantRoleRequiredMixin, View):
-    required_roles = ()  # tenant admins and break-glass grantees; checked below and in the service
+class BreakGlassView(CapabilityRequiredMixin, View):
+    required_capability = None  # tenant admins and break-glass grantees; checked below and in the service
 
     def _approval(self, request, public_id):
         if not may_break_glass(request.user, request.tenant):
@@ -221,16 +220,16 @@ class BreakGlassView(TenantRoleRequiredMixin, View):
         return redirect("approvals:detail", public_id=approval.public_id)
 
 
-class BreakGlassReviewsView(TenantRoleRequiredMixin, View):
-    required_roles = BREAK_GLASS_REVIEW_ROLES
+class BreakGlassReviewsView(CapabilityRequiredMixin, View):
+    required_capability = "approvals.review_break_glass"
 
     def get(self, request):
         reviews = break_glass_reviews_open(tenant=request.tenant, user=request.user)
         return render(request, "approvals/break_glass_reviews.html", {"reviews": reviews})
 
 
-class BreakGlassReviewCloseView(TenantRoleRequiredMixin, View):
-    required_roles = BREAK_GLASS_REVIEW_ROLES
+class BreakGlassReviewCloseView(CapabilityRequiredMixin, View):
+    required_capability = "approvals.review_break_glass"
 
     def post(self, request, review_id: int):
         review = get_for_tenant_or_404(

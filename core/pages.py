@@ -13,7 +13,7 @@ from django.urls import NoReverseMatch, reverse
 class NavItem:
     label: str
     url_name: str
-    roles: tuple[str, ...] = ()
+    capability: str | None = None  # None: every member
     order: int = 100
 
 
@@ -21,7 +21,7 @@ class NavItem:
 class HomePanel:
     title: str
     template: str
-    roles: tuple[str, ...]
+    capability: str | None  # None: every member
     context: Callable[..., dict[str, Any]] = field(default=lambda **_: {})
     order: int = 100
 
@@ -30,13 +30,20 @@ _NAV: list[NavItem] = []
 _PANELS: list[HomePanel] = []
 
 
-def register_navigation(items: Iterable[tuple[str, str, Iterable[str]]], *, order: int = 100) -> None:
-    """Add an app's nav entries as (label, url name, roles); an empty roles list is for every member.
+def _capability(value) -> str | None:
+    # Entries name a capability of core.authz, never a list of roles (the role table is there, once).
+    if value is not None and not isinstance(value, str):
+        raise TypeError(f"Navigation and home panels take a capability name or None, not {value!r}.")
+    return value
+
+
+def register_navigation(items: Iterable[tuple[str, str, str | None]], *, order: int = 100) -> None:
+    """Add an app's nav entries as (label, url name, capability); capability None is for every member.
 
     `order` places the app's group in the bar (lower first); entries keep their order inside it.
     """
-    for label, url_name, roles in items:
-        entry = NavItem(label, url_name, tuple(roles), order)
+    for label, url_name, capability in items:
+        entry = NavItem(label, url_name, _capability(capability), order)
         if entry not in _NAV:
             _NAV.append(entry)
     _NAV.sort(key=lambda item: item.order)
@@ -44,15 +51,16 @@ def register_navigation(items: Iterable[tuple[str, str, Iterable[str]]], *, orde
 
 def register_home_panels(panels: Iterable[HomePanel]) -> None:
     for panel in panels:
+        _capability(panel.capability)
         if panel not in _PANELS:
             _PANELS.append(panel)
 
 
-def navigation_for(roles: frozenset[str]) -> list[dict]:
-    """Nav entries these roles open, in registration order (a role-less entry is for every member)."""
+def navigation_for(capabilities: frozenset[str]) -> list[dict]:
+    """Nav entries these capabilities open, in registration order (capability None: every member)."""
     entries = []
     for item in _NAV:
-        if item.roles and not (roles & set(item.roles)):
+        if item.capability is not None and item.capability not in capabilities:
             continue
         try:
             url = reverse(item.url_name)
@@ -65,8 +73,8 @@ def navigation_for(roles: frozenset[str]) -> list[dict]:
     return entries
 
 
-def panels_for(*, roles: frozenset[str], user, tenant) -> list[dict[str, Any]]:
-    chosen = [p for p in _PANELS if not p.roles or roles & set(p.roles)]
+def panels_for(*, capabilities: frozenset[str], user, tenant) -> list[dict[str, Any]]:
+    chosen = [p for p in _PANELS if p.capability is None or p.capability in capabilities]
     chosen.sort(key=lambda p: (p.order, p.title))
     return [
         {"title": p.title, "template": p.template, "context": p.context(user=user, tenant=tenant)}

@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from cavra_portal.admin_site import TenantScopedAdmin
+from core.admin import TenantScopedAdmin
 from evidence.models import (
     AgentSession,
     Checkpoint,

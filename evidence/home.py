@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from core.pages import HomePanel
-from evidence.navigation import EVIDENCE_READERS
 from evidence.selectors import chain_head, checkpoints_list, verification_latest
 
 
@@ -16,5 +15,5 @@ def _context(*, user, tenant) -> dict:
 
 
 HOME_PANELS = [
-    HomePanel("Evidence integrity", "evidence/panels/integrity.html", EVIDENCE_READERS, _context, order=10)
+    HomePanel("Evidence integrity", "evidence/panels/integrity.html", "evidence.view", _context, order=10)
 ]

@@ -1,8 +1,4 @@
-from tenants.roles import Role
-
-EVIDENCE_READERS = (Role.COMPLIANCE_OFFICER, Role.AUDITOR, Role.TENANT_ADMIN)
-
 NAV_ITEMS = [
-    ("Evidence", "evidence:explorer", EVIDENCE_READERS),
-    ("Evidence verification", "evidence:verification", EVIDENCE_READERS),
+    ("Evidence", "evidence:explorer", "evidence.view"),
+    ("Evidence verification", "evidence:verification", "evidence.view"),
 ]

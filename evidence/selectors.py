@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
+from core.authz import get_for_tenant_or_404
 from evidence.models import ChainHead, Checkpoint, EvidenceRecord, RetentionPolicy, VerificationRun
 from tenants.models import Tenant
-from tenants.permissions import get_for_tenant_or_404
 
 FILTER_FIELDS = (
     "kind",

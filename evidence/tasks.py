@@ -6,9 +6,7 @@ from celery import shared_task
 from django.db.models import F, Max, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 
-from cavra_portal.celery import app
 from evidence.models import ChainHead, Checkpoint, VerificationRun
-from evidence.schedule import BEAT_SCHEDULE
 from evidence.services import LegalHoldActive, chain_verify, checkpoint_if_grown, retention_purge
 from tenants.models import Tenant
 
@@ -66,8 +64,3 @@ def purge_expired() -> int:
     for tenant_id in tenant_ids:
         purge_tenant.delay(tenant_id)
     return len(tenant_ids)
-
-
-@app.on_after_finalize.connect
-def _schedule(sender, **kwargs):
-    sender.conf.beat_schedule.update(BEAT_SCHEDULE)

@@ -9,19 +9,16 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views import View
 
+from core.authz import CapabilityRequiredMixin, can
 from evidence import selectors, services
 from evidence.forms import BundleForm, ExplorerFilterForm, RetentionForm, VerifyRangeForm
 from evidence.models import DEFAULT_RETENTION_DAYS
-from evidence.navigation import EVIDENCE_READERS
-from tenants.permissions import TenantRoleRequiredMixin, has_role
-from tenants.roles import Role
 
 PAGE_SIZE = 50
-RETENTION_EDITORS = (Role.TENANT_ADMIN, Role.COMPLIANCE_OFFICER)
 
 
-class ExplorerView(TenantRoleRequiredMixin, View):
-    required_roles = EVIDENCE_READERS
+class ExplorerView(CapabilityRequiredMixin, View):
+    required_capability = "evidence.view"
 
     def get(self, request):
         form = ExplorerFilterForm(request.GET or None)
@@ -55,8 +52,8 @@ class ExplorerView(TenantRoleRequiredMixin, View):
         return render(request, template, context, status=status)
 
 
-class RecordDetailView(TenantRoleRequiredMixin, View):
-    required_roles = EVIDENCE_READERS
+class RecordDetailView(CapabilityRequiredMixin, View):
+    required_capability = "evidence.view"
 
     def get(self, request, public_id: str):
         record = selectors.evidence_record_get(tenant=request.tenant, user=request.user, public_id=public_id)
@@ -68,8 +65,8 @@ class RecordDetailView(TenantRoleRequiredMixin, View):
         return render(request, "evidence/record.html", context)
 
 
-class VerificationView(TenantRoleRequiredMixin, View):
-    required_roles = EVIDENCE_READERS
+class VerificationView(CapabilityRequiredMixin, View):
+    required_capability = "evidence.view"
 
     def get(self, request):
         return self._render(request, VerifyRangeForm())
@@ -101,8 +98,8 @@ class VerificationView(TenantRoleRequiredMixin, View):
         return render(request, template, context, status=status)
 
 
-class BundleDownloadView(TenantRoleRequiredMixin, View):
-    required_roles = EVIDENCE_READERS
+class BundleDownloadView(CapabilityRequiredMixin, View):
+    required_capability = "evidence.view"
 
     def post(self, request):
         form = BundleForm(request.POST)
@@ -120,8 +117,8 @@ class BundleDownloadView(TenantRoleRequiredMixin, View):
         return render(request, "evidence/bundle_error.html", {"form": form}, status=422)
 
 
-class TrustRootDownloadView(TenantRoleRequiredMixin, View):
-    required_roles = EVIDENCE_READERS
+class TrustRootDownloadView(CapabilityRequiredMixin, View):
+    required_capability = "evidence.view"
 
     def get(self, request):
         document = services.trust_root_export(request.tenant)
@@ -130,8 +127,8 @@ class TrustRootDownloadView(TenantRoleRequiredMixin, View):
         return response
 
 
-class RetentionView(TenantRoleRequiredMixin, View):
-    required_roles = EVIDENCE_READERS
+class RetentionView(CapabilityRequiredMixin, View):
+    required_capability = "evidence.view"
 
     def get(self, request):
         policy = selectors.retention_policy(request.tenant)
@@ -140,7 +137,7 @@ class RetentionView(TenantRoleRequiredMixin, View):
         return self._render(request, RetentionForm(initial=initial), policy)
 
     def post(self, request):
-        if not has_role(request.user, request.tenant, *RETENTION_EDITORS):
+        if not can(request.user, request.tenant, "evidence.manage_retention"):
             from django.core.exceptions import PermissionDenied
 
             raise PermissionDenied("Only tenant admins and compliance officers may change retention.")
@@ -152,6 +149,6 @@ class RetentionView(TenantRoleRequiredMixin, View):
         return redirect("evidence:retention")
 
     def _render(self, request, form, policy, status=200):
-        can_edit = has_role(request.user, request.tenant, *RETENTION_EDITORS)
+        can_edit = can(request.user, request.tenant, "evidence.manage_retention")
         return render(request, "evidence/retention.html", {"form": form, "policy": policy, "can_edit": can_edit,
                                                            "head": selectors.chain_head(request.tenant)}, status=status)  # fmt: skip

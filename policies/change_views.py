@@ -14,14 +14,12 @@ from django.views import View
 
 from cavra_engine.policy import list_bundled_packs
 from cavra_engine.policy.replay import VERDICTS
+from core.authz import CapabilityRequiredMixin, can
 from policies import selectors
-from policies.selectors import POLICY_READ_ROLES, POLICY_WRITE_ROLES
 from policies.services.drafts import policy_draft_create, policy_draft_update
 from policies.services.plans import publish_plan_create, publish_request_create
 from policies.services.rollout_plans import rollout_change_apply, rollout_change_rollback_plan
 from policies.services.signing import policy_signing_key_current, policy_signing_key_rotate, policy_trust_root
-from tenants.permissions import TenantRoleRequiredMixin, has_role
-from tenants.roles import Role
 
 
 def _errors_text(exc: ValidationError) -> str:
@@ -30,8 +28,8 @@ def _errors_text(exc: ValidationError) -> str:
     return " ".join(exc.messages)
 
 
-class DraftListView(TenantRoleRequiredMixin, View):
-    required_roles = POLICY_READ_ROLES
+class DraftListView(CapabilityRequiredMixin, View):
+    required_capability = "policies.view"
 
     def get(self, request):
         tenant = request.tenant
@@ -39,13 +37,13 @@ class DraftListView(TenantRoleRequiredMixin, View):
             "drafts": selectors.policy_draft_list(tenant=tenant, user=request.user),
             "versions": selectors.policy_versions(tenant=tenant, user=request.user),
             "bundled": list_bundled_packs(),
-            "can_write": has_role(request.user, tenant, *POLICY_WRITE_ROLES),
+            "can_write": can(request.user, tenant, "policies.publish"),
         }
         return render(request, "policies/drafts.html", context)
 
 
-class DraftCreateView(TenantRoleRequiredMixin, View):
-    required_roles = POLICY_WRITE_ROLES
+class DraftCreateView(CapabilityRequiredMixin, View):
+    required_capability = "policies.publish"
 
     def post(self, request):
         tenant = request.tenant
@@ -70,11 +68,11 @@ class DraftCreateView(TenantRoleRequiredMixin, View):
         return redirect("policies:draft", public_id=draft.public_id)
 
 
-class DraftEditorView(TenantRoleRequiredMixin, View):
+class DraftEditorView(CapabilityRequiredMixin, View):
     """GET the editor; POST (htmx, as the operator types) autosaves and answers the validation panel."""
 
-    required_roles = POLICY_WRITE_ROLES
-    read_roles = POLICY_READ_ROLES
+    required_capability = "policies.publish"
+    read_capability = "policies.view"
 
     def get(self, request, public_id: str):
         draft = selectors.policy_draft_get(tenant=request.tenant, user=request.user, public_id=public_id)
@@ -84,7 +82,7 @@ class DraftEditorView(TenantRoleRequiredMixin, View):
         return {
             "draft": draft,
             "plans": draft.plans.order_by("-created_at")[:10],
-            "can_write": has_role(request.user, request.tenant, *POLICY_WRITE_ROLES),
+            "can_write": can(request.user, request.tenant, "policies.publish"),
             "line_count": range(1, draft.source_text.count("\n") + 2),
         }
 
@@ -107,14 +105,9 @@ class DraftEditorView(TenantRoleRequiredMixin, View):
             else render(request, "policies/draft.html", context, status=status)
         )
 
-    def dispatch(self, request, *args, **kwargs):
-        # Readers may look at a draft; only writers save it.
-        self.required_roles = self.read_roles if request.method in ("GET", "HEAD") else POLICY_WRITE_ROLES
-        return super().dispatch(request, *args, **kwargs)
 
-
-class DraftPlanView(TenantRoleRequiredMixin, View):
-    required_roles = POLICY_WRITE_ROLES
+class DraftPlanView(CapabilityRequiredMixin, View):
+    required_capability = "policies.publish"
 
     def post(self, request, public_id: str):
         draft = selectors.policy_draft_get(tenant=request.tenant, user=request.user, public_id=public_id)
@@ -126,8 +119,8 @@ class DraftPlanView(TenantRoleRequiredMixin, View):
         return redirect("policies:plan", public_id=plan.public_id)
 
 
-class PlanView(TenantRoleRequiredMixin, View):
-    required_roles = POLICY_READ_ROLES
+class PlanView(CapabilityRequiredMixin, View):
+    required_capability = "policies.view"
 
     def get(self, request, public_id: str):
         plan = selectors.publish_plan_get(tenant=request.tenant, user=request.user, public_id=public_id)
@@ -136,13 +129,13 @@ class PlanView(TenantRoleRequiredMixin, View):
             "stale": plan.draft.digest != plan.draft_digest,
             "turning": [c for c in plan.canaries if c.get("turns_allow")],
             "matrix": _matrix_rows(plan.replay) if plan.replay_id else None,
-            "can_write": has_role(request.user, request.tenant, *POLICY_WRITE_ROLES),
+            "can_write": can(request.user, request.tenant, "policies.publish"),
         }
         return render(request, "policies/plan.html", context)
 
 
-class PlanRequestView(TenantRoleRequiredMixin, View):
-    required_roles = POLICY_WRITE_ROLES
+class PlanRequestView(CapabilityRequiredMixin, View):
+    required_capability = "policies.publish"
 
     def post(self, request, public_id: str):
         plan = selectors.publish_plan_get(tenant=request.tenant, user=request.user, public_id=public_id)
@@ -166,8 +159,8 @@ def _matrix_rows(replay) -> list[dict]:
     ]
 
 
-class ReplayView(TenantRoleRequiredMixin, View):
-    required_roles = POLICY_READ_ROLES
+class ReplayView(CapabilityRequiredMixin, View):
+    required_capability = "policies.view"
 
     def get(self, request, public_id: str):
         replay = selectors.policy_replay_get(tenant=request.tenant, user=request.user, public_id=public_id)
@@ -177,8 +170,8 @@ class ReplayView(TenantRoleRequiredMixin, View):
         return render(request, "policies/replay.html", context)
 
 
-class ReplayExportView(TenantRoleRequiredMixin, View):
-    required_roles = POLICY_READ_ROLES
+class ReplayExportView(CapabilityRequiredMixin, View):
+    required_capability = "policies.view"
 
     def get(self, request, public_id: str):
         replay = selectors.policy_replay_get(tenant=request.tenant, user=request.user, public_id=public_id)
@@ -220,8 +213,8 @@ class ReplayExportView(TenantRoleRequiredMixin, View):
         return response
 
 
-class VersionSourceView(TenantRoleRequiredMixin, View):
-    required_roles = POLICY_READ_ROLES
+class VersionSourceView(CapabilityRequiredMixin, View):
+    required_capability = "policies.view"
 
     def get(self, request, public_id: str):
         version = selectors.policy_version_get(tenant=request.tenant, user=request.user, public_id=public_id)
@@ -230,8 +223,8 @@ class VersionSourceView(TenantRoleRequiredMixin, View):
         return response
 
 
-class VersionSignatureDownloadView(TenantRoleRequiredMixin, View):
-    required_roles = POLICY_READ_ROLES
+class VersionSignatureDownloadView(CapabilityRequiredMixin, View):
+    required_capability = "policies.view"
 
     def get(self, request, public_id: str):
         version = selectors.policy_version_get(tenant=request.tenant, user=request.user, public_id=public_id)
@@ -242,10 +235,10 @@ class VersionSignatureDownloadView(TenantRoleRequiredMixin, View):
         return response
 
 
-class SigningKeyView(TenantRoleRequiredMixin, View):
+class SigningKeyView(CapabilityRequiredMixin, View):
     """The tenant's policy-signing public key(s) and the trust root download; tenant admins rotate."""
 
-    required_roles = POLICY_READ_ROLES
+    required_capability = "policies.view"
 
     def get(self, request):
         if request.GET.get("download") == "trust-root":
@@ -257,13 +250,13 @@ class SigningKeyView(TenantRoleRequiredMixin, View):
             return response
         context = {
             "trust_root": policy_trust_root(tenant=request.tenant),
-            "can_rotate": has_role(request.user, request.tenant, Role.TENANT_ADMIN),
+            "can_rotate": can(request.user, request.tenant, "policies.manage_signing"),
         }
         return render(request, "policies/signing.html", context)
 
 
-class SigningKeyRotateView(TenantRoleRequiredMixin, View):
-    required_roles = (Role.TENANT_ADMIN,)
+class SigningKeyRotateView(CapabilityRequiredMixin, View):
+    required_capability = "policies.manage_signing"
 
     def post(self, request):
         policy_signing_key_current(tenant=request.tenant)
@@ -272,8 +265,8 @@ class SigningKeyRotateView(TenantRoleRequiredMixin, View):
         return redirect("policies:signing")
 
 
-class RolloutPlanView(TenantRoleRequiredMixin, View):
-    required_roles = POLICY_READ_ROLES
+class RolloutPlanView(CapabilityRequiredMixin, View):
+    required_capability = "policies.view"
 
     def get(self, request, public_id: str):
         plan = selectors.rollout_change_plan_get(
@@ -283,13 +276,13 @@ class RolloutPlanView(TenantRoleRequiredMixin, View):
             "plan": plan,
             "turning": [c for c in plan.canaries if c.get("turns_allow")],
             "matrix": _matrix_rows(plan.replay) if plan.replay_id else None,
-            "can_write": has_role(request.user, request.tenant, *POLICY_WRITE_ROLES),
+            "can_write": can(request.user, request.tenant, "policies.publish"),
         }
         return render(request, "policies/rollout_plan.html", context)
 
 
-class RolloutPlanApplyView(TenantRoleRequiredMixin, View):
-    required_roles = POLICY_WRITE_ROLES
+class RolloutPlanApplyView(CapabilityRequiredMixin, View):
+    required_capability = "policies.publish"
 
     def post(self, request, public_id: str):
         plan = selectors.rollout_change_plan_get(
@@ -311,8 +304,8 @@ class RolloutPlanApplyView(TenantRoleRequiredMixin, View):
         return redirect("policies:rollout-plan", public_id=plan.public_id)
 
 
-class RolloutPlanRollbackView(TenantRoleRequiredMixin, View):
-    required_roles = POLICY_WRITE_ROLES
+class RolloutPlanRollbackView(CapabilityRequiredMixin, View):
+    required_capability = "policies.publish"
 
     def post(self, request, public_id: str):
         plan = selectors.rollout_change_plan_get(
@@ -326,10 +319,10 @@ class RolloutPlanRollbackView(TenantRoleRequiredMixin, View):
         return redirect("policies:rollout-plan", public_id=back.public_id)
 
 
-class AuditResultsView(TenantRoleRequiredMixin, View):
+class AuditResultsView(CapabilityRequiredMixin, View):
     """Rollouts in audit_only: what would have been blocked or sent for approval, grouped by rule."""
 
-    required_roles = POLICY_READ_ROLES
+    required_capability = "policies.view"
 
     def get(self, request):
         from policies.models import Rollout
@@ -343,14 +336,11 @@ class AuditResultsView(TenantRoleRequiredMixin, View):
         return render(request, "policies/audit_results.html", context)
 
 
-class CanariesView(TenantRoleRequiredMixin, View):
+class CanariesView(CapabilityRequiredMixin, View):
     """The safety canaries: the shipped list (read-only) and the tenant's own list (YAML), checked by every plan."""
 
-    required_roles = POLICY_READ_ROLES
-
-    def dispatch(self, request, *args, **kwargs):
-        self.required_roles = POLICY_READ_ROLES if request.method in ("GET", "HEAD") else POLICY_WRITE_ROLES
-        return super().dispatch(request, *args, **kwargs)
+    required_capability = "policies.publish"
+    read_capability = "policies.view"
 
     def _render(self, request, *, text=None, error=None, status=200):
         from cavra_engine.policy.canaries import load_canaries
@@ -361,7 +351,7 @@ class CanariesView(TenantRoleRequiredMixin, View):
             "shipped": load_canaries(),
             "own_text": text if text is not None else (row.source_text if row else ""),
             "error": error,
-            "can_write": has_role(request.user, request.tenant, *POLICY_WRITE_ROLES),
+            "can_write": can(request.user, request.tenant, "policies.publish"),
         }
         return render(request, "policies/canaries.html", context, status=status)
 

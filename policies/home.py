@@ -8,7 +8,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from core.pages import HomePanel
-from policies.selectors import ACTIVITY_ROLES, POLICY_WRITE_ROLES, decision_list, rollouts
+from policies.selectors import decision_list, rollouts
 
 
 def _operator_context(*, user, tenant) -> dict:
@@ -26,14 +26,14 @@ HOME_PANELS = [
     HomePanel(
         "Policies and rollouts",
         "policies/panels/operator.html",
-        POLICY_WRITE_ROLES,
+        "policies.manage_rollouts",
         _operator_context,
         order=20,
     ),
     HomePanel(
         "Agent decisions, last 24 h",
         "policies/panels/activity.html",
-        ACTIVITY_ROLES,
+        "policies.view_activity",
         _activity_context,
         order=30,
     ),

@@ -7,7 +7,8 @@ import secrets
 from django.db import models
 from django.utils import timezone
 
-from tenants.models import TenantOwned, User
+from core.models import TenantOwned
+from tenants.models import User
 
 
 def new_pack_id() -> str:

@@ -1,6 +1,4 @@
-from policies.selectors import ACTIVITY_ROLES, POLICY_READ_ROLES
-
 NAV_ITEMS = [
-    ("Activity", "policies:activity", ACTIVITY_ROLES),
-    ("Policies", "policies:index", POLICY_READ_ROLES),
+    ("Activity", "policies:activity", "policies.view_activity"),
+    ("Policies", "policies:index", "policies.view"),
 ]

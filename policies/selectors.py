@@ -7,21 +7,10 @@ from datetime import datetime
 from django.db.models import QuerySet
 from django.utils.dateparse import parse_datetime
 
+from core.authz import can, get_for_tenant_or_404
 from evidence.models import AgentSession, Decision
 from policies.models import PolicyPack, PolicyVersion, Rollout, RolloutChange
-from tenants.permissions import get_for_tenant_or_404, has_role
-from tenants.roles import Role
 
-ACTIVITY_ROLES = (
-    Role.TENANT_ADMIN,
-    Role.SECURITY_REVIEWER,
-    Role.OPERATOR,
-    Role.EVALUATOR,
-    Role.COMPLIANCE_OFFICER,
-    Role.AUDITOR,
-)
-POLICY_READ_ROLES = ACTIVITY_ROLES
-POLICY_WRITE_ROLES = (Role.TENANT_ADMIN, Role.OPERATOR)
 DECISION_FILTERS = (
     "agent",
     "repository",
@@ -42,7 +31,7 @@ def can_read_activity(user, tenant) -> bool:
     agent = _agent_of(user)
     if agent is not None:
         return agent.tenant_id == tenant.pk
-    return has_role(user, tenant, *ACTIVITY_ROLES)
+    return can(user, tenant, "policies.view_activity")
 
 
 def _parse_time(value: str | None, field: str) -> datetime | None:
@@ -125,19 +114,15 @@ def session_get(*, tenant, user, public_id: str) -> AgentSession:
 
 
 def policy_versions(*, tenant, user) -> QuerySet[PolicyVersion]:
-    if not has_role(user, tenant, *POLICY_READ_ROLES):
-        return PolicyVersion.objects.none()
     return (
-        PolicyVersion.objects.filter(tenant=tenant)
+        PolicyVersion.objects.visible_to(user, "policies.view", tenant=tenant)
         .select_related("pack")
         .order_by("pack__pack_id", "-created_at")
     )
 
 
 def policy_packs(*, tenant, user) -> QuerySet[PolicyPack]:
-    if not has_role(user, tenant, *POLICY_READ_ROLES):
-        return PolicyPack.objects.none()
-    return PolicyPack.objects.filter(tenant=tenant).order_by("pack_id")
+    return PolicyPack.objects.visible_to(user, "policies.view", tenant=tenant).order_by("pack_id")
 
 
 def policy_version_get(*, tenant, user, public_id: str) -> PolicyVersion:
@@ -172,9 +157,9 @@ def policy_version_changes(*, version: PolicyVersion) -> dict | None:
 
 
 def rollouts(*, tenant, user) -> QuerySet[Rollout]:
-    if not has_role(user, tenant, *POLICY_READ_ROLES):
-        return Rollout.objects.none()
-    return Rollout.objects.filter(tenant=tenant).select_related("version__pack", "repository", "environment")
+    return Rollout.objects.visible_to(user, "policies.view", tenant=tenant).select_related(
+        "version__pack", "repository", "environment"
+    )
 
 
 def rollout_get(*, tenant, user, public_id: str) -> Rollout:
@@ -182,7 +167,7 @@ def rollout_get(*, tenant, user, public_id: str) -> Rollout:
 
 
 def rollout_history(*, tenant, user, limit: int = 20) -> list[RolloutChange]:
-    if not has_role(user, tenant, *POLICY_READ_ROLES):
+    if not can(user, tenant, "policies.view"):
         return []
     return list(RolloutChange.objects.filter(tenant=tenant).select_related("actor")[:limit])
 

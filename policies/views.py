@@ -10,12 +10,10 @@ from django.shortcuts import redirect, render
 from django.views import View
 
 from cavra_engine.policy import list_bundled_packs
+from core.authz import CapabilityRequiredMixin, can
 from evidence.models import Decision
 from policies.forms import BundledInstallForm, DecisionFilterForm, PackUploadForm, RolloutForm
 from policies.selectors import (
-    ACTIVITY_ROLES,
-    POLICY_READ_ROLES,
-    POLICY_WRITE_ROLES,
     decision_get,
     decision_list,
     policy_version_changes,
@@ -29,9 +27,8 @@ from policies.selectors import (
 )
 from policies.services import policy_pack_install_bundled
 from policies.services.drafts import draft_validate, policy_draft_create
-from policies.services.rollout_plans import rollout_change_apply, rollout_change_plan_create
+from policies.services.rollout_plans import rollout_change_plan_create, rollout_change_request
 from tenants.forms import apply_service_errors
-from tenants.permissions import TenantRoleRequiredMixin, has_role
 
 PAGE_SIZE = 50
 
@@ -45,8 +42,8 @@ def _located(errors: list[dict]) -> list[str]:
     ]
 
 
-class PoliciesView(TenantRoleRequiredMixin, View):
-    required_roles = POLICY_READ_ROLES
+class PoliciesView(CapabilityRequiredMixin, View):
+    required_capability = "policies.view"
 
     def get(self, request):
         return self._render(request)
@@ -61,13 +58,13 @@ class PoliciesView(TenantRoleRequiredMixin, View):
             "bundled": [p for p in list_bundled_packs() if p.id not in installed],
             "upload_form": upload or PackUploadForm(),
             "rollout_form": rollout or RolloutForm(),
-            "can_write": has_role(request.user, tenant, *POLICY_WRITE_ROLES),
+            "can_write": can(request.user, tenant, "policies.publish"),
         }
         return render(request, "policies/policies.html", context, status=status)
 
 
 class PackUploadView(PoliciesView):
-    required_roles = POLICY_WRITE_ROLES
+    required_capability = "policies.publish"
     http_method_names = ["post"]
 
     def post(self, request):
@@ -92,7 +89,7 @@ class PackUploadView(PoliciesView):
 
 
 class BundledInstallView(PoliciesView):
-    required_roles = POLICY_WRITE_ROLES
+    required_capability = "policies.publish"
     http_method_names = ["post"]
 
     def post(self, request):
@@ -112,7 +109,7 @@ class BundledInstallView(PoliciesView):
 
 
 class RolloutSetView(PoliciesView):
-    required_roles = POLICY_WRITE_ROLES
+    required_capability = "policies.manage_rollouts"
     http_method_names = ["post"]
 
     def post(self, request):
@@ -128,7 +125,7 @@ class RolloutSetView(PoliciesView):
                 # Every rollout change goes through a change plan: tightening applies at once,
                 # loosening stops at the plan page (typed acknowledgement, then an approval).
                 try:
-                    plan = rollout_change_plan_create(
+                    plan = rollout_change_request(
                         tenant=request.tenant,
                         actor=request.user,
                         version=version,
@@ -136,8 +133,6 @@ class RolloutSetView(PoliciesView):
                         repository=form.cleaned_data["repository"] or "",
                         environment=form.cleaned_data["environment"] or "",
                     )
-                    if plan.risk != "loosening":
-                        rollout_change_apply(plan=plan, actor=request.user)
                 except ValidationError as exc:
                     apply_service_errors(form, exc)
                 else:
@@ -151,8 +146,8 @@ class RolloutSetView(PoliciesView):
         return self._render(request, rollout=form, status=422)
 
 
-class RolloutRemoveView(TenantRoleRequiredMixin, View):
-    required_roles = POLICY_WRITE_ROLES
+class RolloutRemoveView(CapabilityRequiredMixin, View):
+    required_capability = "policies.manage_rollouts"
     http_method_names = ["post"]
 
     def post(self, request, public_id: str):
@@ -169,8 +164,8 @@ class RolloutRemoveView(TenantRoleRequiredMixin, View):
         return redirect("policies:rollout-plan", public_id=plan.public_id)
 
 
-class VersionDetailView(TenantRoleRequiredMixin, View):
-    required_roles = POLICY_READ_ROLES
+class VersionDetailView(CapabilityRequiredMixin, View):
+    required_capability = "policies.view"
 
     def get(self, request, public_id: str):
         version = policy_version_get(tenant=request.tenant, user=request.user, public_id=public_id)
@@ -178,10 +173,10 @@ class VersionDetailView(TenantRoleRequiredMixin, View):
         return render(request, "policies/version.html", {"version": version, "changes": changes})
 
 
-class ActivityView(TenantRoleRequiredMixin, View):
+class ActivityView(CapabilityRequiredMixin, View):
     """Decisions with filters; an htmx request gets only the results region."""
 
-    required_roles = ACTIVITY_ROLES
+    required_capability = "policies.view_activity"
 
     def get(self, request):
         form = DecisionFilterForm(request.GET or None)
@@ -210,16 +205,16 @@ def _counts(qs) -> dict:
     return {v: counts.get(v, 0) for v in Decision.Verdict.values}
 
 
-class DecisionDetailPage(TenantRoleRequiredMixin, View):
-    required_roles = ACTIVITY_ROLES
+class DecisionDetailPage(CapabilityRequiredMixin, View):
+    required_capability = "policies.view_activity"
 
     def get(self, request, public_id: str):
         decision = decision_get(tenant=request.tenant, user=request.user, public_id=public_id)
         return render(request, "policies/decision.html", {"d": decision})
 
 
-class SessionsView(TenantRoleRequiredMixin, View):
-    required_roles = ACTIVITY_ROLES
+class SessionsView(CapabilityRequiredMixin, View):
+    required_capability = "policies.view_activity"
 
     def get(self, request):
         qs = session_list(tenant=request.tenant, user=request.user, filters=request.GET).order_by(
@@ -229,8 +224,8 @@ class SessionsView(TenantRoleRequiredMixin, View):
         return render(request, "policies/sessions.html", {"page": page})
 
 
-class SessionDetailPage(TenantRoleRequiredMixin, View):
-    required_roles = ACTIVITY_ROLES
+class SessionDetailPage(CapabilityRequiredMixin, View):
+    required_capability = "policies.view_activity"
 
     def get(self, request, public_id: str):
         session = session_get(tenant=request.tenant, user=request.user, public_id=public_id)

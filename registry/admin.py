@@ -4,11 +4,15 @@ workload identities (bound through the API), MCP servers and tools."""
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 
-from cavra_portal.admin_site import TenantScopedAdmin
+from core.admin import TenantScopedAdmin
 from registry.models import Agent, AgentCredential, McpServer, McpTool, WorkloadIdentityBinding
 from registry.services import (
+    agent_changes_validate,
+    agent_create,
     agent_credential_revoke,
+    agent_update,
     mcp_tool_approve,
     workload_identity_set_enabled,
     workload_identity_unbind,
@@ -22,6 +26,72 @@ class AgentAdmin(TenantScopedAdmin):
     list_select_related = ("tenant", "owner")
     search_fields = ("name", "public_id", "description")
     readonly_fields = ("public_id", "last_seen_at", "created_at", "updated_at", "created_by")
+    # Fields the registry service owns; saving goes through agent_create / agent_update, so retiring
+    # revokes every token and is audited into the evidence chain, exactly as from the pages or the API.
+    service_fields = (
+        "name",
+        "description",
+        "profile",
+        "owner",
+        "status",
+        "allowed_repositories",
+        "allowed_actions",
+        "allowed_mcp_tools",
+        "risk_tier",
+    )
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None and obj.status == Agent.Status.RETIRED:
+            # Retiring cannot be undone from a form: a retired agent is shown, not edited.
+            fields += [f for f in self.service_fields if f not in fields]
+        return fields
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # an agent's decisions and evidence point at it: retire it instead
+
+    def get_form(self, request, obj=None, **kwargs):
+        form_class = super().get_form(request, obj, **kwargs)
+        admin_ = self
+
+        class ServiceChecked(form_class):
+            def clean(self):
+                data = super().clean()
+                tenant = obj.tenant if obj is not None else request.tenant
+                if admin_._is_super(request) and obj is None:
+                    tenant = data.get("tenant") or tenant
+                if not self.errors and tenant is not None:
+                    # The service's own checks, so an error shows next to its field, not after a save.
+                    try:
+                        agent_changes_validate(tenant=tenant, changes=admin_._changes(self, obj), agent=obj)
+                    except ValidationError as exc:
+                        self.add_error(None, exc)
+                return data
+
+        return ServiceChecked
+
+    def _changes(self, form, obj) -> dict:
+        names = [f for f in self.service_fields if f in form.cleaned_data]
+        if obj is not None:
+            names = [f for f in names if f in form.changed_data]
+        return {name: form.cleaned_data[name] for name in names}
+
+    def save_model(self, request, obj, form, change):
+        changes = self._changes(form, obj if change else None)
+        try:
+            if change:
+                saved = agent_update(agent=obj, actor=request.user, **changes)
+            else:
+                tenant = obj.tenant if self._is_super(request) else request.tenant
+                status = changes.pop("status", None)
+                saved = agent_create(tenant=tenant, actor=request.user, **changes)
+                if status and status != saved.status:
+                    saved = agent_update(agent=saved, actor=request.user, status=status)
+        except ValidationError as exc:
+            # A race with another writer (the form ran the same field checks); nothing was saved.
+            self.message_user(request, "; ".join(exc.messages), level=messages.ERROR)
+            return
+        obj.pk, obj.public_id, obj.status = saved.pk, saved.public_id, saved.status
 
 
 @admin.register(AgentCredential)

@@ -29,7 +29,7 @@ _MAX_TOKEN_LENGTH = 200
 
 
 class _NoRoles(dict):
-    """Stands in for tenants.permissions' per-user role cache: an agent holds no human role in any
+    """Stands in for core.authz's per-user role cache: an agent holds no human role in any
     tenant, so human-only endpoints answer 403 instead of asking guardian about a non-User."""
 
     def __contains__(self, key) -> bool:

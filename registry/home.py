@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from core.pages import HomePanel
-from registry.selectors import WRITE_ROLES, registry_summary
+from registry.selectors import registry_summary
 
 
 def _summary_context(*, user, tenant) -> dict:
@@ -12,6 +12,10 @@ def _summary_context(*, user, tenant) -> dict:
 
 HOME_PANELS = [
     HomePanel(
-        "Agent and MCP registry", "registry/panels/summary.html", WRITE_ROLES, _summary_context, order=30
+        "Agent and MCP registry",
+        "registry/panels/summary.html",
+        "registry.manage_agents",
+        _summary_context,
+        order=30,
     ),
 ]

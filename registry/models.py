@@ -9,8 +9,8 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
 
+from core.models import TenantOwned
 from registry.profiles import PROFILE_CHOICES
-from tenants.models import TenantOwned
 
 _ID_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
 

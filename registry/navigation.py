@@ -1,6 +1,4 @@
-from registry.selectors import READ_ROLES
-
 NAV_ITEMS = [
-    ("Agents", "registry:agents", READ_ROLES),
-    ("MCP servers", "registry:mcp-servers", READ_ROLES),
+    ("Agents", "registry:agents", "registry.view"),
+    ("MCP servers", "registry:mcp-servers", "registry.view"),
 ]

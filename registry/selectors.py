@@ -7,22 +7,10 @@ from dataclasses import dataclass
 from django.db.models import Count, Q, QuerySet
 
 from cavra_engine.policy.vocabulary import BLOCK, REQUIRE_APPROVAL
+from core.authz import can, get_for_tenant_or_404
 from registry.models import Agent, AgentCredential, McpServer, McpTool, WorkloadIdentityBinding
 from registry.profiles import MCP_TOOL_CALL, PROFILES, effective_capabilities
 from tenants.models import Tenant
-from tenants.permissions import get_for_tenant_or_404, has_role
-from tenants.roles import Role
-
-# Operators and tenant admins change the registry; these roles may read it.
-WRITE_ROLES: tuple[str, ...] = (Role.TENANT_ADMIN, Role.OPERATOR)
-READ_ROLES: tuple[str, ...] = (
-    Role.TENANT_ADMIN,
-    Role.OPERATOR,
-    Role.SECURITY_REVIEWER,
-    Role.EVALUATOR,
-    Role.COMPLIANCE_OFFICER,
-    Role.AUDITOR,
-)
 
 
 def _agent_principal(user):
@@ -30,11 +18,11 @@ def _agent_principal(user):
 
 
 def can_read_registry(user, tenant: Tenant | None) -> bool:
-    return has_role(user, tenant, *READ_ROLES)
+    return can(user, tenant, "registry.view")
 
 
 def can_write_registry(user, tenant: Tenant | None) -> bool:
-    return has_role(user, tenant, *WRITE_ROLES)
+    return can(user, tenant, "registry.manage_agents")
 
 
 # ---------------------------------------------------------------- agents

@@ -8,21 +8,23 @@ from django.db.models import Count, Q
 from django.shortcuts import redirect, render
 from django.views import View
 
+from core.authz import CapabilityRequiredMixin
 from registry import selectors, services
 from registry.forms import AgentForm, AgentStatusForm, CredentialIssueForm, McpServerForm
 from registry.models import Agent, McpServer, RiskTier
 from registry.profiles import PROFILE_CHOICES, PROFILES
-from registry.selectors import READ_ROLES, WRITE_ROLES, can_write_registry
+from registry.selectors import can_write_registry
 from tenants.forms import apply_service_errors
-from tenants.permissions import TenantRoleRequiredMixin
 
 
-class RegistryPageMixin(TenantRoleRequiredMixin):
-    """Readers may GET; only operators and tenant admins may POST."""
+class RegistryPageMixin(CapabilityRequiredMixin):
+    """Readers may GET; only who holds `write_capability` may POST."""
+
+    write_capability = "registry.manage_agents"
 
     @property
-    def required_roles(self):
-        return READ_ROLES if self.request.method in ("GET", "HEAD") else WRITE_ROLES
+    def required_capability(self):
+        return "registry.view" if self.request.method in ("GET", "HEAD") else self.write_capability
 
 
 def _filters(request, names) -> dict:
@@ -95,7 +97,7 @@ class AgentDetailView(RegistryPageMixin, View):
 
 
 class AgentEditView(RegistryPageMixin, View):
-    required_roles = WRITE_ROLES
+    required_capability = "registry.manage_agents"  # GET too: the form is for who may change it
 
     def get(self, request, agent_id: str):
         agent = selectors.agent_get(tenant=request.tenant, user=request.user, public_id=agent_id)
@@ -129,7 +131,7 @@ class AgentEditView(RegistryPageMixin, View):
 
 
 class AgentStatusView(RegistryPageMixin, View):
-    required_roles = WRITE_ROLES
+    required_capability = "registry.manage_agents"  # GET too: the form is for who may change it
 
     def post(self, request, agent_id: str):
         agent = selectors.agent_get(tenant=request.tenant, user=request.user, public_id=agent_id)
@@ -159,7 +161,7 @@ class AgentStatusView(RegistryPageMixin, View):
 class AgentCredentialIssueView(RegistryPageMixin, View):
     """Shows the new token in the response itself: it is never stored, so it cannot be shown later."""
 
-    required_roles = WRITE_ROLES
+    required_capability = "registry.manage_agents"  # GET too: the form is for who may change it
 
     def post(self, request, agent_id: str):
         agent = selectors.agent_get(tenant=request.tenant, user=request.user, public_id=agent_id)
@@ -189,7 +191,7 @@ class AgentCredentialIssueView(RegistryPageMixin, View):
 
 
 class AgentCredentialRevokeView(RegistryPageMixin, View):
-    required_roles = WRITE_ROLES
+    required_capability = "registry.manage_agents"  # GET too: the form is for who may change it
 
     def post(self, request, agent_id: str, credential_id: str):
         agent = selectors.agent_get(tenant=request.tenant, user=request.user, public_id=agent_id)
@@ -205,6 +207,8 @@ class AgentCredentialRevokeView(RegistryPageMixin, View):
 
 
 class McpServersView(RegistryPageMixin, View):
+    write_capability = "registry.manage_mcp"
+
     def get(self, request):
         return self._render(request, McpServerForm())
 
@@ -251,13 +255,15 @@ def _server_context(request, server, **extra) -> dict:
 
 
 class McpServerDetailView(RegistryPageMixin, View):
+    write_capability = "registry.manage_mcp"
+
     def get(self, request, server_id: str):
         server = selectors.mcp_server_get(tenant=request.tenant, user=request.user, public_id=server_id)
         return render(request, "registry/mcp_server_detail.html", _server_context(request, server))
 
 
 class McpServerApproveView(RegistryPageMixin, View):
-    required_roles = WRITE_ROLES
+    required_capability = "registry.manage_mcp"  # GET too: the form is for who may change it
 
     def post(self, request, server_id: str):
         server = selectors.mcp_server_get(tenant=request.tenant, user=request.user, public_id=server_id)
@@ -292,7 +298,7 @@ class McpServerBlockView(McpServerApproveView):
 
 
 class McpToolApproveView(RegistryPageMixin, View):
-    required_roles = WRITE_ROLES
+    required_capability = "registry.manage_mcp"  # GET too: the form is for who may change it
 
     def post(self, request, server_id: str, tool_id: str):
         server = selectors.mcp_server_get(tenant=request.tenant, user=request.user, public_id=server_id)

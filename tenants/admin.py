@@ -8,7 +8,7 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from cavra_portal.admin_site import TenantScopedAdmin, TenantSelfAdmin
+from core.admin import TenantScopedAdmin, TenantSelfAdmin
 from tenants.forms import RolesField
 from tenants.models import AuditEntry, Membership, PersonalAccessToken, RoleMapping, SsoProvider, Tenant, User
 from tenants.services import membership_add, membership_remove, membership_set_roles
@@ -23,7 +23,12 @@ class TenantAdmin(TenantSelfAdmin):
 
 
 class MembershipAdminForm(forms.ModelForm):
-    roles = RolesField()
+    roles = RolesField()  # not a column: roles live in guardian grants, written by the tenants services
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.initial.setdefault("roles", self.instance.roles)
 
     class Meta:
         model = Membership

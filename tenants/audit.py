@@ -19,22 +19,6 @@ def register_audit_sink(sink: AuditSink) -> None:
         _sinks.append(sink)
 
 
-def model_snapshot(obj: models.Model | None) -> dict | None:
-    """A JSON-safe picture of a row's concrete fields, secrets masked, for before/after."""
-    if obj is None:
-        return None
-    data: dict[str, Any] = {}
-    for field in obj._meta.concrete_fields:
-        name = field.attname
-        value = getattr(obj, name)
-        if any(word in field.name for word in ("password", "secret", "token_hash", "private")):
-            value = "***" if value else ""
-        elif value is not None and not isinstance(value, (str, int, float, bool, list, dict)):
-            value = str(value)
-        data[field.name] = value
-    return data
-
-
 def record_audit(
     *,
     tenant: Tenant | None,

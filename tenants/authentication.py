@@ -25,7 +25,7 @@ class PersonalTokenAuthentication(BaseAuthentication):
     The token, its user and tenant, and the user's membership are read fresh on every request (no
     cache), so revocation, expiry, deactivation and removal from the tenant count at once. The
     request is bound to the token's tenant whatever else the user belongs to; roles then come from
-    tenants.permissions exactly as for a browser session."""
+    core.authz exactly as for a browser session."""
 
     keyword = "Bearer"
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from core.authz import capabilities_of, roles_of
 from core.pages import navigation_for
-from tenants.permissions import roles_of
 
 
 def tenant_shell(request) -> dict:
@@ -16,5 +16,5 @@ def tenant_shell(request) -> dict:
         "current_tenant": tenant,
         "tenant_memberships": getattr(request, "memberships", []),
         "current_roles": roles,
-        "nav_items": navigation_for(roles),
+        "nav_items": navigation_for(capabilities_of(user, tenant)),
     }

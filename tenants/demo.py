@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.db import transaction
 
+from core.roles import ALL_ROLES, Role
 from tenants.models import Membership, Tenant, User
-from tenants.roles import ALL_ROLES, Role
 from tenants.services import membership_add, membership_set_roles, tenant_create
 
 DEMO_PASSWORD = "cavra-demo"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import forms
 
-from tenants.roles import Role
+from core.roles import Role
 from tenants.tokens import MAX_NAME_LENGTH
 
 

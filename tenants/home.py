@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from core.pages import HomePanel
-from tenants.roles import Role
+from core.roles import Role
 from tenants.selectors import tenant_audit_entries, tenant_members, tenant_sso_providers
 
 
@@ -19,6 +19,6 @@ def _admin_context(*, user, tenant) -> dict:
 
 HOME_PANELS = [
     HomePanel(
-        "Members and sign-in", "tenants/panels/admin.html", (Role.TENANT_ADMIN,), _admin_context, order=50
+        "Members and sign-in", "tenants/panels/admin.html", "tenants.manage_members", _admin_context, order=50
     ),
 ]

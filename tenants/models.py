@@ -10,7 +10,8 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
 
-from tenants.roles import Role, role_permission_choices
+from core.models import TenantOwned
+from core.roles import ALL_ROLES, Role, role_permission, role_permission_choices
 
 SLUG_VALIDATOR = RegexValidator(
     r"^[a-z0-9](?:[a-z0-9-]{0,48}[a-z0-9])?$",
@@ -108,20 +109,22 @@ class Tenant(models.Model):
         return not (self.entitlement_expires_at and self.entitlement_expires_at < timezone.now().date())
 
 
-class TenantOwned(models.Model):
-    """Base for every row that belongs to one tenant: the tenant is required and indexed."""
+def tenant_content_type():
+    from django.contrib.contenttypes.models import ContentType
 
-    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, db_index=True, related_name="+")
+    return ContentType.objects.get_for_model(Tenant)
 
-    class Meta:
-        abstract = True
+
+def role_grants_attr(tenant_id: int) -> str:
+    """Where tenants.selectors puts a user's prefetched guardian grants on one tenant."""
+    return f"_role_grants_{tenant_id}"
 
 
 class Membership(TenantOwned):
-    """A user's place in a tenant. `roles` is the source of truth; guardian grants mirror it."""
+    """A user's place in a tenant. The roles held here are stored once, as guardian object permissions
+    on the Tenant (`role_<name>`); `roles` reads them (tenants.selectors prefetches them for lists)."""
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
-    roles = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     invited_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
@@ -133,6 +136,22 @@ class Membership(TenantOwned):
 
     def __str__(self) -> str:
         return f"{self.user} @ {self.tenant.slug}"
+
+    @property
+    def roles(self) -> list[str]:
+        """The roles held in this tenant, in the canonical order of core.roles."""
+        grants = getattr(self.user, role_grants_attr(self.tenant_id), None)
+        if grants is None:
+            from guardian.models import UserObjectPermission
+
+            codenames = set(
+                UserObjectPermission.objects.filter(
+                    user_id=self.user_id, content_type=tenant_content_type(), object_pk=str(self.tenant_id)
+                ).values_list("permission__codename", flat=True)
+            )
+        else:
+            codenames = {grant.permission.codename for grant in grants}
+        return [role for role in ALL_ROLES if role_permission(role) in codenames]
 
     def role_labels(self) -> list[str]:
         labels = dict(Role.choices)

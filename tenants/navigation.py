@@ -1,7 +1,5 @@
-from tenants.roles import Role
-
 NAV_ITEMS = [
-    ("Home", "home", ()),
-    ("Members", "tenants:members", (Role.TENANT_ADMIN,)),
-    ("API tokens", "tenants:tokens", ()),
+    ("Home", "home", None),
+    ("Members", "tenants:members", "tenants.manage_members"),
+    ("API tokens", "tenants:tokens", None),
 ]

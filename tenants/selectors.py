@@ -2,48 +2,75 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
+from guardian.models import UserObjectPermission
 
-from tenants.models import AuditEntry, Membership, RoleMapping, SsoProvider, Tenant, User
-from tenants.permissions import has_role
-from tenants.roles import Role
+from core.authz import can, is_member
+from core.roles import role_permission
+from tenants.models import (
+    AuditEntry,
+    Membership,
+    RoleMapping,
+    SsoProvider,
+    Tenant,
+    User,
+    role_grants_attr,
+    tenant_content_type,
+)
 
 
 def memberships_for_user(*, user: User) -> list[Membership]:
     return list(Membership.objects.filter(user=user).select_related("tenant").order_by("tenant__slug"))
 
 
+def with_roles(memberships: QuerySet[Membership], tenant: Tenant) -> QuerySet[Membership]:
+    """Prefetch each member's role grants on `tenant` (one query for the whole list, not one per row)."""
+    grants = UserObjectPermission.objects.filter(
+        content_type=tenant_content_type(), object_pk=str(tenant.pk), permission__codename__startswith="role_"
+    ).select_related("permission")
+    return memberships.prefetch_related(
+        Prefetch("user__userobjectpermission_set", queryset=grants, to_attr=role_grants_attr(tenant.pk))
+    )
+
+
 def tenant_members(*, tenant: Tenant, user: User) -> QuerySet[Membership]:
     """Members of a tenant, for any member of it; ordered by e-mail."""
-    if not has_role(user, tenant):
+    if not is_member(user, tenant):
         return Membership.objects.none()
-    return Membership.objects.filter(tenant=tenant).select_related("user", "tenant").order_by("user__email")
+    members = (
+        Membership.objects.filter(tenant=tenant).select_related("user", "tenant").order_by("user__email")
+    )
+    return with_roles(members, tenant)
 
 
 def tenant_member_get(*, tenant: Tenant, user: User, membership_id: int) -> Membership:
-    from tenants.permissions import get_for_tenant_or_404
+    from core.authz import get_for_tenant_or_404
 
     return get_for_tenant_or_404(tenant_members(tenant=tenant, user=user), tenant, pk=membership_id)
 
 
 def members_with_role(*, tenant: Tenant, role: str) -> list[Membership]:
-    # JSON containment is not portable to SQLite, so filter in Python for the demo database.
-    return [m for m in Membership.objects.filter(tenant=tenant).select_related("user") if role in m.roles]
+    holders = UserObjectPermission.objects.filter(
+        content_type=tenant_content_type(),
+        object_pk=str(tenant.pk),
+        permission__codename=role_permission(role),
+    ).values("user_id")
+    return list(Membership.objects.filter(tenant=tenant, user_id__in=holders).select_related("user"))
 
 
 def tenant_sso_providers(*, tenant: Tenant, user: User) -> QuerySet[SsoProvider]:
-    if not has_role(user, tenant, Role.TENANT_ADMIN):
+    if not can(user, tenant, "tenants.manage_members"):
         return SsoProvider.objects.none()
     return SsoProvider.objects.filter(tenant=tenant)
 
 
 def tenant_role_mappings(*, tenant: Tenant, user: User) -> QuerySet[RoleMapping]:
-    if not has_role(user, tenant, Role.TENANT_ADMIN):
+    if not can(user, tenant, "tenants.manage_members"):
         return RoleMapping.objects.none()
     return RoleMapping.objects.filter(tenant=tenant)
 
 
 def tenant_audit_entries(*, tenant: Tenant, user: User, limit: int = 50) -> list[AuditEntry]:
-    if not has_role(user, tenant, Role.TENANT_ADMIN, Role.AUDITOR, Role.COMPLIANCE_OFFICER):
+    if not can(user, tenant, "tenants.view_audit"):
         return []
     return list(AuditEntry.objects.filter(tenant=tenant).order_by("-created_at", "-id")[:limit])

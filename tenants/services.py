@@ -9,10 +9,12 @@ from django.core.validators import validate_email
 from django.db import transaction
 from guardian.shortcuts import assign_perm, remove_perm
 
-from tenants.audit import model_snapshot, record_audit
+from core.audit import model_snapshot
+from core.authz import authorize_actor, forget_roles
+from core.roles import ALL_ROLES, Role, parse_roles, role_permission
+from tenants.audit import record_audit
 from tenants.models import SLUG_VALIDATOR, Membership, Tenant, User
-from tenants.permissions import forget_roles
-from tenants.roles import ALL_ROLES, Role, parse_roles, role_permission
+from tenants.selectors import members_with_role
 
 
 def _validated_roles(roles, *, field: str = "roles") -> list[str]:
@@ -25,11 +27,11 @@ def _validated_roles(roles, *, field: str = "roles") -> list[str]:
     return parsed
 
 
-def _sync_grants(membership: Membership) -> None:
-    """Make the user's guardian grants on the tenant equal Membership.roles, nothing more."""
+def _grant_roles(membership: Membership, roles: list[str]) -> None:
+    """Make the user's guardian grants on the tenant (the one store of roles) equal `roles`, nothing more."""
     for role in ALL_ROLES:
         perm = f"tenants.{role_permission(role)}"
-        if role in membership.roles:
+        if role in roles:
             assign_perm(perm, membership.user, membership.tenant)
         else:
             remove_perm(perm, membership.user, membership.tenant)
@@ -42,10 +44,9 @@ def _lock_memberships(tenant: Tenant) -> list[Membership]:
     return list(Membership.objects.select_for_update().filter(tenant=tenant).order_by("pk"))
 
 
-def _admin_count(memberships: list[Membership], *, excluding: Membership | None = None) -> int:
-    return sum(
-        1 for m in memberships if Role.TENANT_ADMIN in m.roles and (excluding is None or m.pk != excluding.pk)
-    )
+def _admin_count(tenant: Tenant, *, excluding: Membership | None = None) -> int:
+    admins = members_with_role(tenant=tenant, role=Role.TENANT_ADMIN)
+    return sum(1 for m in admins if excluding is None or m.pk != excluding.pk)
 
 
 # Higher apps register what a new tenant starts with (policies: the default rollout) in AppConfig.ready();
@@ -87,12 +88,13 @@ def tenant_create(
 def membership_add(
     *, tenant: Tenant, user: User, roles, actor: User | None = None, action: str = "membership.add"
 ) -> Membership:
+    authorize_actor(actor, tenant, "tenants.manage_members")
     parsed = _validated_roles(roles)
     with transaction.atomic():
         if Membership.objects.filter(tenant=tenant, user=user).exists():
             raise ValidationError({"email": f"{user.email} is already a member of {tenant.name}."})
-        membership = Membership.objects.create(tenant=tenant, user=user, roles=parsed, invited_by=actor)
-        _sync_grants(membership)
+        membership = Membership.objects.create(tenant=tenant, user=user, invited_by=actor)
+        _grant_roles(membership, parsed)
         record_audit(
             tenant=tenant,
             actor=actor,
@@ -119,6 +121,7 @@ def membership_invite(*, tenant: Tenant, email: str, roles, actor: User, full_na
 
 
 def membership_set_roles(*, membership: Membership, roles, actor: User | None) -> Membership:
+    authorize_actor(actor, membership.tenant, "tenants.manage_members")
     parsed = _validated_roles(roles)
     with transaction.atomic():
         locked = _lock_memberships(membership.tenant)
@@ -128,15 +131,13 @@ def membership_set_roles(*, membership: Membership, roles, actor: User | None) -
         if (
             Role.TENANT_ADMIN in current.roles
             and Role.TENANT_ADMIN not in parsed
-            and _admin_count(locked, excluding=current) == 0
+            and _admin_count(current.tenant, excluding=current) == 0
         ):
             raise ValidationError({"roles": "A tenant must keep at least one tenant admin."})
         before = list(current.roles)
         if before == parsed:
             return current
-        current.roles = parsed
-        current.save(update_fields=["roles"])
-        _sync_grants(current)
+        _grant_roles(current, parsed)
         record_audit(
             tenant=current.tenant,
             actor=actor,
@@ -145,26 +146,26 @@ def membership_set_roles(*, membership: Membership, roles, actor: User | None) -
             before={"user": current.user.email, "roles": before},
             after={"user": current.user.email, "roles": parsed},
         )
-    membership.roles = parsed
     return current
 
 
 def membership_remove(*, membership: Membership, actor: User | None) -> None:
+    authorize_actor(actor, membership.tenant, "tenants.manage_members")
     with transaction.atomic():
         locked = _lock_memberships(membership.tenant)
         current = next((m for m in locked if m.pk == membership.pk), None)
         if current is None:
             return
-        if Role.TENANT_ADMIN in current.roles and _admin_count(locked, excluding=current) == 0:
+        before = current.roles
+        if Role.TENANT_ADMIN in before and _admin_count(current.tenant, excluding=current) == 0:
             raise ValidationError({"membership": "You cannot remove the last tenant admin."})
-        current.roles = []
-        _sync_grants(current)
+        _grant_roles(current, [])
         record_audit(
             tenant=current.tenant,
             actor=actor,
             action="membership.remove",
             obj=current,
-            before={"user": current.user.email, "roles": list(membership.roles)},
+            before={"user": current.user.email, "roles": before},
         )
         current.delete()
 

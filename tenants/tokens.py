@@ -11,10 +11,9 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from core.authz import can, get_for_tenant_or_404, is_member
 from tenants.audit import record_audit
 from tenants.models import Membership, PersonalAccessToken, Tenant, User
-from tenants.permissions import get_for_tenant_or_404, has_role
-from tenants.roles import Role
 
 TOKEN_PREFIX = "cvp_"
 TOKEN_VISIBLE_CHARS = 12
@@ -36,10 +35,10 @@ def _iso(value: datetime | None) -> str | None:
 
 def personal_tokens_visible(*, tenant: Tenant, user: User) -> QuerySet[PersonalAccessToken]:
     """The caller's own tokens in this tenant; a tenant admin sees every member's."""
-    if not has_role(user, tenant):
+    if not is_member(user, tenant):
         return PersonalAccessToken.objects.none()
     tokens = PersonalAccessToken.objects.filter(tenant=tenant).select_related("user", "revoked_by")
-    if not has_role(user, tenant, Role.TENANT_ADMIN):
+    if not can(user, tenant, "tenants.manage_tokens"):
         tokens = tokens.filter(user=user)
     return tokens.order_by("-created_at", "-id")
 
@@ -113,7 +112,7 @@ def personal_token_revoke(*, token: PersonalAccessToken, actor: User) -> Persona
             PersonalAccessToken.objects.select_for_update().select_related("user", "tenant").get(pk=token.pk)
         )
         is_owner = actor is not None and getattr(actor, "pk", None) == current.user_id
-        if not (is_owner or has_role(actor, current.tenant, Role.TENANT_ADMIN)):
+        if not (is_owner or can(actor, current.tenant, "tenants.manage_tokens")):
             raise PermissionDenied("Only the token's owner or a tenant admin may revoke it.")
         if current.revoked_at is not None:
             return current

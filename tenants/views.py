@@ -12,11 +12,11 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 from django.views.decorators.http import require_POST
 
+from core.authz import CapabilityRequiredMixin, can, capabilities_of, roles_of
 from core.pages import panels_for
+from core.roles import Role
 from tenants.forms import MemberInviteForm, MemberRolesForm, PersonalTokenForm, apply_service_errors
 from tenants.middleware import SESSION_KEY
-from tenants.permissions import TenantRoleRequiredMixin, has_role, roles_of
-from tenants.roles import Role
 from tenants.selectors import tenant_member_get, tenant_members
 from tenants.services import membership_invite, membership_remove, membership_set_roles
 from tenants.tokens import (
@@ -36,7 +36,9 @@ def home(request):
         request,
         "tenants/home.html",
         {
-            "panels": panels_for(roles=roles_of(request.user, tenant), user=request.user, tenant=tenant),
+            "panels": panels_for(
+                capabilities=capabilities_of(request.user, tenant), user=request.user, tenant=tenant
+            ),
             "roles": sorted(roles_of(request.user, tenant)),
         },
     )
@@ -58,8 +60,8 @@ def tenant_switch(request):
     return HttpResponseRedirect(target)
 
 
-class MembersView(TenantRoleRequiredMixin, View):
-    required_roles = (Role.TENANT_ADMIN,)
+class MembersView(CapabilityRequiredMixin, View):
+    required_capability = "tenants.manage_members"
 
     def get(self, request):
         return self._render(request, MemberInviteForm())
@@ -95,10 +97,10 @@ class MembersView(TenantRoleRequiredMixin, View):
         return render(request, template, context, status=status)
 
 
-class MemberRolesView(TenantRoleRequiredMixin, View):
+class MemberRolesView(CapabilityRequiredMixin, View):
     """One member's row: GET shows it (or its edit form with ?edit=1), POST saves the roles."""
 
-    required_roles = (Role.TENANT_ADMIN,)
+    required_capability = "tenants.manage_members"
 
     def get(self, request, membership_id: int):
         membership = tenant_member_get(tenant=request.tenant, user=request.user, membership_id=membership_id)
@@ -131,8 +133,8 @@ class MemberRolesView(TenantRoleRequiredMixin, View):
         return render(request, "tenants/member_edit.html", context, status=status)
 
 
-class MemberRemoveView(TenantRoleRequiredMixin, View):
-    required_roles = (Role.TENANT_ADMIN,)
+class MemberRemoveView(CapabilityRequiredMixin, View):
+    required_capability = "tenants.manage_members"
 
     def get(self, request, membership_id: int):
         membership = tenant_member_get(tenant=request.tenant, user=request.user, membership_id=membership_id)
@@ -166,11 +168,11 @@ def _no_store(response):
     return response
 
 
-class PersonalTokensView(TenantRoleRequiredMixin, View):
+class PersonalTokensView(CapabilityRequiredMixin, View):
     """Any member lists, creates and revokes their own tokens here; a tenant admin sees everyone's.
     A new token's plaintext is in the POST response only: it is never stored, so never shown again."""
 
-    required_roles = ()
+    required_capability = None  # any member
 
     def get(self, request):
         return self._render(request, PersonalTokenForm())
@@ -200,14 +202,14 @@ class PersonalTokensView(TenantRoleRequiredMixin, View):
         context = {
             "tokens": personal_tokens_visible(tenant=request.tenant, user=request.user),
             "token_form": form,
-            "sees_all": has_role(request.user, request.tenant, Role.TENANT_ADMIN),
+            "sees_all": can(request.user, request.tenant, "tenants.manage_tokens"),
             **extra,
         }
         return _no_store(render(request, template, context, status=status))
 
 
-class PersonalTokenRevokeView(TenantRoleRequiredMixin, View):
-    required_roles = ()
+class PersonalTokenRevokeView(CapabilityRequiredMixin, View):
+    required_capability = None  # any member
 
     def post(self, request, token_id: str):
         token = personal_token_get(tenant=request.tenant, user=request.user, public_id=token_id)
@@ -216,7 +218,7 @@ class PersonalTokenRevokeView(TenantRoleRequiredMixin, View):
             context = {
                 "tokens": personal_tokens_visible(tenant=request.tenant, user=request.user),
                 "token_form": PersonalTokenForm(),
-                "sees_all": has_role(request.user, request.tenant, Role.TENANT_ADMIN),
+                "sees_all": can(request.user, request.tenant, "tenants.manage_tokens"),
             }
             return _no_store(render(request, "tenants/tokens.html#tokens-region", context))
         messages.success(request, f"Token {token.prefix}… revoked; it stops working immediately.")

@@ -9,8 +9,8 @@ import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from core.roles import ALL_ROLES
 from tenants.models import Tenant, User
-from tenants.roles import ALL_ROLES
 from tenants.services import membership_add, tenant_create
 from tests.permission_matrix import COVERED_ELSEWHERE, Entry, all_entries
 

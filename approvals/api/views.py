@@ -23,7 +23,6 @@ from approvals.api.serializers import (
 )
 from approvals.models import ApprovalRequest
 from approvals.selectors import (
-    QUEUE_ROLES,
     approval_get,
     approval_get_for_agent,
     approval_queue,
@@ -35,9 +34,9 @@ from approvals.services import (
     approval_request_expire,
     approval_request_review,
 )
+from core.authz import HasCapability, get_for_tenant_or_404
 from registry.authentication import AgentTokenAuthentication
 from tenants.authentication import PersonalTokenAuthentication
-from tenants.permissions import HasTenantRole, get_for_tenant_or_404
 
 MAX_WAIT_SECONDS = 30
 POLL_INTERVAL = 0.2
@@ -77,8 +76,8 @@ class HumanOnly(IsAuthenticated):
 
 
 class ApprovalQueueView(APIView):
-    permission_classes = [HumanOnly, HasTenantRole]
-    required_roles = QUEUE_ROLES
+    permission_classes = [HumanOnly, HasCapability]
+    required_capability = "approvals.review_queue"
 
     @extend_schema(
         operation_id="approvals_queue",
@@ -160,8 +159,8 @@ class ApprovalDetailView(APIView):
 
 
 class _ReviewView(APIView):
-    permission_classes = [HumanOnly, HasTenantRole]
-    required_roles = ()  # any member may try; the service checks the routed role, grants and ownership
+    permission_classes = [HumanOnly, HasCapability]
+    required_capability = None  # any member may try; the service checks the routed role, grants and ownership
     verdict = ""
 
     def post(self, request, public_id: str):
@@ -203,8 +202,8 @@ class ApprovalDenyView(_ReviewView):
 
 
 class BreakGlassView(APIView):
-    permission_classes = [HumanOnly, HasTenantRole]
-    required_roles = ()  # tenant admins and break-glass grantees; the service checks
+    permission_classes = [HumanOnly, HasCapability]
+    required_capability = None  # tenant admins and break-glass grantees; the service checks
 
     @extend_schema(
         summary="Break glass: allow a pending or denied request now, with a mandatory justification",

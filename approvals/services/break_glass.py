@@ -11,7 +11,6 @@ from approvals.models import (
     BreakGlassReview,
     Review,
 )
-from approvals.outbox import outbox_enqueue
 from approvals.services.state import (
     BREAK_GLASS_REVIEW_DUE,
     LEGAL_TRANSITIONS,
@@ -29,9 +28,10 @@ from approvals.services.state import (
     _transition,
     may_break_glass,
 )
+from core.authz import can
+from core.outbox import outbox_enqueue
+from core.roles import Role
 from tenants.models import User
-from tenants.permissions import has_role
-from tenants.roles import Role
 from tenants.selectors import members_with_role
 
 
@@ -111,8 +111,7 @@ def approval_request_cancel(*, approval: ApprovalRequest, actor: User, reason: s
     """Withdraw a pending or unused approval (tenant admins, or the agent's owner)."""
     with transaction.atomic():
         approval = _locked(approval)
-        owner_id = approval.agent.owner_id if approval.agent_id else approval.requested_by_id
-        if not (has_role(actor, approval.tenant, Role.TENANT_ADMIN) or owner_id == actor.pk):
+        if not can(actor, approval.tenant, "approvals.cancel", obj=approval):
             raise ApprovalNotAllowed(
                 "Only tenant admins and the requester (or agent owner) may cancel a request."
             )
@@ -133,7 +132,7 @@ def break_glass_review_close(*, review: BreakGlassReview, actor: User, notes: st
             .select_related("request", "request__agent")
             .get(pk=review.pk)
         )
-        if not has_role(actor, review.tenant, Role.TENANT_ADMIN, Role.COMPLIANCE_OFFICER, Role.AUDITOR):
+        if not can(actor, review.tenant, "approvals.review_break_glass"):
             raise ApprovalNotAllowed(
                 "Only tenant admins, compliance officers and auditors close these reviews."
             )

@@ -8,7 +8,6 @@ from django.utils import timezone
 from approvals.models import (
     ApprovalRequest,
 )
-from approvals.outbox import outbox_enqueue
 from approvals.services.state import (
     ESCALATE_FRACTION,
     USABLE,
@@ -22,7 +21,8 @@ from approvals.services.state import (
     _notify_owner,
     _transition,
 )
-from tenants.roles import Role
+from core.outbox import outbox_enqueue
+from core.roles import Role
 from tenants.selectors import members_with_role
 
 

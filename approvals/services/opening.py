@@ -13,11 +13,11 @@ from approvals.models import (
     SEVERITY_RANK,
     ApprovalRequest,
 )
-from approvals.outbox import outbox_enqueue
 from approvals.routing import RouteFacts, route
 from approvals.services.state import _describe, _emails, _evidence, _iso, approval_eligible_reviewers
+from core.outbox import outbox_enqueue
+from core.roles import Role
 from tenants.models import Tenant
-from tenants.roles import Role
 from tenants.selectors import members_with_role
 
 

@@ -15,12 +15,11 @@ from approvals.models import (
     BreakGlassGrant,
     ReviewerRepositoryGrant,
 )
-from approvals.outbox import outbox_enqueue
 from approvals.routing import repository_grant_matches, user_repository_globs
+from core.authz import can, is_member
+from core.outbox import outbox_enqueue
 from evidence.services import evidence_append
 from tenants.models import Tenant, User
-from tenants.permissions import has_role
-from tenants.roles import Role
 from tenants.selectors import members_with_role
 
 S = ApprovalRequest.Status
@@ -180,7 +179,7 @@ def approval_eligible_reviewers(approval: ApprovalRequest) -> list[User]:
 def reviewer_refusal(approval: ApprovalRequest, user) -> str | None:
     """Why `user` may not approve or deny this request, or None when they may (state aside)."""
     tenant = approval.tenant
-    if not has_role(user, tenant, approval.reviewer_role):
+    if not can(user, tenant, "approvals.review", obj=approval):  # the role it was routed to
         return (
             f"Only members with the {approval.get_reviewer_role_display()} role may decide this request "
             f"(routed to {approval.get_group_display()})."
@@ -197,9 +196,9 @@ def reviewer_refusal(approval: ApprovalRequest, user) -> str | None:
 
 
 def may_break_glass(user, tenant: Tenant) -> bool:
-    if has_role(user, tenant, Role.TENANT_ADMIN):
+    if can(user, tenant, "approvals.break_glass"):
         return True
-    return has_role(user, tenant) and BreakGlassGrant.objects.filter(tenant=tenant, user=user).exists()
+    return is_member(user, tenant) and BreakGlassGrant.objects.filter(tenant=tenant, user=user).exists()
 
 
 def _notify_owner(approval: ApprovalRequest, what: str) -> None:

@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api.pagination import StableCursorPagination
+from core.authz import HasCapability
 from evidence import selectors, services
 from evidence.api.serializers import (
     BundleRequestSerializer,
@@ -21,9 +22,7 @@ from evidence.api.serializers import (
     VerificationRunSerializer,
     VerifyRequestSerializer,
 )
-from evidence.navigation import EVIDENCE_READERS
 from evidence.siem import record_cef, record_jsonl
-from tenants.permissions import HasTenantRole
 
 PROBLEM = OpenApiResponse(description="RFC 9457 problem details (application/problem+json)")
 ERRORS = {400: PROBLEM, 401: PROBLEM, 403: PROBLEM, 404: PROBLEM}
@@ -34,8 +33,8 @@ class SeqCursorPagination(StableCursorPagination):
 
 
 class EvidenceAPIView:
-    permission_classes = [HasTenantRole]
-    required_roles = EVIDENCE_READERS
+    permission_classes = [HasCapability]
+    required_capability = "evidence.export"
 
 
 class RecordListView(EvidenceAPIView, generics.ListAPIView):

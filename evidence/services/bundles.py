@@ -16,6 +16,7 @@ from cavra_engine.evidence.bundle import (
 from cavra_engine.evidence.canonical import (
     canonicalize,
 )
+from core.authz import authorize_actor
 from evidence import kinds
 from evidence.models import (
     ChainHead,
@@ -54,6 +55,7 @@ def bundle_export(
     The bundle holds the contiguous seq range from the first matching record to the first checkpoint at
     or after the last one (so the chain links and is signed end to end); the manifest lists the matches.
     """
+    authorize_actor(actor, tenant, "evidence.export")
     selection = {
         "since": utc_timestamp(since) if since else None, "until": utc_timestamp(until) if until else None,
         "session": session or None, "agent": agent or None, "repository": repository or None,

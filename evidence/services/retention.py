@@ -9,6 +9,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from core.authz import authorize_actor
 from evidence import kinds
 from evidence.models import (
     ChainHead,
@@ -39,6 +40,7 @@ def retention_policy_update(
     legal_hold: bool | None = None,
     legal_hold_reason: str | None = None,
 ) -> RetentionPolicy:
+    authorize_actor(actor, tenant, "evidence.manage_retention")
     with transaction.atomic():
         policy = retention_policy_get(tenant)
         policy = RetentionPolicy.objects.select_for_update().get(pk=policy.pk)
@@ -77,6 +79,7 @@ def retention_purge(*, tenant: Tenant, actor=None, now: datetime | None = None) 
     First a signed checkpoint at the cut (so what remains verifies from there), then an evidence
     record of the purge, then the delete through the purge gate the database trigger checks.
     """
+    authorize_actor(actor, tenant, "evidence.manage_retention")
     now = now or timezone.now()
     with transaction.atomic():
         policy = retention_policy_get(tenant)

@@ -10,23 +10,22 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.authz import HasCapability
 from policies import selectors
 from policies.models import PolicyDraft, PolicyPack, PolicyReplay, PolicyVersion, PublishPlan
-from policies.selectors import POLICY_READ_ROLES, POLICY_WRITE_ROLES
 from policies.services.drafts import draft_validate, policy_draft_create, policy_draft_update
 from policies.services.plans import publish_plan_create, publish_request_create
 from policies.services.replay import policy_replay_start
 from policies.services.signing import policy_trust_root
-from tenants.permissions import HasTenantRole
 
 PROBLEM = OpenApiResponse(description="Problem details (application/problem+json).")
 ERRORS = {400: PROBLEM, 401: PROBLEM, 403: PROBLEM, 404: PROBLEM}
 
 
 class GovernanceAPIView(APIView):
-    permission_classes = [IsAuthenticated, HasTenantRole]
-    required_roles = POLICY_WRITE_ROLES
-    read_roles = POLICY_READ_ROLES
+    permission_classes = [IsAuthenticated, HasCapability]
+    required_capability = "policies.publish"
+    read_capability = "policies.view"
 
 
 def _iso(moment):

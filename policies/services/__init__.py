@@ -10,6 +10,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from cavra_engine.policy import PolicyError, compile_pack, load_bundled_pack, load_pack_text, run_pack_tests
+from core.authz import authorize_actor
 from policies.models import Environment, PolicyPack, PolicyVersion, Repository, Rollout, RolloutChange
 from tenants.audit import record_audit
 from tenants.models import Tenant, User
@@ -91,6 +92,7 @@ def _store_version(*, tenant: Tenant, pack_obj, text: str, source: str, actor: U
 
 def policy_pack_upload(*, tenant: Tenant, text: str, actor: User | None) -> PolicyVersion:
     """Validate, compile and test an uploaded pack; store it as an immutable version (same digest: reused)."""
+    authorize_actor(actor, tenant, "policies.publish")
     if not text or not text.strip():
         raise ValidationError({"source": "The pack is empty."})
     if len(text.encode()) > MAX_PACK_BYTES:
@@ -105,6 +107,7 @@ def policy_pack_upload(*, tenant: Tenant, text: str, actor: User | None) -> Poli
 
 
 def policy_pack_install_bundled(*, tenant: Tenant, pack_id: str, actor: User | None) -> PolicyVersion:
+    authorize_actor(actor, tenant, "policies.publish")
     try:
         pack = load_bundled_pack(pack_id)
     except PolicyError as exc:
@@ -164,6 +167,13 @@ def _rollout_snapshot(rollout: Rollout | None) -> dict | None:
     }
 
 
+def _authorize_rollout_change(actor, tenant: Tenant, approval) -> None:
+    if approval is None:
+        authorize_actor(actor, tenant, "policies.manage_rollouts")
+    elif approval.tenant_id != tenant.pk or approval.status != approval.Status.APPROVED:
+        raise ValidationError({"approval": "The change is not approved in this tenant."})
+
+
 def rollout_set(
     *,
     tenant: Tenant,
@@ -172,8 +182,14 @@ def rollout_set(
     actor: User | None,
     repository: str | None = None,
     environment: str | None = None,
+    approval=None,
 ) -> Rollout:
-    """Apply a version to a scope (replacing what was there); the change is recorded and audited."""
+    """Apply a version to a scope (replacing what was there); the change is recorded and audited.
+
+    `approval` is the approved request that authorizes a reviewed change: its approver is the actor
+    and need not manage rollouts themselves.
+    """
+    _authorize_rollout_change(actor, tenant, approval)
     if version.tenant_id != tenant.pk:
         raise ValidationError({"version": "No such policy version in this tenant."})
     if mode not in Rollout.Mode.values:
@@ -231,7 +247,8 @@ def rollout_set(
     return rollout
 
 
-def rollout_remove(*, rollout: Rollout, actor: User | None) -> None:
+def rollout_remove(*, rollout: Rollout, actor: User | None, approval=None) -> None:
+    _authorize_rollout_change(actor, rollout.tenant, approval)
     with transaction.atomic():
         before = _rollout_snapshot(rollout)
         RolloutChange.objects.create(

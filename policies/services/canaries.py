@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from cavra_engine.policy import PolicyError
 from cavra_engine.policy.canaries import Canary, load_canaries
+from core.authz import authorize_actor
 from policies.models import TenantCanaries
 from tenants.audit import record_audit
 from tenants.models import Tenant, User
@@ -24,6 +25,7 @@ def tenant_canaries(*, tenant: Tenant) -> list[Canary]:
 
 def tenant_canaries_set(*, tenant: Tenant, actor: User | None, source_text: str) -> TenantCanaries:
     """Replace the tenant's own canaries; a bad list is refused naming the entry and field, nothing changes."""
+    authorize_actor(actor, tenant, "policies.publish")
     text = source_text or ""
     if len(text.encode("utf-8")) > MAX_CANARIES_BYTES:
         raise ValidationError({"canaries": f"The list is larger than {MAX_CANARIES_BYTES // 1024} KiB."})

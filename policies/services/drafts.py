@@ -9,6 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from cavra_engine.policy import CompiledPolicy, PolicyError, compile_pack, load_bundled_pack, load_pack_text
+from core.authz import authorize_actor
 from policies.models import PolicyDraft, PolicyVersion
 from tenants.audit import record_audit
 from tenants.models import Tenant, User
@@ -83,6 +84,7 @@ def policy_draft_create(
     source_text: str | None = None,
 ) -> PolicyDraft:
     """A draft from a version of this tenant, a bundled pack, given source (upload) or the blank template."""
+    authorize_actor(actor, tenant, "policies.publish")
     if base_version is not None and base_version.tenant_id != tenant.pk:
         raise ValidationError({"version": "No such policy version in this tenant."})
     if source_text is not None:
@@ -122,6 +124,7 @@ def policy_draft_create(
 
 def policy_draft_update(*, draft: PolicyDraft, actor: User | None, source_text: str) -> PolicyDraft:
     """Save the editor's text (kept even when invalid, with its errors); a published draft is read-only."""
+    authorize_actor(actor, draft.tenant, "policies.publish")
     if not isinstance(source_text, str):
         raise ValidationError({"source": "The pack source must be text."})
     if len(source_text.encode("utf-8")) > MAX_DRAFT_BYTES:

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from cavra_engine.policy import CompiledPolicy, diff_packs, run_pack_tests
 from cavra_engine.policy.canaries import LOOSENING, classify_risk
+from core.authz import authorize_actor
 from evidence.models import Decision
 from policies.models import (
     PolicyDraft,
@@ -62,6 +63,7 @@ def _stored(version: PolicyVersion) -> CompiledPolicy:
 def publish_plan_create(*, draft: PolicyDraft, actor: User | None, since=None, until=None) -> PublishPlan:
     """Compute and store what publishing this draft's current digest would do; an invalid draft is refused."""
     tenant = draft.tenant
+    authorize_actor(actor, tenant, "policies.publish")
     compiled, errors = draft_validate(draft.source_text, tenant=tenant)
     if compiled is None:
         raise ValidationError(
@@ -169,8 +171,9 @@ def _refuse_if_stale(plan: PublishPlan, draft: PolicyDraft) -> None:
 def publish_request_create(*, plan: PublishPlan, actor: User, reason: str = "") -> PublishPlan:
     """Send a plan to review through approvals: one approver, two when it loosens; never its author."""
     from approvals.services import approval_request_open_for_subject
-    from tenants.roles import Role
+    from core.roles import Role
 
+    authorize_actor(actor, plan.tenant, "policies.publish")
     reason = (reason or "").strip()
     with transaction.atomic():
         plan = (

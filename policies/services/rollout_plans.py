@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from cavra_engine.policy import CompiledPolicy
 from cavra_engine.policy.canaries import LOOSENING, NEUTRAL, TIGHTENING, classify_risk
+from core.authz import authorize_actor
 from evidence.models import Decision
 from policies.decisions.resolve import rollout_resolve
 from policies.models import PolicyVersion, Rollout, RolloutChangePlan
@@ -65,6 +66,7 @@ def rollout_change_plan_create(
     rollback_of: str = "",
 ) -> RolloutChangePlan:
     """Plan setting (or removing) the rollout of one exact scope; nothing changes until it is applied."""
+    authorize_actor(actor, tenant, "policies.manage_rollouts")
     repository, environment = (repository or "").strip(), (environment or "").strip().lower()
     if len(repository) > 300 or any(c.isspace() or c == "\x00" for c in repository):
         raise ValidationError(
@@ -195,10 +197,12 @@ def _refuse_if_scope_changed(plan: RolloutChangePlan) -> None:
         )
 
 
-def _apply(plan: RolloutChangePlan, actor: User | None) -> RolloutChangePlan:
+def _apply(plan: RolloutChangePlan, actor: User | None, approval=None) -> RolloutChangePlan:
     _refuse_if_scope_changed(plan)
     if plan.after is None:
-        rollout_remove(rollout=_exact(plan.tenant, plan.repository, plan.environment), actor=actor)
+        rollout_remove(
+            rollout=_exact(plan.tenant, plan.repository, plan.environment), actor=actor, approval=approval
+        )
     else:
         rollout_set(
             tenant=plan.tenant,
@@ -207,6 +211,7 @@ def _apply(plan: RolloutChangePlan, actor: User | None) -> RolloutChangePlan:
             actor=actor,
             repository=plan.repository or None,
             environment=plan.environment or None,
+            approval=approval,
         )
     plan.status, plan.applied_at = RolloutChangePlan.Status.APPLIED, timezone.now()
     plan.save(update_fields=["status", "applied_at"])
@@ -217,8 +222,9 @@ def rollout_change_apply(
     *, plan: RolloutChangePlan, actor: User, acknowledgement: str = ""
 ) -> RolloutChangePlan:
     """Tightening/neutral: applied now. Loosening: the typed acknowledgement, then an approval by someone else."""
+    authorize_actor(actor, plan.tenant, "policies.manage_rollouts")
     from approvals.services import approval_request_open_for_subject
-    from tenants.roles import Role
+    from core.roles import Role
 
     with transaction.atomic():
         plan = (
@@ -275,6 +281,32 @@ def rollout_change_apply(
     return plan
 
 
+def rollout_change_request(
+    *,
+    tenant: Tenant,
+    actor: User | None,
+    version: PolicyVersion | None,
+    mode: str = Rollout.Mode.ENFORCE,
+    repository: str = "",
+    environment: str = "",
+    remove: bool = False,
+) -> RolloutChangePlan:
+    """What a person asking for a rollout change gets, through any door (page, admin): the plan, applied at
+    once unless it loosens; a loosening plan stays planned for its typed acknowledgement and approval."""
+    plan = rollout_change_plan_create(
+        tenant=tenant,
+        actor=actor,
+        version=version,
+        mode=mode,
+        repository=repository,
+        environment=environment,
+        remove=remove,
+    )
+    if plan.risk != LOOSENING:
+        plan = rollout_change_apply(plan=plan, actor=actor)
+    return plan
+
+
 def rollout_change_on_approval(*, approval, actor: User) -> None:
     plan = (
         RolloutChangePlan.objects.select_for_update(of=("self",))
@@ -283,7 +315,7 @@ def rollout_change_on_approval(*, approval, actor: User) -> None:
     )
     if plan.status != RolloutChangePlan.Status.PENDING_APPROVAL:
         raise ValidationError({"plan": f"This plan is {plan.get_status_display().lower()}."})
-    _apply(plan, actor)
+    _apply(plan, actor, approval=approval)
 
 
 def rollout_change_on_denial(*, approval, actor: User) -> None:

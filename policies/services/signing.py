@@ -8,6 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from cavra_engine.policy.signature import sign_policy
+from core.authz import authorize_actor
 from evidence.signing import decrypt_private_key, encrypt_private_key
 from policies.models import PolicySigningKey, PolicyVersion, new_policy_key_id
 from tenants.audit import record_audit
@@ -39,6 +40,7 @@ def policy_signing_key_current(*, tenant: Tenant) -> PolicySigningKey:
 
 def policy_signing_key_rotate(*, tenant: Tenant, actor: User | None) -> PolicySigningKey:
     """Retire the current key (it stays in the trust root for versions it signed) and start a new one."""
+    authorize_actor(actor, tenant, "policies.manage_signing")
     with transaction.atomic():
         now = timezone.now()
         retired = list(

@@ -9,6 +9,7 @@ from rest_framework.permissions import SAFE_METHODS, BasePermission, IsAuthentic
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.authz import HasCapability
 from registry import selectors, services
 from registry.api.serializers import (
     AgentDetailSerializer,
@@ -28,16 +29,14 @@ from registry.api.serializers import (
 from registry.authentication import AGENT_OR_SESSION_AUTHENTICATION, request_agent
 from registry.models import Agent, McpServer, McpTool, RiskTier
 from registry.profiles import PROFILES
-from registry.selectors import READ_ROLES, WRITE_ROLES
 from tenants.models import User
-from tenants.permissions import HasTenantRole
 
 PROBLEM = OpenApiResponse(description="Problem details (application/problem+json).")
 ERRORS = {400: PROBLEM, 401: PROBLEM, 403: PROBLEM, 404: PROBLEM}
 
 
 class RegistryPermission(BasePermission):
-    """People: `read_roles` for reads, `required_roles` for writes. Agent tokens: only the methods a
+    """People: `read_capability` for reads, `required_capability` for writes. Agent tokens: only the methods a
     view lists in `agent_methods`, and on objects only reads (their own record, via the queryset)."""
 
     message = "Your role in this tenant does not allow this action."
@@ -45,7 +44,7 @@ class RegistryPermission(BasePermission):
     def has_permission(self, request, view) -> bool:
         if request_agent(request) is not None:
             return request.method in getattr(view, "agent_methods", ())
-        return HasTenantRole().has_permission(request, view)
+        return HasCapability().has_permission(request, view)
 
     def has_object_permission(self, request, view, obj) -> bool:
         if request_agent(request) is None:
@@ -56,8 +55,8 @@ class RegistryPermission(BasePermission):
 class RegistryAPIView(APIView):
     authentication_classes = AGENT_OR_SESSION_AUTHENTICATION
     permission_classes = [IsAuthenticated, RegistryPermission]
-    required_roles = WRITE_ROLES
-    read_roles = READ_ROLES
+    required_capability = "registry.manage_agents"
+    read_capability = "registry.view"
     agent_methods: tuple[str, ...] = ()
 
 
@@ -266,6 +265,7 @@ class AgentWorkloadIdentityDetailView(RegistryAPIView):
 
 
 class McpServerListView(RegistryAPIView, generics.ListAPIView):
+    required_capability = "registry.manage_mcp"
     serializer_class = McpServerSerializer
     agent_methods = ("GET",)
 
@@ -305,6 +305,7 @@ class McpServerListView(RegistryAPIView, generics.ListAPIView):
 
 
 class McpServerDetailView(RegistryAPIView):
+    required_capability = "registry.manage_mcp"
     agent_methods = ("GET",)
 
     @extend_schema(
@@ -316,6 +317,7 @@ class McpServerDetailView(RegistryAPIView):
 
 
 class McpToolObserveView(RegistryAPIView):
+    required_capability = "registry.manage_mcp"
     agent_methods = ("POST",)
 
     @extend_schema(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from registry.services.agents import agent_create, agent_set_status, agent_update
+from registry.services.agents import agent_changes_validate, agent_create, agent_set_status, agent_update
 from registry.services.common import (
     MAX_LIST_ITEMS,
     MAX_TOOL_DESCRIPTION,
@@ -44,6 +44,7 @@ __all__ = [
     "MAX_TOOL_SCHEMA_BYTES",
     "token_hash",
     "tool_digest",
+    "agent_changes_validate",
     "agent_create",
     "agent_update",
     "agent_set_status",

@@ -6,6 +6,8 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from core.audit import model_snapshot
+from core.authz import authorize_actor
 from registry.models import (
     AGENT_NAME_VALIDATOR,
     Agent,
@@ -22,7 +24,7 @@ from registry.services.common import (
     _repositories,
     _validate,
 )
-from tenants.audit import model_snapshot, record_audit
+from tenants.audit import record_audit
 from tenants.models import Tenant, User
 
 _AGENT_FIELDS = (
@@ -75,6 +77,18 @@ def _clean_agent_fields(tenant: Tenant, changes: dict, *, agent: Agent | None) -
     return clean
 
 
+def agent_changes_validate(*, tenant: Tenant, changes: dict, agent: Agent | None = None) -> dict:
+    """The field checks agent_create/agent_update run, without writing (forms show them per field)."""
+    cleaned = _clean_agent_fields(tenant, changes, agent=agent)
+    if (
+        agent is not None
+        and agent.status == Agent.Status.RETIRED
+        and cleaned.get("status", agent.status) != agent.status
+    ):
+        raise ValidationError({"status": "A retired agent stays retired; register a new agent instead."})
+    return cleaned
+
+
 def agent_create(
     *,
     tenant: Tenant,
@@ -88,6 +102,7 @@ def agent_create(
     allowed_mcp_tools=(),
     risk_tier: str = RiskTier.MEDIUM,
 ) -> Agent:
+    authorize_actor(actor, tenant, "registry.manage_agents")
     fields = _clean_agent_fields(
         tenant,
         {
@@ -119,6 +134,7 @@ def agent_create(
 
 def agent_update(*, agent: Agent, actor: User | None, **changes) -> Agent:
     """Change any of name, description, profile, owner, status, allowed_* and risk_tier."""
+    authorize_actor(actor, agent.tenant, "registry.manage_agents")
     fields = _clean_agent_fields(agent.tenant, changes, agent=agent)
     with transaction.atomic():
         current = Agent.objects.select_for_update().get(pk=agent.pk)

@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from core.authz import authorize_actor
 from registry.models import (
     Agent,
     AgentCredential,
@@ -26,6 +27,7 @@ def agent_credential_issue(
     *, agent: Agent, actor: User | None, expires_at: datetime | None = None, label: str = ""
 ) -> tuple[AgentCredential, str]:
     """A fresh token for the agent; the plaintext is returned here and never stored or shown again."""
+    authorize_actor(actor, agent.tenant, "registry.manage_agents")
     if agent.status == Agent.Status.RETIRED:
         raise ValidationError({"agent": f"{agent.name} is retired; it cannot get new tokens."})
     if expires_at is not None:
@@ -62,6 +64,7 @@ def agent_credential_issue(
 
 def agent_credential_revoke(*, credential: AgentCredential, actor: User | None) -> AgentCredential:
     """Revoke now; the next request with this token is refused (nothing caches a valid lookup)."""
+    authorize_actor(actor, credential.tenant, "registry.manage_agents")
     with transaction.atomic():
         current = AgentCredential.objects.select_for_update().select_related("agent").get(pk=credential.pk)
         if current.revoked_at is not None:

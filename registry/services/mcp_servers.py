@@ -6,13 +6,15 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from core.audit import model_snapshot
+from core.authz import authorize_actor
 from registry.models import (
     SERVER_ID_VALIDATOR,
     CapabilityClass,
     McpServer,
 )
 from registry.services.common import _actor, _choice, _member_or_none, _string_list, _validate
-from tenants.audit import model_snapshot, record_audit
+from tenants.audit import record_audit
 from tenants.models import Tenant, User
 
 _SERVER_FIELDS = (
@@ -113,6 +115,7 @@ def mcp_server_create(
     owner: User | None = None,
     capabilities=(),
 ) -> McpServer:
+    authorize_actor(actor, tenant, "registry.manage_mcp")
     fields = _clean_server_fields(
         tenant,
         {
@@ -148,6 +151,7 @@ def mcp_server_create(
 def mcp_server_update(
     *, server: McpServer, actor: User | None, action: str = "update", **changes
 ) -> McpServer:
+    authorize_actor(actor, server.tenant, "registry.manage_mcp")
     fields = _clean_server_fields(server.tenant, changes, server=server)
     with transaction.atomic():
         current = McpServer.objects.select_for_update().get(pk=server.pk)
@@ -172,6 +176,7 @@ def mcp_server_update(
 
 def mcp_server_approve(*, server: McpServer, actor: User | None, trust_tier: str | None = None) -> McpServer:
     """Approve a server; a blocked one comes back as `approved` unless a tier is given."""
+    authorize_actor(actor, server.tenant, "registry.manage_mcp")
     tier = trust_tier or (
         McpServer.TrustTier.APPROVED
         if server.trust_tier == McpServer.TrustTier.BLOCKED
@@ -187,6 +192,7 @@ def mcp_server_approve(*, server: McpServer, actor: User | None, trust_tier: str
 
 
 def mcp_server_block(*, server: McpServer, actor: User | None) -> McpServer:
+    authorize_actor(actor, server.tenant, "registry.manage_mcp")
     return mcp_server_update(
         server=server, actor=actor, action="block", trust_tier=McpServer.TrustTier.BLOCKED
     )

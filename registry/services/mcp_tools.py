@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from core.authz import authorize_actor
 from registry.models import (
     TOOL_NAME_VALIDATOR,
     Agent,
@@ -231,6 +232,7 @@ def mcp_tool_observe(
 
 def mcp_tool_approve(*, tool: McpTool, actor: User | None, capability_class: str | None = None) -> McpTool:
     """Approve what was last observed: its digest becomes the approved digest."""
+    authorize_actor(actor, tool.tenant, "registry.manage_mcp")
     if capability_class is not None:
         capability_class = _choice(
             capability_class, CapabilityClass.choices, "capability_class", "capability class"

@@ -8,13 +8,15 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
+from core.audit import model_snapshot
+from core.authz import authorize_actor
 from registry.models import (
     Agent,
     WorkloadIdentityBinding,
 )
 from registry.services.common import _actor
 from registry.workload_identity import VERIFIER_CLAIMS, url_problem
-from tenants.audit import model_snapshot, record_audit
+from tenants.audit import record_audit
 from tenants.models import User
 
 MAX_REQUIRED_CLAIMS = 20
@@ -91,6 +93,7 @@ def workload_identity_bind(
     enabled: bool = True,
 ) -> WorkloadIdentityBinding:
     """Let CI tokens from `issuer` whose sub and claims match the globs act as `agent`."""
+    authorize_actor(actor, agent.tenant, "registry.manage_agents")
     if agent.status == Agent.Status.RETIRED:
         raise ValidationError({"agent": f"{agent.name} is retired; it cannot get a workload identity."})
     issuer = _workload_url(issuer, "issuer", required=True)
@@ -145,6 +148,7 @@ def workload_identity_bind(
 def workload_identity_set_enabled(
     *, binding: WorkloadIdentityBinding, actor: User | None, enabled: bool
 ) -> WorkloadIdentityBinding:
+    authorize_actor(actor, binding.tenant, "registry.manage_agents")
     with transaction.atomic():
         current = (
             WorkloadIdentityBinding.objects.select_for_update().select_related("agent").get(pk=binding.pk)
@@ -169,6 +173,7 @@ def workload_identity_set_enabled(
 
 def workload_identity_unbind(*, binding: WorkloadIdentityBinding, actor: User | None) -> None:
     """Delete the binding; the next token that matched it is refused (nothing caches a match)."""
+    authorize_actor(actor, binding.tenant, "registry.manage_agents")
     with transaction.atomic():
         current = (
             WorkloadIdentityBinding.objects.select_for_update()

@@ -1,7 +1,7 @@
 from rest_framework import serializers
 
+from core.roles import Role
 from tenants.models import Membership
-from tenants.roles import Role
 
 
 class TenantRefSerializer(serializers.Serializer):

@@ -6,9 +6,8 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.authz import HasCapability, roles_of
 from tenants.api.serializers import MemberSerializer, MeSerializer
-from tenants.permissions import HasTenantRole, roles_of
-from tenants.roles import Role
 from tenants.selectors import tenant_members
 
 
@@ -29,8 +28,8 @@ class MeView(APIView):
 
 
 class MemberListView(generics.ListAPIView):
-    permission_classes = [IsAuthenticated, HasTenantRole]
-    required_roles = (Role.TENANT_ADMIN,)
+    permission_classes = [IsAuthenticated, HasCapability]
+    required_capability = "tenants.manage_members"
     serializer_class = MemberSerializer
 
     def get_queryset(self):

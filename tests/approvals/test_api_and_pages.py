@@ -12,9 +12,9 @@ from django.test.utils import CaptureQueriesContext
 
 from approvals.models import ApprovalRequest
 from approvals.services import approval_request_approve
+from core.roles import Role
 from registry.services import agent_credential_issue
 from tenants.middleware import SESSION_KEY
-from tenants.roles import Role
 
 pytestmark = pytest.mark.django_db
 

@@ -14,8 +14,8 @@ from approvals.services import (
     approval_request_approve,
     approval_request_deny,
 )
+from core.roles import Role
 from evidence.models import EvidenceRecord
-from tenants.roles import Role
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 

@@ -7,8 +7,8 @@ import json
 import pytest
 from django.test import Client
 
+from core.roles import Role
 from registry.services import agent_credential_issue
-from tenants.roles import Role
 
 pytestmark = pytest.mark.django_db
 

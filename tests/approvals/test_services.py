@@ -9,7 +9,7 @@ from django.core import mail
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
-from approvals.models import ApprovalRequest, BreakGlassReview, OutboxMessage, RoutingRule
+from approvals.models import ApprovalRequest, BreakGlassReview, RoutingRule
 from approvals.selectors import approval_queue, break_glass_events
 from approvals.services import (
     LEGAL_TRANSITIONS,
@@ -27,8 +27,9 @@ from approvals.services import (
 )
 from approvals.services.state import _transition
 from approvals.tasks import approvals_escalate_due, approvals_expire_due
+from core.models import OutboxMessage
+from core.roles import Role
 from evidence.models import EvidenceRecord
-from tenants.roles import Role
 
 S = ApprovalRequest.Status
 pytestmark = pytest.mark.django_db

@@ -13,10 +13,10 @@ import pytest
 
 from approvals.models import ApprovalRequest
 from approvals.services import approval_request_open
+from core.roles import Role
 from registry.services import agent_create, agent_credential_issue
 from tenants.demo import DEMO_PASSWORD, seed_foundation
 from tenants.models import User
-from tenants.roles import Role
 from tenants.services import membership_add
 from tests.browser.conftest import login
 

@@ -11,13 +11,13 @@ import pytest
 
 from cavra_engine.policy.cli import main as cavra
 from cavra_engine.policy.loader import RECOMMENDED_PACK
+from core.roles import Role
 from evidence.models import Decision, EvidenceRecord
 from evidence.services import chain_verify
 from policies.models import PolicyVersion, Rollout
 from policies.services.signing import policy_trust_root
 from tenants.demo import DEMO_PASSWORD, seed_foundation
 from tenants.models import User
-from tenants.roles import Role
 from tenants.services import membership_add
 from tests.browser.conftest import login
 from tests.policies.test_governed_change import loosen

@@ -39,7 +39,7 @@ COMPUTED = {
         "registry/services/workload_identities.py",
         "f\"registry.workload_identity.{('enable' if enabled else 'disable')}\"",
     ): {"audit.registry.workload_identity.enable", "audit.registry.workload_identity.disable"},
-    ("cavra_portal/admin_site.py", "f\"admin.{('change' if change else 'add')}\""): {
+    ("core/admin.py", "f\"admin.{('change' if change else 'add')}\""): {
         "audit.admin.change",
         "audit.admin.add",
     },

@@ -6,9 +6,10 @@ import pytest
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 
-from cavra_portal.admin_site import TenantScopedAdmin
-from tenants.models import AuditEntry, Membership, RoleMapping, SsoProvider, Tenant, TenantOwned
-from tenants.roles import Role
+from core.admin import TenantScopedAdmin
+from core.models import TenantOwned
+from core.roles import Role
+from tenants.models import AuditEntry, Membership, RoleMapping, SsoProvider, Tenant
 
 pytestmark = pytest.mark.django_db
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from guardian.shortcuts import get_perms
 
+from core.roles import Role
 from tenants.models import AuditEntry, Membership, Tenant, User
-from tenants.roles import Role
 from tenants.services import membership_remove, membership_set_roles, tenant_create
 
 pytestmark = pytest.mark.django_db
@@ -118,10 +118,16 @@ def test_two_admins_demoting_each_other_keep_one_admin(acme, member):
     ma = Membership.objects.get(user=a)
     mb = Membership.objects.get(user=b)
     membership_set_roles(membership=ma, roles=["auditor"], actor=b)
-    with pytest.raises(ValidationError):
+    # a is an auditor now: the service checks the actor, whichever door the call came through.
+    with pytest.raises(PermissionDenied):
         membership_set_roles(membership=mb, roles=["auditor"], actor=a)
-    with pytest.raises(ValidationError):
+    with pytest.raises(PermissionDenied):
         membership_remove(membership=mb, actor=a)
+    # And nobody, not even the system (SSO sync, tasks), may take away the last admin.
+    with pytest.raises(ValidationError):
+        membership_set_roles(membership=mb, roles=["auditor"], actor=None)
+    with pytest.raises(ValidationError):
+        membership_remove(membership=mb, actor=None)
     assert Membership.objects.get(pk=mb.pk).roles == ["tenant_admin"]
 
 

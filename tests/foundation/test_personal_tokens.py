@@ -16,9 +16,9 @@ from django.utils import timezone
 
 from approvals.models import ApprovalRequest
 from approvals.services import approval_request_open
+from core.roles import Role
 from registry.services import agent_create, agent_credential_issue, agent_credential_revoke
 from tenants.models import AuditEntry, Membership, PersonalAccessToken
-from tenants.roles import Role
 from tenants.services import membership_add, membership_remove
 from tenants.tokens import personal_token_issue, personal_token_revoke
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tenants.roles import Role
+from core.roles import Role
 
 pytestmark = pytest.mark.django_db
 

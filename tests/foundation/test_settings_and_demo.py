@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from core.roles import ALL_ROLES
 from tenants.demo import DEMO_PASSWORD, seed_foundation
 from tenants.models import Membership, Tenant, User
-from tenants.roles import ALL_ROLES
 
 ROOT = Path(__file__).resolve().parents[2]
 

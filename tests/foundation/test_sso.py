@@ -12,8 +12,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from django.test import Client
 from guardian.shortcuts import get_perms
 
+from core.roles import Role
 from tenants.models import AuditEntry, Membership, RoleMapping, SsoProvider, User
-from tenants.roles import Role
 from tenants.sso import idp_groups_from_claims, sso_provider_sync
 from tests.support.oidc_provider import IdpUser, OidcProvider
 

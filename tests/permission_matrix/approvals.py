@@ -1,8 +1,8 @@
 """Approval pages and API: the queue, detail, history, inline review, break-glass, post-hoc reviews."""
 
 from approvals.services import approval_request_break_glass, approval_request_open
+from core.roles import Role
 from registry.services import agent_create
-from tenants.roles import Role
 from tests.permission_matrix import Entry
 
 READ = (Role.SECURITY_REVIEWER, Role.TENANT_ADMIN, Role.AUDITOR, Role.COMPLIANCE_OFFICER)

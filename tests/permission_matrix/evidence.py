@@ -2,8 +2,8 @@
 
 from django.db import transaction
 
+from core.roles import Role
 from evidence.services import evidence_append
-from tenants.roles import Role
 from tests.permission_matrix import Entry
 
 READERS = (Role.COMPLIANCE_OFFICER, Role.AUDITOR, Role.TENANT_ADMIN)

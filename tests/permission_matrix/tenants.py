@@ -1,7 +1,7 @@
 """Shell, members, personal API tokens and API skeleton URLs."""
 
+from core.roles import Role
 from tenants.models import Membership
-from tenants.roles import Role
 from tenants.tokens import personal_token_issue
 from tests.permission_matrix import Entry
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from core.roles import Role
 from registry.services import agent_credential_issue, mcp_tool_observe
-from tenants.roles import Role
 
 pytestmark = pytest.mark.django_db
 

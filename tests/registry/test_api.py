@@ -6,8 +6,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from core.roles import Role
 from registry.models import Agent, AgentCredential, McpTool
-from tenants.roles import Role
 
 pytestmark = pytest.mark.django_db
 

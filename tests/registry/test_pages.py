@@ -6,9 +6,9 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from core.roles import Role
 from registry.models import AgentCredential, McpTool
 from registry.services import agent_credential_issue, mcp_tool_observe
-from tenants.roles import Role
 
 pytestmark = pytest.mark.django_db
 

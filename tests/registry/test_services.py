@@ -8,6 +8,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from core.roles import Role
 from registry.models import AgentCredential, McpTool
 from registry.services import (
     agent_create,
@@ -21,7 +22,6 @@ from registry.services import (
     tool_digest,
 )
 from tenants.models import AuditEntry
-from tenants.roles import Role
 
 pytestmark = pytest.mark.django_db
 

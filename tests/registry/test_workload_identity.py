@@ -17,12 +17,12 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from django.test import Client
 
+from core.roles import Role
 from evidence.models import Decision
 from policies.services import policy_pack_upload, rollout_set
 from registry.models import WorkloadIdentityBinding
 from registry.services import agent_update, workload_identity_bind, workload_identity_set_enabled
 from tenants.models import AuditEntry
-from tenants.roles import Role
 from tests.policies.conftest import TEST_PACK
 
 pytestmark = pytest.mark.django_db

@@ -1,4 +1,4 @@
-"""The roles a member can hold in a tenant, and the guardian permission each one grants."""
+"""The roles a member can hold in a tenant (shared enum), and the guardian permission on Tenant that carries each."""
 
 from __future__ import annotations
 

@@ -1,22 +1,28 @@
-"""The Django admin, made tenant-aware: superusers see everything, a tenant admin only their tenant."""
+"""The Django admin, made tenant-aware: superusers see everything, a tenant admin only their tenant.
+
+Admins of models whose changes are domain actions (retiring an agent, a rollout, a member's roles)
+override save_model/delete_model to call the app's service, so the admin gives the same result as
+the pages and the API; the generic audit below covers plain reference data.
+"""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import admin
-from django.contrib.auth import REDIRECT_FIELD_NAME
+from django.contrib.auth import REDIRECT_FIELD_NAME, get_user_model
 from django.db import transaction
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.http import urlencode
 
-from tenants.audit import model_snapshot, record_audit
-from tenants.models import Tenant, TenantOwned, User
-from tenants.permissions import has_role
-from tenants.roles import Role
+from core.audit import audit as record_audit
+from core.audit import model_snapshot
+from core.authz import can
+from core.models import OutboxMessage, TenantOwned
 
 
 def is_tenant_admin(request) -> bool:
-    return has_role(request.user, getattr(request, "tenant", None), Role.TENANT_ADMIN)
+    return can(request.user, getattr(request, "tenant", None), "tenants.administer")
 
 
 class CavraAdminSite(admin.AdminSite):
@@ -39,10 +45,10 @@ class CavraAdminSite(admin.AdminSite):
 def _tenant_limited_queryset(model, request):
     """What a foreign-key widget may offer a tenant admin: rows of their tenant only."""
     tenant = request.tenant
-    if model is Tenant:
-        return Tenant.objects.filter(pk=tenant.pk)
-    if model is User:
-        return User.objects.filter(memberships__tenant=tenant).distinct()
+    if model._meta.label == settings.TENANT_MODEL:
+        return model._default_manager.filter(pk=tenant.pk)
+    if model is get_user_model():
+        return model._default_manager.filter(memberships__tenant=tenant).distinct()
     if issubclass(model, TenantOwned):
         return model._default_manager.filter(tenant=tenant)
     return None
@@ -174,7 +180,7 @@ class TenantSelfAdmin(TenantScopedAdmin):
         return fields
 
     def save_model(self, request, obj, form, change):
-        before = model_snapshot(Tenant.objects.filter(pk=obj.pk).first()) if change else None
+        before = model_snapshot(type(obj)._default_manager.filter(pk=obj.pk).first()) if change else None
         with transaction.atomic():
             admin.ModelAdmin.save_model(self, request, obj, form, change)
             record_audit(
@@ -185,3 +191,24 @@ class TenantSelfAdmin(TenantScopedAdmin):
                 before=before,
                 after=model_snapshot(obj),
             )
+
+
+class ReadOnlyTenantScopedAdmin(TenantScopedAdmin):
+    """Rows only services write (requests, outbox messages): the admin shows them, never edits them."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(OutboxMessage)
+class OutboxMessageAdmin(ReadOnlyTenantScopedAdmin):
+    list_display = ("kind", "idempotency_key", "status", "attempts", "created_at", "sent_at")
+    list_filter = ("tenant", "status", "kind")
+    exclude = ("payload",)  # message bodies may name people and targets; the row is for delivery status
+    readonly_fields = ("kind", "idempotency_key", "status", "attempts", "last_error", "created_at", "sent_at")

@@ -2,7 +2,7 @@
 
 from django import template
 
-from tenants.roles import Role
+from core.roles import Role
 
 register = template.Library()
 _ROLE_LABELS = dict(Role.choices)

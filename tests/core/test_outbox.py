@@ -7,8 +7,8 @@ import socket
 import pytest
 from django.core import mail
 
-from approvals.models import OutboxMessage
-from approvals.outbox import (
+from core.models import OutboxMessage
+from core.outbox import (
     backoff_seconds,
     outbox_deliver_due,
     outbox_enqueue,
@@ -70,3 +70,24 @@ def test_redaction_and_backoff():
     for secret in ("hunter2", "cvr_abcdefghijkl", "xyz.abc", ":pw@"):
         assert secret not in text
     assert [backoff_seconds(n) for n in (1, 2, 3)] == [30, 60, 120] and backoff_seconds(20) == 3600
+
+
+def test_delivery_goes_through_the_transport_of_the_kinds_channel(acme, monkeypatch):
+    from core import outbox
+
+    sent = []
+    monkeypatch.setattr(outbox, "_transports", dict(outbox._transports))
+    outbox.register_outbox_transport("hook", lambda message: sent.append(message.idempotency_key))
+    hooked = outbox_enqueue(
+        tenant=acme, kind="hook.test", idempotency_key="h1", recipients=["a@x.test"], subject="s", body="b"
+    )
+    outbox_message_deliver(message_id=hooked.pk)
+    hooked.refresh_from_db()
+    assert sent == ["h1"] and hooked.status == "sent"
+
+    stray = outbox_enqueue(
+        tenant=acme, kind="pigeon.test", idempotency_key="p1", recipients=["a@x.test"], subject="s", body="b"
+    )
+    outbox_message_deliver(message_id=stray.pk)
+    stray.refresh_from_db()
+    assert stray.status == "pending" and "no outbox transport for kind 'pigeon.test'" in stray.last_error

@@ -4,21 +4,27 @@ Any app may use it: `outbox_enqueue(tenant=..., kind="email.x", idempotency_key=
 subject=..., body=...)` inside its transaction. The row is written there; a Celery task is queued
 only when the transaction commits, so a rolled-back change sends nothing and a broker outage loses
 nothing (`outbox_deliver_due`, on beat, picks up whatever is still pending).
+
+Delivery goes through a transport chosen by the kind's channel (the part before the first dot):
+core ships `email`; an app adds another channel with `register_outbox_transport` in its
+AppConfig.ready(). The tasks live here (not in a tasks module that imports back) so the enqueue ->
+task -> deliver path has no import circle; core.tasks imports them for the worker.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from datetime import timedelta
 
+from celery import shared_task
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import transaction
 from django.utils import timezone
 
-from approvals.models import OutboxAttempt, OutboxMessage
-from tenants.models import Tenant
+from core.models import OutboxAttempt, OutboxMessage
 
 logger = logging.getLogger(__name__)
 
@@ -51,9 +57,34 @@ def backoff_seconds(attempts: int) -> int:
     return min(MAX_BACKOFF_SECONDS, BASE_BACKOFF_SECONDS * 2 ** max(0, attempts - 1))
 
 
-def _queue(message_id: int, countdown: int | None = None) -> None:
-    from approvals.tasks import outbox_deliver
+# Task names kept from when the outbox lived in approvals: queued messages and beat rows still match.
+OUTBOX_DELIVER_TASK = "approvals.outbox_deliver"
+OUTBOX_SWEEP_TASK = "approvals.outbox_deliver_due"
 
+Transport = Callable[[OutboxMessage], None]
+_transports: dict[str, Transport] = {}
+
+
+def register_outbox_transport(channel: str, transport: Transport) -> None:
+    """`transport(message)` sends one message or raises; the outbox records, retries and redacts."""
+    _transports[channel] = transport
+
+
+def _email_transport(message: OutboxMessage) -> None:
+    payload = message.payload or {}
+    EmailMessage(
+        subject=payload.get("subject", ""),
+        body=payload.get("body", ""),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=list(payload.get("recipients", [])),
+        headers={"X-CAVRA-Message": message.idempotency_key},
+    ).send(fail_silently=False)
+
+
+register_outbox_transport("email", _email_transport)
+
+
+def _queue(message_id: int, countdown: int | None = None) -> None:
     try:
         if countdown:
             if outbox_deliver.app.conf.task_always_eager:
@@ -67,7 +98,7 @@ def _queue(message_id: int, countdown: int | None = None) -> None:
 
 def outbox_enqueue(
     *,
-    tenant: Tenant,
+    tenant,
     kind: str,
     idempotency_key: str,
     recipients: list[str],
@@ -102,16 +133,12 @@ def outbox_message_deliver(*, message_id: int) -> OutboxMessage | None:
         if message is None or message.status != OutboxMessage.Status.PENDING:
             return message
         number = message.attempts + 1
-        payload = message.payload or {}
         error = ""
         try:
-            EmailMessage(
-                subject=payload.get("subject", ""),
-                body=payload.get("body", ""),
-                from_email=settings.DEFAULT_FROM_EMAIL,
-                to=list(payload.get("recipients", [])),
-                headers={"X-CAVRA-Message": message.idempotency_key},
-            ).send(fail_silently=False)
+            transport = _transports.get(message.kind.split(".", 1)[0])
+            if transport is None:
+                raise LookupError(f"no outbox transport for kind {message.kind!r}")
+            transport(message)
         except Exception as exc:  # noqa: BLE001 - any transport failure is recorded and retried
             error = redact(f"{type(exc).__name__}: {exc}")
         now = timezone.now()
@@ -148,3 +175,14 @@ def outbox_deliver_due(*, limit: int = 200) -> int:
     for message_id in ids:
         _queue(message_id)
     return len(ids)
+
+
+@shared_task(name=OUTBOX_DELIVER_TASK, acks_late=True)
+def outbox_deliver(message_id: int) -> str:
+    message = outbox_message_deliver(message_id=message_id)
+    return message.status if message is not None else "missing"
+
+
+@shared_task(name=OUTBOX_SWEEP_TASK)
+def outbox_deliver_due_task() -> int:
+    return outbox_deliver_due()
