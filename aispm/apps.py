@@ -11,7 +11,11 @@ class AispmConfig(AppConfig):
         from aispm.home import HOME_PANELS
         from aispm.navigation import NAV_ITEMS
         from aispm.schedule import BEAT_SCHEDULE
+        from aispm.selectors import CAPABILITIES
+        from core.authz import register_capabilities
         from core.pages import register_home_panels, register_navigation
+
+        register_capabilities(CAPABILITIES)
 
         register_navigation(NAV_ITEMS, order=15)
         register_home_panels(HOME_PANELS)

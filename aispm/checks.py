@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from django.db.models import Q
 from django.urls import reverse
 
+from aispm.compiled import compiled_rules_of
 from approvals.models import ApprovalRequest, BreakGlassReview
 from cavra_engine.surfaces import (
     GENERAL_POLICY,
@@ -282,8 +283,6 @@ def rollout_production_missing(ctx: CheckContext) -> list[Hit]:
     remediation="Add `tests:` cases to the pack so every change is checked before it is published.",
 )
 def pack_no_tests(ctx: CheckContext) -> list[Hit]:
-    from aispm.selectors import compiled_rules_of
-
     hits, seen = [], set()
     for r in Rollout.objects.filter(tenant=ctx.tenant).select_related("version__pack"):
         if r.version_id in seen:

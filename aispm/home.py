@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from aispm import charts, selectors
-from aispm.selectors import SUMMARY_ROLES
+from aispm.selectors import VIEW, VIEW_DETAIL
 from core.pages import HomePanel
-from tenants.roles import Role
 
 
 def _executive_context(*, user, tenant) -> dict:
@@ -28,13 +27,11 @@ def _officer_context(*, user, tenant) -> dict:
 
 
 HOME_PANELS = [
-    HomePanel(
-        "AI security posture", "aispm/panels/executive.html", SUMMARY_ROLES, _executive_context, order=5
-    ),
+    HomePanel("AI security posture", "aispm/panels/executive.html", VIEW, _executive_context, order=5),
     HomePanel(
         "Findings to act on and coverage gaps",
         "aispm/panels/officer.html",
-        (Role.COMPLIANCE_OFFICER, Role.AUDITOR),
+        VIEW_DETAIL,
         _officer_context,
         order=6,
     ),

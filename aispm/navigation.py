@@ -1,10 +1,10 @@
-from aispm.selectors import DETAIL_ROLES, SUMMARY_ROLES
+from aispm.selectors import VIEW, VIEW_DETAIL
 
 NAV_ITEMS = [
-    ("Posture", "aispm:overview", SUMMARY_ROLES),
-    ("Findings", "aispm:findings", SUMMARY_ROLES),
-    ("Control coverage", "aispm:coverage", SUMMARY_ROLES),
-    ("Near-misses", "aispm:near-misses", DETAIL_ROLES),
-    ("Governance timeline", "aispm:timeline", DETAIL_ROLES),
-    ("Readiness", "aispm:readiness", SUMMARY_ROLES),
+    ("Posture", "aispm:overview", VIEW),
+    ("Findings", "aispm:findings", VIEW),
+    ("Control coverage", "aispm:coverage", VIEW),
+    ("Near-misses", "aispm:near-misses", VIEW_DETAIL),
+    ("Governance timeline", "aispm:timeline", VIEW_DETAIL),
+    ("Readiness", "aispm:readiness", VIEW),
 ]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -12,22 +11,34 @@ from django.db.models import Count, DateField, QuerySet, Sum, Value
 from django.utils import timezone
 
 from aispm.catalogue import Framework, framework_get, frameworks
+from aispm.compiled import compiled_rules_of
 from aispm.models import ControlRollup, DailyPosture, DecisionRollup, Finding
 from aispm.score import Score, posture_score
 from aispm.services.rollups import WINDOW_DAYS, control_groups, day_bounds, outcome_expression
 from cavra_engine.policy.vocabulary import SEVERITY_RANK
 from cavra_engine.surfaces import SURFACE_LABELS, SURFACES
+from core.authz import get_for_tenant_or_404
+from core.roles import Role
 from evidence.models import Decision, EvidenceRecord
-from policies.models import PolicyVersion, Rollout
+from policies.models import Rollout
 from registry.models import Agent
 from tenants.models import Tenant
-from tenants.permissions import get_for_tenant_or_404
-from tenants.roles import Role
 
 SUMMARY_ROLES = (Role.TENANT_ADMIN, Role.COMPLIANCE_OFFICER, Role.AUDITOR, Role.EXECUTIVE)
 DETAIL_ROLES = (Role.TENANT_ADMIN, Role.COMPLIANCE_OFFICER, Role.AUDITOR)
 FINDING_WRITE_ROLES = (Role.TENANT_ADMIN, Role.COMPLIANCE_OFFICER)
 CHECK_ADMIN_ROLES = (Role.TENANT_ADMIN,)
+# The capabilities AispmConfig.ready() registers with core.authz (capability -> the roles above).
+VIEW = "aispm.view"  # posture, findings, coverage summaries, readiness
+VIEW_DETAIL = "aispm.view_detail"  # evidence drill-downs, near-misses, timeline, exports, checks
+MANAGE_FINDINGS = "aispm.manage_findings"
+MANAGE_CHECKS = "aispm.manage_checks"
+CAPABILITIES = {
+    VIEW: SUMMARY_ROLES,
+    VIEW_DETAIL: DETAIL_ROLES,
+    MANAGE_FINDINGS: FINDING_WRITE_ROLES,
+    MANAGE_CHECKS: CHECK_ADMIN_ROLES,
+}
 NEAR_MISS_SEVERITIES = ("high", "critical")
 NEAR_MISS_OUTCOMES = ("block", "require_approval")
 # Most severe first: critical sorts before high, and so on down the shared severity order.
@@ -323,24 +334,6 @@ def near_miss_decisions(
 
 
 # -- control coverage ---------------------------------------------------------------------------------
-
-_compiled_cache: dict[str, dict] = {}
-
-
-def compiled_rules_of(version: PolicyVersion) -> dict:
-    """{rules: [{id, compliance}], tests: [...]} of a version, parsed once per digest."""
-    cached = _compiled_cache.get(version.digest)
-    if cached is None:
-        raw = PolicyVersion.objects.values_list("compiled_json", flat=True).get(pk=version.pk)
-        data = json.loads(raw) if isinstance(raw, str) else (raw or {})
-        cached = {
-            "rules": [
-                {"id": r.get("id"), "compliance": r.get("compliance") or {}} for r in data.get("rules", [])
-            ],
-            "tests": list(data.get("tests") or []),
-        }
-        _compiled_cache[version.digest] = cached
-    return cached
 
 
 def rules_in_force(*, tenant: Tenant) -> dict[tuple[str, str], set[str]]:

@@ -17,7 +17,7 @@ from aispm import charts, selectors
 from aispm.checks import CHECKS
 from aispm.forms import CheckSettingForm, DaysForm, FindingFilterForm, FindingTransitionForm
 from aispm.models import CheckSetting
-from aispm.selectors import CHECK_ADMIN_ROLES, DETAIL_ROLES, FINDING_WRITE_ROLES, SUMMARY_ROLES
+from aispm.selectors import MANAGE_CHECKS, MANAGE_FINDINGS, VIEW, VIEW_DETAIL
 from aispm.services.findings import (
     TRANSITIONS,
     check_setting_update,
@@ -26,8 +26,8 @@ from aispm.services.findings import (
 from aispm.services.readiness import readiness, readiness_packet_signed
 from aispm.tasks import refresh_findings
 from cavra_engine.surfaces import SURFACE_LABELS
+from core.authz import CapabilityRequiredMixin, can
 from tenants.forms import apply_service_errors
-from tenants.permissions import TenantRoleRequiredMixin, has_role
 
 PAGE_SIZE = 50
 OUTCOMES = ("allow", "audit_only", "require_approval", "block")
@@ -44,10 +44,10 @@ def _bad_request(request, exc: ValidationError):
     return render(request, "aispm/error.html", {"message": "; ".join(exc.messages)}, status=400)
 
 
-class OverviewView(TenantRoleRequiredMixin, View):
+class OverviewView(CapabilityRequiredMixin, View):
     """The executive's one screen: score and why, trend, decisions, risks, coverage, approvals."""
 
-    required_roles = SUMMARY_ROLES
+    required_capability = VIEW
 
     def get(self, request):
         tenant, days = request.tenant, _days(request)
@@ -79,14 +79,14 @@ class OverviewView(TenantRoleRequiredMixin, View):
             ),
             "risks": selectors.top_risks(tenant=tenant),
             "coverage": selectors.coverage_summary(tenant=tenant, days=days),
-            "detail": has_role(request.user, tenant, *DETAIL_ROLES),
+            "detail": can(request.user, tenant, VIEW_DETAIL),
             "outcome_colours": charts.OUTCOME_COLOURS,
         }
         return render(request, "aispm/overview.html", context)
 
 
-class TrendCsvView(TenantRoleRequiredMixin, View):
-    required_roles = SUMMARY_ROLES
+class TrendCsvView(CapabilityRequiredMixin, View):
+    required_capability = VIEW
 
     def get(self, request):
         series = selectors.trend(tenant=request.tenant, days=_days(request))
@@ -100,10 +100,10 @@ class TrendCsvView(TenantRoleRequiredMixin, View):
         return response
 
 
-class ScoreView(TenantRoleRequiredMixin, View):
+class ScoreView(CapabilityRequiredMixin, View):
     """Why is it 62? Every deduction with its reason, for the tenant or one surface, repository or agent."""
 
-    required_roles = SUMMARY_ROLES
+    required_capability = VIEW
 
     def get(self, request):
         days = _days(request)
@@ -124,8 +124,8 @@ class ScoreView(TenantRoleRequiredMixin, View):
                                                     "days": days, "scope": scope})  # fmt: skip
 
 
-class FindingsView(TenantRoleRequiredMixin, View):
-    required_roles = SUMMARY_ROLES
+class FindingsView(CapabilityRequiredMixin, View):
+    required_capability = VIEW
 
     def get(self, request):
         form = FindingFilterForm(request.GET or None)
@@ -141,16 +141,16 @@ class FindingsView(TenantRoleRequiredMixin, View):
             "form": form,
             "page": page,
             "query": query.urlencode(),
-            "can_write": has_role(request.user, request.tenant, *FINDING_WRITE_ROLES),
+            "can_write": can(request.user, request.tenant, MANAGE_FINDINGS),
         }
         template = "aispm/findings.html#results" if request.htmx else "aispm/findings.html"
         return render(request, template, context, status=200 if not form.errors else 400)
 
 
-class FindingsCsvView(TenantRoleRequiredMixin, View):
+class FindingsCsvView(CapabilityRequiredMixin, View):
     """The findings list (same filters) as CSV, for the audit file."""
 
-    required_roles = SUMMARY_ROLES
+    required_capability = VIEW
 
     def get(self, request):
         form = FindingFilterForm(request.GET or None)
@@ -176,8 +176,8 @@ class FindingsCsvView(TenantRoleRequiredMixin, View):
         return response
 
 
-class FindingsRefreshView(TenantRoleRequiredMixin, View):
-    required_roles = FINDING_WRITE_ROLES
+class FindingsRefreshView(CapabilityRequiredMixin, View):
+    required_capability = MANAGE_FINDINGS
     http_method_names = ["post"]
 
     def post(self, request):
@@ -190,8 +190,8 @@ class FindingsRefreshView(TenantRoleRequiredMixin, View):
         return redirect("aispm:findings")
 
 
-class FindingDetailView(TenantRoleRequiredMixin, View):
-    required_roles = SUMMARY_ROLES
+class FindingDetailView(CapabilityRequiredMixin, View):
+    required_capability = VIEW
 
     def get(self, request, public_id: str):
         return self._render(request, public_id)
@@ -203,14 +203,14 @@ class FindingDetailView(TenantRoleRequiredMixin, View):
             "history": selectors.finding_history(tenant=request.tenant, finding=finding),
             "check": CHECKS.get(finding.check_id),
             "form": form or FindingTransitionForm(),
-            "can_write": has_role(request.user, request.tenant, *FINDING_WRITE_ROLES),
-            "can_see_evidence": has_role(request.user, request.tenant, *DETAIL_ROLES),
+            "can_write": can(request.user, request.tenant, MANAGE_FINDINGS),
+            "can_see_evidence": can(request.user, request.tenant, VIEW_DETAIL),
         }
         return render(request, "aispm/finding.html", context, status=status)
 
 
 class FindingTransitionView(FindingDetailView):
-    required_roles = FINDING_WRITE_ROLES
+    required_capability = MANAGE_FINDINGS
     http_method_names = ["post"]
 
     def post(self, request, public_id: str):
@@ -236,8 +236,8 @@ class FindingTransitionView(FindingDetailView):
         return self._render(request, public_id, form=form, status=422)
 
 
-class CoverageView(TenantRoleRequiredMixin, View):
-    required_roles = SUMMARY_ROLES
+class CoverageView(CapabilityRequiredMixin, View):
+    required_capability = VIEW
 
     def get(self, request):
         days = _days(request)
@@ -246,8 +246,8 @@ class CoverageView(TenantRoleRequiredMixin, View):
         })  # fmt: skip
 
 
-class FrameworkView(TenantRoleRequiredMixin, View):
-    required_roles = SUMMARY_ROLES
+class FrameworkView(CapabilityRequiredMixin, View):
+    required_capability = VIEW
 
     def get(self, request, framework: str):
         fw = selectors.framework_or_404(framework)
@@ -255,12 +255,12 @@ class FrameworkView(TenantRoleRequiredMixin, View):
         rows = selectors.coverage(tenant=request.tenant, framework=fw, days=days)
         return render(request, "aispm/framework.html", {
             "framework": fw, "rows": rows, "days": days,
-            "detail": has_role(request.user, request.tenant, *DETAIL_ROLES),
+            "detail": can(request.user, request.tenant, VIEW_DETAIL),
         })  # fmt: skip
 
 
-class FrameworkCsvView(TenantRoleRequiredMixin, View):
-    required_roles = DETAIL_ROLES
+class FrameworkCsvView(CapabilityRequiredMixin, View):
+    required_capability = VIEW_DETAIL
 
     def get(self, request, framework: str):
         fw = selectors.framework_or_404(framework)
@@ -277,8 +277,8 @@ class FrameworkCsvView(TenantRoleRequiredMixin, View):
         return response
 
 
-class ControlView(TenantRoleRequiredMixin, View):
-    required_roles = DETAIL_ROLES
+class ControlView(CapabilityRequiredMixin, View):
+    required_capability = VIEW_DETAIL
 
     def get(self, request, framework: str, control_id: str):
         fw = selectors.framework_or_404(framework)
@@ -295,8 +295,8 @@ class ControlView(TenantRoleRequiredMixin, View):
                                                       "days": days})  # fmt: skip
 
 
-class NearMissesView(TenantRoleRequiredMixin, View):
-    required_roles = DETAIL_ROLES
+class NearMissesView(CapabilityRequiredMixin, View):
+    required_capability = VIEW_DETAIL
 
     def get(self, request):
         days = _days(request)
@@ -315,8 +315,8 @@ class NearMissesView(TenantRoleRequiredMixin, View):
                                                           "drill": drill, "decisions": decisions})  # fmt: skip
 
 
-class TimelineView(TenantRoleRequiredMixin, View):
-    required_roles = DETAIL_ROLES
+class TimelineView(CapabilityRequiredMixin, View):
+    required_capability = VIEW_DETAIL
 
     def get(self, request):
         kind = (request.GET.get("kind") or "").strip()[:100]
@@ -334,8 +334,8 @@ class TimelineView(TenantRoleRequiredMixin, View):
                                                        "next_before": events[-1].seq if len(events) == 100 else None})  # fmt: skip
 
 
-class ReadinessView(TenantRoleRequiredMixin, View):
-    required_roles = SUMMARY_ROLES
+class ReadinessView(CapabilityRequiredMixin, View):
+    required_capability = VIEW
 
     def get(self, request):
         response = render(request, "aispm/readiness.html", {"packet": readiness(tenant=request.tenant)})
@@ -344,8 +344,8 @@ class ReadinessView(TenantRoleRequiredMixin, View):
         return response
 
 
-class ReadinessPacketView(TenantRoleRequiredMixin, View):
-    required_roles = SUMMARY_ROLES
+class ReadinessPacketView(CapabilityRequiredMixin, View):
+    required_capability = VIEW
 
     def get(self, request):
         packet = readiness_packet_signed(tenant=request.tenant)
@@ -354,8 +354,8 @@ class ReadinessPacketView(TenantRoleRequiredMixin, View):
         return response
 
 
-class ChecksView(TenantRoleRequiredMixin, View):
-    required_roles = DETAIL_ROLES
+class ChecksView(CapabilityRequiredMixin, View):
+    required_capability = VIEW_DETAIL
 
     def get(self, request):
         return self._render(request)
@@ -364,12 +364,12 @@ class ChecksView(TenantRoleRequiredMixin, View):
         settings = {s.check_id: s for s in CheckSetting.objects.filter(tenant=request.tenant)}
         rows = [{"check": c, "setting": settings.get(c.id)} for c in CHECKS.values()]
         return render(request, "aispm/checks.html", {
-            "rows": rows, "form": form, "can_manage": has_role(request.user, request.tenant, *CHECK_ADMIN_ROLES),
+            "rows": rows, "form": form, "can_manage": can(request.user, request.tenant, MANAGE_CHECKS),
         }, status=status)  # fmt: skip
 
 
 class CheckSettingView(ChecksView):
-    required_roles = CHECK_ADMIN_ROLES
+    required_capability = MANAGE_CHECKS
     http_method_names = ["post"]
 
     def post(self, request):

@@ -24,11 +24,11 @@ from aispm.api.serializers import (
     TimelineSerializer,
 )
 from aispm.catalogue import frameworks
-from aispm.selectors import DETAIL_ROLES, FINDING_WRITE_ROLES, SUMMARY_ROLES
+from aispm.selectors import MANAGE_FINDINGS, VIEW, VIEW_DETAIL
 from aispm.services.findings import TRANSITIONS, finding_risk_accept
 from aispm.services.readiness import readiness_packet_signed
 from core.api.pagination import StableCursorPagination
-from tenants.permissions import HasTenantRole
+from core.authz import HasCapability
 
 PROBLEM = OpenApiResponse(description="RFC 9457 problem details (application/problem+json)")
 ERRORS = {400: PROBLEM, 401: PROBLEM, 403: PROBLEM, 404: PROBLEM}
@@ -45,13 +45,13 @@ def _query(serializer_class, request) -> dict:
 
 
 class SummaryView:
-    permission_classes = [HasTenantRole]
-    required_roles = SUMMARY_ROLES
+    permission_classes = [HasCapability]
+    required_capability = VIEW
 
 
 class DetailView:
-    permission_classes = [HasTenantRole]
-    required_roles = DETAIL_ROLES
+    permission_classes = [HasCapability]
+    required_capability = VIEW_DETAIL
 
 
 class PostureView(SummaryView, APIView):
@@ -112,8 +112,8 @@ class FindingDetailView(SummaryView, APIView):
 
 
 class FindingTransitionView(APIView):
-    permission_classes = [HasTenantRole]
-    required_roles = FINDING_WRITE_ROLES
+    permission_classes = [HasCapability]
+    required_capability = MANAGE_FINDINGS
 
     @extend_schema(
         summary="Move a finding: acknowledge, resolve, reopen, or risk_accept (reason + until)",
