@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: install demo test lint migrations-check schema schema-check bench-policy bench-evidence bench-decisions bench-aispm bench-replay clean
+.PHONY: install demo test lint migrations-check schema schema-check bench-policy bench-evidence bench-merkle bench-decisions bench-aispm bench-replay backup-drill evidence-vectors clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -45,6 +45,16 @@ bench-policy: install
 
 bench-evidence: install
 	$(BIN)/python bench/bench_evidence.py --write-doc
+
+bench-merkle: install
+	$(BIN)/python bench/bench_merkle.py
+
+# The backup/restore drill (docs/operations.md): back up, restore into a fresh database, verify, continue.
+backup-drill: install
+	scripts/test-env.sh $(BIN)/pytest -p no:randomly tests/evidence/test_backup_drill.py -v
+
+evidence-vectors: install
+	$(BIN)/python -m cavra_engine.evidence.vectors docs/evidence-vectors
 
 bench-decisions: install
 	$(BIN)/python bench/bench_decisions.py

@@ -179,11 +179,11 @@ queueing one fsync each behind the lock. That is why the two rows are now alike:
 chain here is the lock hold time, i.e. about three round trips to PostgreSQL (lock-and-advance, insert,
 commit, at roughly 0.3-0.5 ms each on this VM) plus the CPU of 8 writer processes on 2 cores. Reaching
 2,000/s needs a hold time under 0.5 ms: computing the hash inside the locking statement (one round trip
-plus commit) and a faster machine. Verification (spread over all CPUs with fork) hashes each record's
-bytes without its `hash` member and reads seq and prev_hash by position; it is trusted only when every
-record passes and the chain reaches a checkpoint that signs the last record (which then pins every byte
-by SHA-256's second-preimage resistance). Otherwise the full walk runs: parse, re-canonicalise, hash,
-and name each problem. Checkpoint signatures and the manifest are always checked.
+plus commit) and a faster machine. Verification (spread over all CPUs with fork) is strict for every
+record: parse with integer checks, re-serialise to RFC 8785 and compare bytes, check every member's type
+and pattern, hash the canonical form without `hash`, link; the fast path that hashed the line text as
+written (and so accepted non-canonical lines, issue 15) is gone. The Merkle log adds nothing to appends
+(the tree grows at checkpoint time), so the append rows are unaffected by it.
 
 """
     if args.write_doc:

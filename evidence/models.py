@@ -124,6 +124,10 @@ class Checkpoint(TenantOwned):
     key = models.ForeignKey(SigningKey, on_delete=models.PROTECT, related_name="checkpoints")
     signature = models.CharField(max_length=128)
     reason = models.CharField(max_length=20, choices=Reason.choices, default=Reason.SCHEDULED)
+    root_hash = models.CharField(
+        max_length=64, blank=True, default="",
+        help_text="RFC 9162 Merkle root of records 1..seq; empty for v1 checkpoints made before the tree.",
+    )  # fmt: skip
 
     class Meta:
         ordering = ["-seq"]
@@ -133,6 +137,36 @@ class Checkpoint(TenantOwned):
 
     def __str__(self) -> str:
         return f"checkpoint #{self.seq}"
+
+
+class MerkleTree(TenantOwned):
+    """A tenant's RFC 9162 tree over its record hashes: its size and frontier (compact range [0, size))."""
+
+    size = models.BigIntegerField(default=0)
+    frontier = models.JSONField(default=list, help_text="Perfect-subtree hashes, largest first, hex.")
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant"], name="evidence_merkletree_one_per_tenant")]
+
+    def __str__(self) -> str:
+        return f"tree of {self.size}"
+
+
+class MerkleNode(TenantOwned):
+    """One perfect subtree: leaves index*2^level .. (index+1)*2^level - 1 (0-based), kept for proofs."""
+
+    level = models.PositiveSmallIntegerField()
+    index = models.BigIntegerField()
+    hash = models.CharField(max_length=64)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "level", "index"], name="evidence_merklenode_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"node {self.level}/{self.index}"
 
 
 class RetentionPolicy(TenantOwned):

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 
 from core.authz import get_for_tenant_or_404
 from evidence.models import ChainHead, Checkpoint, EvidenceRecord, RetentionPolicy, VerificationRun
+from evidence.services.common import checkpoint_document
 from tenants.models import Tenant
 
 FILTER_FIELDS = (
@@ -81,6 +83,28 @@ def tenant_label(tenant: Tenant) -> str:
 
 def checkpoints_list(*, tenant: Tenant, user=None) -> QuerySet[Checkpoint]:
     return Checkpoint.objects.filter(tenant=tenant).select_related("key").order_by("-seq")
+
+
+def tree_head_get(*, tenant: Tenant, user=None, size: int | None = None, field: str = "size") -> Checkpoint:
+    """The latest signed tree head (a checkpoint with a Merkle root), or the one at `size`.
+
+    Raises a validation error naming `field` when there is none, so the API answers 400, not 404.
+    """
+    heads = Checkpoint.objects.filter(tenant=tenant).exclude(root_hash="").select_related("key")
+    head = heads.filter(seq=size).first() if size is not None else heads.order_by("-seq").first()
+    if head is None:
+        detail = (
+            f"there is no signed tree head of size {size}; list them at /api/v1/evidence/checkpoints"
+            if size is not None
+            else "no signed tree head yet; sign a checkpoint first"
+        )
+        raise ValidationError({field: [detail]})
+    return head
+
+
+def tree_head_document(head: Checkpoint) -> dict:
+    label = ChainHead.objects.filter(tenant_id=head.tenant_id).values_list("tenant_label", flat=True).first()
+    return checkpoint_document(head, label or "")
 
 
 def verification_latest(*, tenant: Tenant, user=None) -> VerificationRun | None:

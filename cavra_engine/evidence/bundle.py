@@ -11,8 +11,12 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from . import container
 from .canonical import canonicalize
 
-FORMAT = "cavra.evidence.bundle/v1"
+FORMAT_V1 = "cavra.evidence.bundle/v1"
+FORMAT_V2 = "cavra.evidence.bundle/v2"
+FORMAT = FORMAT_V2  # what build_bundle writes when given the chain commitments
+FORMATS = {FORMAT_V1: 1, FORMAT_V2: 2}
 CHECKPOINT_TYPE = "cavra.evidence.checkpoint/v1"
+CHECKPOINT_TYPE_V2 = "cavra.evidence.checkpoint/v2"  # a signed tree head: also commits to the Merkle root
 TRUST_ROOT_TYPE = "cavra.evidence.trust-root/v1"
 MANIFEST_SIG_TYPE = "cavra.evidence.manifest-signature/v1"
 RECORD_KEYS = frozenset(
@@ -44,16 +48,20 @@ def checkpoint_message(checkpoint: dict) -> bytes:
 
 
 def sign_checkpoint(
-    *, tenant: str, seq: int, head_hash: str, created_at: str, private_key: Ed25519PrivateKey
-) -> dict:
+    *, tenant: str, seq: int, head_hash: str, created_at: str, private_key: Ed25519PrivateKey,
+    root_hash: str | None = None,
+) -> dict:  # fmt: skip
+    """A checkpoint; with root_hash (RFC 9162 tree over records 1..seq) it is a v2 signed tree head."""
     body = {
-        "type": CHECKPOINT_TYPE,
+        "type": CHECKPOINT_TYPE if root_hash is None else CHECKPOINT_TYPE_V2,
         "tenant": tenant,
         "seq": seq,
         "head_hash": head_hash,
         "created_at": created_at,
         "key_id": key_id_for(public_key_raw(private_key.public_key())),
     }
+    if root_hash is not None:
+        body["root_hash"] = root_hash
     return {**body, "signature": private_key.sign(canonicalize(body)).hex()}
 
 
@@ -92,15 +100,20 @@ def build_bundle(
     record_count: int,
     selection: dict,
     private_key: Ed25519PrivateKey,
+    chain: dict | None = None,
 ) -> bytes:
-    """Assemble and sign a bundle. records_jsonl is canonical JSON, one record per line, seq ascending."""
+    """Assemble and sign a bundle. records_jsonl is canonical JSON, one record per line, seq ascending.
+
+    chain = {"checkpoint_seqs": [...], "latest_checkpoint": n} makes a v2 bundle (docs/evidence-format.md
+    section 5); without it the bundle is v1, kept only so tests can still produce the old format.
+    """
     files = {
         "records.jsonl": records_jsonl,
         "checkpoints.jsonl": jsonl(checkpoints),
         "trust-root.json": canonicalize(trust_root),
     }
     manifest = {
-        "format": FORMAT,
+        "format": FORMAT_V2 if chain is not None else FORMAT_V1,
         "tenant": tenant,
         "created_at": created_at,
         "first_seq": first_seq,
@@ -112,6 +125,8 @@ def build_bundle(
             for name, data in files.items()
         },
     }
+    if chain is not None:
+        manifest["chain"] = chain
     manifest_bytes = canonicalize(manifest)
     signature = {
         "type": MANIFEST_SIG_TYPE,

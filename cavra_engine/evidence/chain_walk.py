@@ -1,186 +1,200 @@
-"""Walking the records of a bundle: seq order, prev_hash links and hashes, in parallel chunks for big chains."""
+"""The record walk of the verifier: every line of records.jsonl strictly checked, in parallel chunks.
+
+Per record: canonical bytes, exact members with types and patterns, hash, tenant, seq and prev_hash
+links, and whether it matches the export filter (docs/evidence-format.md section 6 step 8, 5.1).
+"""
 
 from __future__ import annotations
 
 import hashlib
 import re
+from datetime import datetime
 
-from .bundle import (
-    FILES,
-    RECORD_KEYS,
+from . import schema
+from .bundle import RECORD_KEYS
+from .canonical import GENESIS_HASH, CanonicalizationError, canonicalize_trusted
+from .report import (
+    CHECKPOINT_HEAD,
+    FILE_NEWLINE,
+    MAX_PROBLEMS,
+    RECORD_EMPTY,
+    RECORD_END,
+    RECORD_HASH,
+    RECORD_LINK,
+    RECORD_SEQ,
+    RECORD_TENANT,
+    Problem,
+    Report,
 )
-from .canonical import GENESIS_HASH, CanonicalizationError, canonicalize, canonicalize_trusted, parse_line
-from .report import MAX_PROBLEMS, Problem, Report
 
-HEX64 = re.compile(r"[0-9a-f]{64}\Z")
+_parse_canonical = schema.parse_canonical
 
-# The lines being walked; worker processes inherit them on fork instead of receiving a copy.
+
+def _record_matches(record: dict, row_filter: dict) -> bool:
+    """The export filter applied to one record, as the portal applies it (docs/evidence-format.md 5.4)."""
+    payload = record.get("payload") if isinstance(record.get("payload"), dict) else {}
+    created = record.get("created_at")
+    seq = record.get("seq")
+    for name, limit in (("session", 64), ("agent", 64), ("repository", 300)):
+        wanted = row_filter.get(name)
+        if wanted is not None:
+            value = payload.get(name)
+            if not isinstance(value, str) or value[:limit] != wanted:
+                return False
+    since, until = row_filter.get("since"), row_filter.get("until")
+    if since is not None and not (isinstance(created, str) and created >= since):
+        return False
+    if until is not None and not (isinstance(created, str) and created < until):
+        return False
+    if row_filter.get("first_seq") is not None and not (
+        schema._is_int(seq) and seq >= row_filter["first_seq"]
+    ):
+        return False
+    if row_filter.get("last_seq") is not None and not (schema._is_int(seq) and seq <= row_filter["last_seq"]):
+        return False
+    return True
+
+
 _SHARED_LINES: list[bytes] = []
 PARALLEL_THRESHOLD = 20_000
 BODY_KEYS = RECORD_KEYS - {"hash"}
+_SEQ_IN_LINE = re.compile(rb'"seq":([0-9]{1,16})[,}]')
 
 
-def _walk_chunk(task: tuple[int, int, str, frozenset[int]]) -> dict:
-    """Check lines [lo, hi) of records.jsonl independently; links across chunk edges are checked by the caller.
+def _guess_seq(line: bytes) -> int | None:
+    """The top-level seq of a line that does not parse (the last "seq" member; payload sorts before it)."""
+    found = _SEQ_IN_LINE.findall(line)
+    return int(found[-1]) if found else None
 
-    Per record: parse, recompute the canonical JSON without `hash`, SHA-256 it, compare; check the line
-    itself is canonical; check seq continuity and prev_hash links inside the chunk.
+
+def _walk_chunk(task) -> dict:
+    """Check lines [lo, hi) of records.jsonl; links across chunk edges are checked by the caller.
+
+    Per record: parse (integers within ±(2^53-1) only), re-serialise to RFC 8785 and require the same
+    bytes, exact members with their types and patterns, SHA-256 of the canonical JSON without `hash`,
+    tenant, seq continuity and prev_hash links; and whether it matches the export filter.
     """
-    lo, hi, tenant, checkpoint_seqs = task
+    lo, hi, tenant, checkpoint_seqs, row_filter = task
+    any_filter = row_filter is not None and any(v is not None for v in row_filter.values())
     lines = _SHARED_LINES
     where = "records.jsonl"
     problems: list[Problem] = []
     sha256 = hashlib.sha256
-    decode = parse_line
+    spec = schema.RECORD_SPEC
     first_seq = first_prev = last_seq = last_hash = None
     at_checkpoints: dict[int, str] = {}
-    previous_hash = None
-    previous_seq = None
+    matched: list[int] = []
+    hashes: list = []
+    previous_hash = previous_seq = None
     for index in range(lo, hi):
         line = lines[index]
         number = index + 1
-        try:
-            record = decode(line)
-            stored = record.pop("hash")
-            body = canonicalize_trusted(record)
-        except (
-            ValueError,
-            CanonicalizationError,
-            UnicodeDecodeError,
-            KeyError,
-            AttributeError,
-            TypeError,
-        ) as exc:
-            problems.append(Problem(where, f"not a valid record ({exc})", number))
-            previous_hash = previous_seq = None
+        record, issue = _parse_canonical(line)
+        if issue and record is None:
+            guessed = _guess_seq(line)
+            problems.append(Problem(where, f"{issue[1]}: {issue[2]}", number, guessed, issue[0], issue[1]))
+            previous_hash, previous_seq = None, guessed
+            last_seq = guessed  # so the end-of-chain check does not also report this line as missing
             if index == lo:
                 first_seq = -1
             if len(problems) >= MAX_PROBLEMS:
                 break
             continue
-        seq = record.get("seq")
-        prev = record.get("prev_hash")
-        computed = sha256(body).hexdigest()
-        if record.keys() != BODY_KEYS:
+        if not isinstance(record, dict):
             problems.append(
-                Problem(
-                    where,
-                    f"record must have exactly the members {', '.join(sorted(RECORD_KEYS))}",
-                    number,
-                    seq,
-                )
+                Problem(where, "a record must be a JSON object", number, None, schema.MEMBER_TYPE, "$")
             )
-        if computed != stored:
-            problems.append(
-                Problem(
-                    where,
-                    f"hash mismatch: record content was changed (stored {str(stored)[:16]}…, computed {computed[:16]}…)",
-                    number,
-                    seq,
-                )
-            )
+            previous_hash = previous_seq = None
+            continue
+        seq = record.get("seq") if schema._is_int(record.get("seq")) else None
+        if issue:
+            problems.append(Problem(where, f"{issue[1]}: {issue[2]}", number, seq, issue[0], issue[1]))
+        well_formed = record.keys() == RECORD_KEYS and _types_ok(record)
+        if not well_formed:
+            for code, member, message in schema.members(record, spec):
+                problems.append(Problem(where, f"{member}: {message}", number, seq, code, member))
+        stored = record.get("hash")
+        if well_formed and not issue:
+            # The line is the canonical JSON of a record whose actor and created_at are strings or null,
+            # so the first `,"hash":"` is the top-level member (a quote inside a string is escaped), and
+            # the line without it is the canonical JSON of the record without `hash`.
+            cut = line.find(b',"hash":"')
+            computed = sha256(line[:cut] + line[cut + 74 :]).hexdigest()
         else:
-            cut = body.find(b',"id":')
-            if body[:cut] + b',"hash":"' + stored.encode() + b'"' + body[cut:] != line:
-                problems.append(
-                    Problem(where, "record line is not canonical JSON (bytes were changed)", number, seq)
-                )
+            try:
+                body = canonicalize_trusted({k: v for k, v in record.items() if k != "hash"})
+                computed = sha256(body).hexdigest()
+            except CanonicalizationError:
+                computed = None  # a lone surrogate: already reported as json.surrogate
+        if computed is not None and computed != stored:
+            problems.append(Problem(
+                where, f"hash mismatch: record content was changed (stored {str(stored)[:16]}…, computed "
+                f"{computed[:16]}…)", number, seq, RECORD_HASH, "hash",
+            ))  # fmt: skip
         if record.get("tenant") != tenant:
+            problems.append(Problem(
+                where, f"record belongs to tenant {record.get('tenant')!r}, not {tenant!r}", number, seq,
+                RECORD_TENANT, "tenant",
+            ))  # fmt: skip
+        prev = record.get("prev_hash")
+        if seq is not None and previous_seq is not None and seq != previous_seq + 1:
             problems.append(
-                Problem(
-                    where, f"record belongs to tenant {record.get('tenant')!r}, not {tenant!r}", number, seq
-                )
+                Problem(where, _seq_message(previous_seq + 1, seq), number, seq, RECORD_SEQ, "seq")
             )
-        if not isinstance(seq, int):
-            problems.append(Problem(where, "seq is not an integer", number))
-        elif previous_seq is not None and seq != previous_seq + 1:
-            problems.append(Problem(where, _seq_message(previous_seq + 1, seq), number, seq))
         if previous_hash is not None and prev != previous_hash:
-            problems.append(
-                Problem(
-                    where,
-                    "broken link: prev_hash does not equal the hash of the previous record",
-                    number,
-                    seq,
-                )
-            )
+            problems.append(Problem(
+                where, "broken link: prev_hash does not equal the hash of the previous record", number, seq,
+                RECORD_LINK, "prev_hash",
+            ))  # fmt: skip
         if index == lo:
             first_seq, first_prev = seq, prev
         if seq in checkpoint_seqs:
             at_checkpoints[seq] = stored
-        previous_hash, previous_seq = stored, seq if isinstance(seq, int) else None
+        if row_filter is not None and (not any_filter or _record_matches(record, row_filter)):
+            matched.append(seq)
+        hashes.append(stored)
+        previous_hash, previous_seq = stored, seq
         last_seq, last_hash = seq, stored
         if len(problems) >= MAX_PROBLEMS:
             break
     return {
         "first_seq": first_seq, "first_prev": first_prev, "last_seq": last_seq, "last_hash": last_hash,
-        "at_checkpoints": at_checkpoints, "problems": problems,
+        "at_checkpoints": at_checkpoints, "problems": problems, "matched": matched, "hashes": hashes,
     }  # fmt: skip
 
 
-_HASH_MEMBER = b'"hash":"'
-_PREV_MEMBER = b',"prev_hash":"'
+_HEX64 = schema.HEX64.match
+_TIMESTAMP = schema.TIMESTAMP.match
+_RECORD_ID = schema.RECORD_ID.match
+_KIND = schema.KIND.match
+_ACTOR = schema.ACTOR.match
+_TENANT = schema.TENANT.match
 
 
-class _NotFast(Exception):
-    """A line the fast walk does not vouch for; the full walk then judges the whole bundle."""
-
-
-def _walk_chunk_fast(task: tuple[int, int, str, frozenset[int]]) -> dict:
-    """The walk for intact bundles: hash each line's bytes without its `hash` member, and read seq and
-    prev_hash by position, with no JSON parse and no re-canonicalisation.
-
-    Sound because the caller accepts it only when every record of the bundle passes and chains up to a
-    checkpoint that signs the last record: the signed head hash then pins, by SHA-256's second-preimage
-    resistance, the exact bytes of every record back to the first, and those are the canonical bytes the
-    portal hashed. The hash member must also sit at its canonical place (right after `created_at`), so
-    no byte of the line can move unnoticed. Any doubt raises _NotFast and the full walk takes over.
-    """
-    lo, hi, tenant, checkpoint_seqs = task
-    lines = _SHARED_LINES
-    sha256 = hashlib.sha256
-    tenant_tail = b',"tenant":' + canonicalize(tenant) + b"}"
-    at_checkpoints: dict[int, str] = {}
-    first_seq = first_prev = previous_hash = previous_seq = None
-    for index in range(lo, hi):
-        line = lines[index]
-        i = line.find(_HASH_MEMBER)
-        if (
-            i < 45
-            or not line.startswith(b'{"actor":')
-            or line[i - 43 : i - 29] != b'"created_at":"'
-            or line[i + 72 : i + 80] != b'","id":"'
-            or not line.endswith(tenant_tail)
-        ):
-            raise _NotFast
-        stored = line[i + 8 : i + 72].decode("ascii", "replace")
-        if sha256(line[:i] + line[i + 74 :]).hexdigest() != stored:
-            raise _NotFast
-        j = line.rfind(_PREV_MEMBER)
-        k = j + 86
-        end = line.find(b",", k)
-        if j < i or line[j + 78 : k] != b'","seq":' or end < 0 or not line[k:end].isdigit():
-            raise _NotFast
-        prev = line[j + 14 : j + 78].decode("ascii", "replace")
-        seq = int(line[k:end])
-        if previous_seq is not None and (seq != previous_seq + 1 or prev != previous_hash):
-            raise _NotFast
-        if index == lo:
-            first_seq, first_prev = seq, prev
-        if seq in checkpoint_seqs:
-            at_checkpoints[seq] = stored
-        previous_hash, previous_seq = stored, seq
-    return {
-        "first_seq": first_seq, "first_prev": first_prev, "last_seq": previous_seq, "last_hash": previous_hash,
-        "at_checkpoints": at_checkpoints, "problems": [],
-    }  # fmt: skip
-
-
-def _walk_chunk_fast_or_none(task) -> dict | None:
+def _real_time(text: str) -> bool:
     try:
-        return _walk_chunk_fast(task)
-    except (_NotFast, ValueError, UnicodeDecodeError):
-        return None
+        datetime.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _types_ok(r: dict) -> bool:
+    """The common case of schema.RECORD_SPEC, inline; False sends the record through the full check."""
+    seq, actor, subject = r["seq"], r["actor"], r["subject"]
+    return (
+        type(seq) is int and 1 <= seq <= schema.MAX_SAFE_INTEGER
+        and type(r["id"]) is str and _RECORD_ID(r["id"]) is not None
+        and type(r["tenant"]) is str and _TENANT(r["tenant"]) is not None
+        and type(r["kind"]) is str and len(r["kind"]) <= 100 and _KIND(r["kind"]) is not None
+        and type(subject) is str and len(subject) <= 300
+        and type(r["payload"]) is dict
+        and (actor is None or (type(actor) is str and len(actor) <= 300 and _ACTOR(actor) is not None))
+        and type(r["created_at"]) is str and _TIMESTAMP(r["created_at"]) is not None
+        and _real_time(r["created_at"])
+        and type(r["prev_hash"]) is str and _HEX64(r["prev_hash"]) is not None
+        and type(r["hash"]) is str and _HEX64(r["hash"]) is not None
+    )  # fmt: skip
 
 
 def _seq_message(expected, seq) -> str:
@@ -190,85 +204,89 @@ def _seq_message(expected, seq) -> str:
     return f"expected seq {expected}, found {seq!r} (records reordered, duplicated or inserted)"
 
 
-def _run_chunks(tasks: list, workers: int, walk=None) -> list:
-    walk = walk or _walk_chunk
+def _run_chunks(tasks: list, workers: int) -> list:
     if workers <= 1 or len(tasks) == 1:
-        return [walk(task) for task in tasks]
+        return [_walk_chunk(task) for task in tasks]
     import multiprocessing
 
     try:
         context = multiprocessing.get_context("fork")  # children inherit the lines without copying them
     except ValueError:
-        return [walk(task) for task in tasks]
+        return [_walk_chunk(task) for task in tasks]
     with context.Pool(workers) as pool:
-        return pool.map(walk, tasks, chunksize=1)
+        return pool.map(_walk_chunk, tasks, chunksize=1)
 
 
 def _verify_records(
-    content, tenant, first_seq, last_seq, checkpoints: dict[int, dict], report: Report, workers=None
-) -> int:
-    """Walk records.jsonl: canonical form, hash, seq continuity, prev_hash links, checkpoint heads."""
+    content, tenant, first_seq, last_seq, checkpoints: dict[int, dict], report: Report, workers=None,
+    row_filter: dict | None = None,
+) -> tuple[int, list[int] | None, list[str] | None]:  # fmt: skip
+    """Walk records.jsonl; returns (number of lines, seqs matching the filter, record hashes), the last two
+    None when the records have problems (checks built on them would only repeat what is wrong)."""
     global _SHARED_LINES
     import os
 
     where = "records.jsonl"
     lines = bytes(content).split(b"\n")
     if lines[-1] != b"":
-        report.add(where, "file must end with a newline (bytes were removed or added at the end)")
+        report.add(
+            where, "file must end with a newline (bytes were removed or added at the end)", code=FILE_NEWLINE
+        )
     lines.pop()
     if not lines:
-        report.add(where, "bundle holds no records")
-        return 0
+        report.add(where, "bundle holds no records", code=RECORD_EMPTY)
+        return 0, None, None
     workers = workers or (os.cpu_count() or 1)
     if len(lines) < PARALLEL_THRESHOLD:
         workers = 1
     size = -(-len(lines) // (workers * 4 if workers > 1 else 1))
     seqs = frozenset(checkpoints) | {first_seq - 1}
-    tasks = [(lo, min(lo + size, len(lines)), tenant, seqs) for lo in range(0, len(lines), size)]
+    tasks = [(lo, min(lo + size, len(lines)), tenant, seqs, row_filter) for lo in range(0, len(lines), size)]
     _SHARED_LINES = lines
     try:
-        results = _run_chunks(tasks, workers, _walk_chunk_fast_or_none)
-        if any(result is None for result in results):
-            results = _run_chunks(tasks, workers)  # something is off: the full walk names it precisely
+        results = _run_chunks(tasks, workers)
     finally:
         _SHARED_LINES = []
 
     anchor = checkpoints.get(first_seq - 1)
     previous_hash = GENESIS_HASH if first_seq == 1 else (anchor["head_hash"] if anchor else None)
     previous_seq = first_seq - 1
-    for (lo, _hi, _t, _s), result in zip(tasks, results, strict=True):
+    matched: list[int] | None = []
+    hashes: list[str] | None = []
+    for (lo, *_rest), result in zip(tasks, results, strict=True):
         seq, prev = result["first_seq"], result["first_prev"]
         if seq is not None and seq != -1:
-            if seq != previous_seq + 1 and previous_seq is not None:
-                report.add(where, _seq_message(previous_seq + 1, seq), line=lo + 1, seq=seq)
+            if previous_seq is not None and seq != previous_seq + 1:
+                report.add(where, _seq_message(previous_seq + 1, seq), code=RECORD_SEQ, line=lo + 1, seq=seq,
+                           member="seq")  # fmt: skip
             if previous_hash is not None and prev != previous_hash:
                 what = (
                     "the checkpoint before the bundle"
                     if lo == 0 and first_seq != 1
                     else ("the genesis value (64 zeros)" if lo == 0 else "the previous record")
                 )
-                report.add(
-                    where, f"broken link: prev_hash does not equal the hash of {what}", line=lo + 1, seq=seq
-                )
-            elif lo == 0 and not (isinstance(prev, str) and HEX64.match(prev)):
-                report.add(where, "prev_hash is not 64 lowercase hex digits", line=1, seq=seq)
+                report.add(where, f"broken link: prev_hash does not equal the hash of {what}", code=RECORD_LINK,
+                           line=lo + 1, seq=seq, member="prev_hash")  # fmt: skip
         report.problems.extend(result["problems"])
+        if result["problems"]:
+            matched = hashes = None  # the selection checks would only repeat what is already wrong
+        elif matched is not None:
+            matched.extend(result["matched"])
+            hashes.extend(result["hashes"])
         for cp_seq, stored in result["at_checkpoints"].items():
             head = checkpoints[cp_seq]["head_hash"] if cp_seq in checkpoints else stored
             if head != stored:
                 report.add(
-                    where,
-                    f"signed checkpoint at seq {cp_seq} names head hash {head[:16]}…, the record has {str(stored)[:16]}…",
-                    seq=cp_seq,
-                )
+                    where, f"signed checkpoint at seq {cp_seq} names head hash {head[:16]}…, the record has "
+                    f"{str(stored)[:16]}…", code=CHECKPOINT_HEAD, seq=cp_seq, member="hash",
+                )  # fmt: skip
         previous_seq = result["last_seq"] if isinstance(result["last_seq"], int) else None
         previous_hash = result["last_hash"]
         if report.full:
-            return len(lines)
+            return len(lines), None, None
     if previous_seq != last_seq:
         report.add(
-            where,
-            f"records end at seq {previous_seq}, the manifest says {last_seq} (records removed or added at the end)",
-        )
-    report.problems.sort(key=lambda p: (FILES.index(p.where) if p.where in FILES else -1, p.line or 0))
-    return len(lines)
+            where, f"records end at seq {previous_seq}, the manifest says {last_seq} (records removed or added at "
+            "the end)", code=RECORD_END,
+        )  # fmt: skip
+    return len(lines), matched, hashes

@@ -7,6 +7,8 @@ import json
 import sys
 import time
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
 from .verify import verify_file
 
 
@@ -19,6 +21,11 @@ def _parser() -> argparse.ArgumentParser:
         "--trust-root", dest="trust_root", help="trust root JSON obtained independently of the bundle"
     )
     verify.add_argument("--json", action="store_true", help="print the result as JSON")
+    verify.add_argument(
+        "--witness", action="append", default=[], metavar="HEAD.json",
+        help="a head countersigned by a witness (its GET /v1/heads/<tenant> answer); repeatable",
+    )  # fmt: skip
+    verify.add_argument("--witness-key", help="the witness's Ed25519 public key, 64 hex digits")
     return parser
 
 
@@ -29,8 +36,16 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:
         return int(exc.code or 0)
     started = time.perf_counter()
+    witnessed = []
+    if args.witness:
+        try:
+            key = Ed25519PublicKey.from_public_bytes(bytes.fromhex(args.witness_key or ""))
+            witnessed = [(json.loads(open(path, encoding="utf-8").read()), key) for path in args.witness]
+        except (OSError, ValueError) as exc:
+            print(f"cavra evidence verify: --witness/--witness-key: {exc}", file=sys.stderr)
+            return 2
     try:
-        report = verify_file(args.bundle, args.trust_root)
+        report = verify_file(args.bundle, args.trust_root, witnessed=witnessed)
     except OSError as exc:
         print(f"cavra evidence verify: cannot read {args.bundle}: {exc.strerror or exc}", file=sys.stderr)
         return 2
@@ -44,6 +59,9 @@ def main(argv: list[str] | None = None) -> int:
             f"OK  bundle intact: tenant {s['tenant']}, records seq {s['first_seq']}..{s['last_seq']} ({s['records']} records)"
         )
         print(f"    {s['checkpoints']} signed checkpoint(s); head hash {s['head_hash']}")
+        print(f"    format {s['format']}; latest signed head at export: #{s['latest_checkpoint']}")
+        if s.get("note"):
+            print(f"    note: {s['note']}")
         print(f"    signing keys: {', '.join(s['signing_keys'])}; trust root: {s['trust_root']}")
         print(
             f"    bundle created {s['bundle_created_at']}; selection {json.dumps(s['selection'], sort_keys=True)}"

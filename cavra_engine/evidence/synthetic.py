@@ -7,8 +7,12 @@ from datetime import UTC, datetime, timedelta
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from . import merkle
 from .bundle import build_bundle, public_key_raw, sign_checkpoint, trust_root_document
 from .canonical import GENESIS_HASH, canonicalize
+
+EMPTY_FILTER = {"since": None, "until": None, "session": None, "agent": None, "repository": None,
+                "first_seq": None, "last_seq": None}  # fmt: skip
 
 
 def timestamp(moment: datetime) -> str:
@@ -47,18 +51,23 @@ def chain_lines(
 
 
 def synthetic_bundle(
-    count: int, *, tenant: str = "acme", checkpoint_every: int = 100_000, key=None
+    count: int, *, tenant: str = "acme", checkpoint_every: int = 100_000, key=None, merkle_heads: bool = False
 ) -> tuple[bytes, Ed25519PrivateKey]:
+    """A bundle of `count` records; merkle_heads=True signs v2 tree heads (root_hash) at the checkpoints."""
     key = key or Ed25519PrivateKey.generate()
     start = datetime(2026, 1, 1, tzinfo=UTC)
     lines, checkpoints = [], []
+    tree = merkle.Frontier()
     for seq, digest, line in chain_lines(tenant, count, start=start):
         lines.append(line)
+        if merkle_heads:
+            tree.append(merkle.leaf_hash(bytes.fromhex(digest)))
         if seq % checkpoint_every == 0 or seq == count:
             checkpoints.append(
                 sign_checkpoint(
                     tenant=tenant, seq=seq, head_hash=digest,
                     created_at=timestamp(start + timedelta(milliseconds=seq, seconds=1)), private_key=key,
+                    root_hash=tree.root().hex() if merkle_heads else None,
                 )
             )  # fmt: skip
     lines.append(b"")
@@ -69,6 +78,7 @@ def synthetic_bundle(
     )  # fmt: skip
     data = build_bundle(
         tenant=tenant, created_at=now, records_jsonl=b"\n".join(lines), checkpoints=checkpoints, trust_root=root,
-        first_seq=1, last_seq=count, record_count=count, selection={"filter": {}, "matched": count}, private_key=key,
+        first_seq=1, last_seq=count, record_count=count, selection={"filter": EMPTY_FILTER, "matched": count, "matched_seqs": None},
+        private_key=key, chain={"checkpoint_seqs": [c["seq"] for c in checkpoints], "latest_checkpoint": count, "frontier": [] if merkle_heads else None, "consistency": [] if merkle_heads else None},
     )  # fmt: skip
     return data, key

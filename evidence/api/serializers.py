@@ -24,7 +24,7 @@ class CheckpointSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Checkpoint
-        fields = ["seq", "head_hash", "created_at", "key_id", "signature", "reason"]
+        fields = ["seq", "head_hash", "root_hash", "created_at", "key_id", "signature", "reason"]
 
     def get_created_at(self, obj) -> str:
         return utc_timestamp(obj.created_at)
@@ -110,3 +110,94 @@ class TrustRootSerializer(serializers.Serializer):
     tenant = serializers.CharField()
     created_at = serializers.CharField()
     keys = TrustRootKeySerializer(many=True)
+
+
+class TreeHeadSerializer(serializers.Serializer):
+    """A signed tree head exactly as signed (docs/evidence-format.md section 3, checkpoint v2)."""
+
+    type = serializers.CharField()
+    tenant = serializers.CharField()
+    seq = serializers.IntegerField(help_text="Tree size: the head covers records 1..seq")
+    head_hash = serializers.CharField()
+    root_hash = serializers.CharField(help_text="RFC 9162 Merkle root over the record hashes 1..seq")
+    created_at = serializers.CharField()
+    key_id = serializers.CharField()
+    signature = serializers.CharField()
+
+
+class InclusionQuerySerializer(serializers.Serializer):
+    size = serializers.IntegerField(
+        required=False, min_value=1, max_value=MAX_SAFE_INTEGER,
+        help_text="Seq of the signed tree head to prove against (default: the latest)",
+    )  # fmt: skip
+
+
+class InclusionProofSerializer(serializers.Serializer):
+    record = serializers.CharField(help_text="evd_… id")
+    seq = serializers.IntegerField()
+    leaf_index = serializers.IntegerField(help_text="seq − 1")
+    leaf_hash = serializers.CharField(help_text="SHA-256(0x00 || record hash bytes), hex")
+    tree_size = serializers.IntegerField()
+    proof = serializers.ListField(child=serializers.CharField(), help_text="RFC 9162 audit path, hex")
+    tree_head = TreeHeadSerializer()
+
+
+ConsistencyQuerySerializer = type(
+    "ConsistencyQuerySerializer",
+    (serializers.Serializer,),
+    {
+        "from": serializers.IntegerField(
+            min_value=1, max_value=MAX_SAFE_INTEGER, help_text="Older tree size"
+        ),
+        "to": serializers.IntegerField(
+            required=False,
+            min_value=1,
+            max_value=MAX_SAFE_INTEGER,
+            help_text="Newer tree size: a signed tree head's seq (default: the latest)",
+        ),  # fmt: skip
+        "validate": lambda self, attrs: _consistency_order(attrs),
+    },
+)
+
+
+def _consistency_order(attrs):
+    if attrs.get("to") is not None and attrs["from"] > attrs["to"]:
+        raise serializers.ValidationError({"from": "must not be above to"})
+    return attrs
+
+
+class ConsistencyProofSerializer(serializers.Serializer):
+    first = serializers.IntegerField()
+    second = serializers.IntegerField()
+    first_root = serializers.CharField(help_text="Merkle root at size `first`, hex")
+    proof = serializers.ListField(child=serializers.CharField(), help_text="RFC 9162 consistency proof, hex")
+    tree_head = TreeHeadSerializer(help_text="The signed tree head at size `second`")
+
+
+BUNDLE_UPLOAD_MAX_BYTES = 64 * 1024 * 1024
+
+
+class BundleVerifyRequestSerializer(serializers.Serializer):
+    bundle = serializers.FileField(help_text="A bundle (.zip) exported from this portal or another")
+
+    def validate_bundle(self, value):
+        if value.size > BUNDLE_UPLOAD_MAX_BYTES:
+            raise serializers.ValidationError(
+                f"at most {BUNDLE_UPLOAD_MAX_BYTES // 2**20} MiB; use `cavra evidence verify`"
+            )
+        return value
+
+
+class BundleProblemSerializer(serializers.Serializer):
+    where = serializers.CharField()
+    line = serializers.IntegerField(allow_null=True)
+    seq = serializers.IntegerField(allow_null=True)
+    member = serializers.CharField(allow_null=True)
+    code = serializers.CharField(help_text="Error code, docs/evidence-format.md section 8")
+    message = serializers.CharField()
+
+
+class BundleVerifyResultSerializer(serializers.Serializer):
+    ok = serializers.BooleanField()
+    summary = serializers.DictField()
+    problems = BundleProblemSerializer(many=True)

@@ -6,16 +6,25 @@ from django.http import HttpResponse, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, serializers, status
+from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from cavra_engine.evidence import merkle
+from cavra_engine.evidence.verify import verify_bundle
 from core.api.pagination import StableCursorPagination
 from core.authz import HasCapability
 from evidence import selectors, services
 from evidence.api.serializers import (
     BundleRequestSerializer,
+    BundleVerifyRequestSerializer,
+    BundleVerifyResultSerializer,
     CheckpointSerializer,
+    ConsistencyProofSerializer,
+    ConsistencyQuerySerializer,
     EvidenceRecordSerializer,
+    InclusionProofSerializer,
+    InclusionQuerySerializer,
     RecordFilterSerializer,
     SiemQuerySerializer,
     TrustRootSerializer,
@@ -173,3 +182,73 @@ class SiemExportView(EvidenceAPIView, APIView):
         response["X-Next-After"] = str(next_after)
         response["Link"] = f'<{request.path}?after={next_after}&limit={limit}&output={fmt}>; rel="next"'
         return response
+
+
+class RecordProofView(EvidenceAPIView, APIView):
+    @extend_schema(
+        summary="Merkle inclusion proof of one record in a signed tree head (RFC 9162)",
+        parameters=[InclusionQuerySerializer],
+        responses={200: InclusionProofSerializer, **ERRORS},
+    )
+    def get(self, request, public_id: str):
+        params = InclusionQuerySerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        record = selectors.evidence_record_get(tenant=request.tenant, user=request.user, public_id=public_id)
+        head = selectors.tree_head_get(
+            tenant=request.tenant, user=request.user, size=params.validated_data.get("size"), field="size"
+        )
+        if record.seq > head.seq:
+            raise serializers.ValidationError(
+                {
+                    "size": [
+                        f"record #{record.seq} is not in the tree head of size {head.seq}; ask a later head"
+                    ]
+                }
+            )
+        proof = services.merkle_inclusion_proof(tenant=request.tenant, seq=record.seq, size=head.seq)
+        return Response({
+            "record": record.public_id, "seq": record.seq, "leaf_index": record.seq - 1,
+            "leaf_hash": merkle.leaf_hash(bytes.fromhex(record.hash)).hex(), "tree_size": head.seq,
+            "proof": [h.hex() for h in proof], "tree_head": selectors.tree_head_document(head),
+        })  # fmt: skip
+
+
+class ConsistencyProofView(EvidenceAPIView, APIView):
+    @extend_schema(
+        summary="Merkle consistency proof between two tree sizes (RFC 9162)",
+        parameters=[ConsistencyQuerySerializer],
+        responses={200: ConsistencyProofSerializer, **ERRORS},
+    )
+    def get(self, request):
+        params = ConsistencyQuerySerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        first = params.validated_data["from"]
+        head = selectors.tree_head_get(
+            tenant=request.tenant, user=request.user, size=params.validated_data.get("to"), field="to"
+        )
+        if first > head.seq:
+            raise serializers.ValidationError(
+                {"from": [f"must not be above the tree head's size {head.seq}"]}
+            )
+        proof = services.merkle_consistency_proof(tenant=request.tenant, first=first, second=head.seq)
+        return Response({
+            "first": first, "second": head.seq,
+            "first_root": services.merkle_root(tenant=request.tenant, size=first).hex(),
+            "proof": [h.hex() for h in proof], "tree_head": selectors.tree_head_document(head),
+        })  # fmt: skip
+
+
+class BundleVerifyView(EvidenceAPIView, APIView):
+    parser_classes = [MultiPartParser, JSONParser]  # JSON only to answer "bundle is required" clearly
+
+    @extend_schema(
+        summary="Verify an uploaded bundle against this tenant's trust root (same code as `cavra evidence verify`)",
+        request={"multipart/form-data": BundleVerifyRequestSerializer},
+        responses={200: BundleVerifyResultSerializer, **ERRORS},
+    )
+    def post(self, request):
+        params = BundleVerifyRequestSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        data = params.validated_data["bundle"].read()
+        report = verify_bundle(data, services.trust_root_export(request.tenant), workers=1)
+        return Response(report.as_dict())

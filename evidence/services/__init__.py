@@ -25,6 +25,13 @@ from evidence.services.common import (
     record_document,
     utc_timestamp,
 )
+from evidence.services.merkle import (
+    merkle_consistency_proof,
+    merkle_extend,
+    merkle_frontier,
+    merkle_inclusion_proof,
+    merkle_root,
+)
 from evidence.services.retention import (
     PurgeResult,
     retention_policy_get,
@@ -57,4 +64,9 @@ __all__ = [
     "retention_policy_update",
     "PurgeResult",
     "retention_purge",
+    "merkle_extend",
+    "merkle_root",
+    "merkle_frontier",
+    "merkle_inclusion_proof",
+    "merkle_consistency_proof",
 ]

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import transaction
-from django.db.models import Max, Min
+from django.db.models import Max, Min, Q
 from django.utils import timezone
 
 from cavra_engine.evidence.bundle import (
@@ -32,8 +32,19 @@ from evidence.services.common import (
     checkpoint_document,
     utc_timestamp,
 )
+from evidence.services.merkle import merkle_consistency_proof, merkle_frontier
 from evidence.signing import decrypt_private_key
 from tenants.models import Tenant
+
+
+def _merkle_material(tenant: Tenant, checkpoints: list[dict], first: int, last: int, latest: int) -> dict:
+    """The frontier before the bundle and the proof that the latest head extends the bundle's end; null
+    when the bundle holds no signed tree head (checkpoints made before the tree existed)."""
+    if not any("root_hash" in cp for cp in checkpoints):
+        return {"frontier": None, "consistency": None}
+    frontier = merkle_frontier(tenant=tenant, size=first - 1)
+    consistency = merkle_consistency_proof(tenant=tenant, first=last, second=latest) if latest > last else []
+    return {"frontier": [h.hex() for h in frontier], "consistency": [h.hex() for h in consistency]}
 
 
 @dataclass
@@ -76,6 +87,8 @@ def bundle_export(
         matched_qs = matched_qs.filter(seq__gte=first_seq)
     if last_seq is not None:
         matched_qs = matched_qs.filter(seq__lte=last_seq)
+    # Read before the selection: any checkpoint made later is at or after the cover checkpoint below.
+    latest_before = Checkpoint.objects.filter(tenant=tenant).aggregate(seq=Max("seq"))["seq"] or 0
     span = matched_qs.aggregate(lo=Min("seq"), hi=Max("seq"))
     if span["lo"] is None:
         raise EvidenceError("No evidence records match this selection.")
@@ -87,7 +100,14 @@ def bundle_export(
     )
     if cover is None:
         cover = checkpoint_create(tenant=tenant, reason=Checkpoint.Reason.EXPORT)
-    first, last = span["lo"], cover.seq
+    # v2: the range starts right after the last checkpoint before the first match (or at seq 1), so the
+    # first record's prev_hash is anchored by a signed checkpoint; the latest checkpoint rides along so a
+    # verifier can tell a bundle cut short (docs/evidence-format.md section 5).
+    anchor = (
+        Checkpoint.objects.filter(tenant=tenant, seq__lt=span["lo"]).aggregate(seq=Max("seq"))["seq"] or 0
+    )
+    latest = max(latest_before, cover.seq)
+    first, last = anchor + 1, cover.seq
     if last - first + 1 > BUNDLE_MAX_RECORDS:
         raise EvidenceError(
             f"This selection spans {last - first + 1} records; export at most {BUNDLE_MAX_RECORDS} at a time (narrow the time range)."
@@ -111,8 +131,9 @@ def bundle_export(
                                    "prev_hash": prev_hash, "hash": stored}))  # fmt: skip
         count += 1
     lines.append(b"")
+    in_range = Q(seq__gte=first - 1, seq__lte=last) | Q(seq=latest)
     checkpoints = [checkpoint_document(cp, head.tenant_label) for cp in
-                   Checkpoint.objects.filter(tenant=tenant, seq__gte=first - 1, seq__lte=last).order_by("seq").select_related("key")]  # fmt: skip
+                   Checkpoint.objects.filter(in_range, tenant=tenant).order_by("seq").select_related("key")]  # fmt: skip
     key = signing_key_current(tenant)
     now = timezone.now()
     data = build_bundle(
@@ -120,6 +141,8 @@ def bundle_export(
         trust_root=trust_root_export(tenant), first_seq=first, last_seq=last, record_count=count,
         selection={"filter": selection, "matched": matched, "matched_seqs": matched_seqs},
         private_key=decrypt_private_key(key.private_key_encrypted, key_id=key.key_id),
+        chain={"checkpoint_seqs": [cp["seq"] for cp in checkpoints], "latest_checkpoint": latest,
+               **_merkle_material(tenant, checkpoints, first, last, latest)},
     )  # fmt: skip
     with transaction.atomic():
         evidence_append(

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
+from functools import partial
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -16,6 +19,7 @@ from cavra_engine.evidence.bundle import (
     sign_checkpoint,
     trust_root_document,
 )
+from cavra_engine.evidence.canonical import canonicalize
 from evidence import kinds
 from evidence.models import (
     ChainHead,
@@ -25,6 +29,7 @@ from evidence.models import (
 )
 from evidence.services.chain import evidence_append
 from evidence.services.common import EvidenceError, _lock_head, utc_timestamp
+from evidence.services.merkle import merkle_extend, merkle_root
 from evidence.signing import decrypt_private_key, encrypt_private_key
 from tenants.models import Tenant
 
@@ -101,19 +106,42 @@ def checkpoint_create(
     if existing is not None:
         return existing
     key = signing_key_current(tenant)
+    root_hash = _tree_root(tenant, seq)
     created_at = timezone.now()
     document = sign_checkpoint(
         tenant=head.tenant_label, seq=seq, head_hash=head_hash, created_at=utc_timestamp(created_at),
-        private_key=decrypt_private_key(key.private_key_encrypted, key_id=key.key_id),
+        private_key=decrypt_private_key(key.private_key_encrypted, key_id=key.key_id), root_hash=root_hash,
     )  # fmt: skip
     try:
         with transaction.atomic():
-            return Checkpoint.objects.create(
+            checkpoint = Checkpoint.objects.create(
                 tenant=tenant, seq=seq, head_hash=head_hash, created_at=created_at, key=key,
-                signature=document["signature"], reason=reason,
+                signature=document["signature"], reason=reason, root_hash=root_hash or "",
             )  # fmt: skip
     except IntegrityError:  # another worker signed the same head a moment ago
         return Checkpoint.objects.select_related("key").get(tenant=tenant, seq=seq)
+    if root_hash and settings.EVIDENCE_HEADS_FILE:
+        # After commit only: a head that rolled back was never signed as far as anyone else knows.
+        transaction.on_commit(partial(_heads_file_append, document))
+    return checkpoint
+
+
+def _heads_file_append(document: dict) -> None:
+    """Append one signed tree head (canonical JSON + newline) to EVIDENCE_HEADS_FILE and fsync it."""
+    with open(settings.EVIDENCE_HEADS_FILE, "ab") as heads:
+        heads.write(canonicalize(document) + b"\n")
+        heads.flush()
+        os.fsync(heads.fileno())
+
+
+def _tree_root(tenant: Tenant, seq: int) -> str | None:
+    """The Merkle root over records 1..seq, growing the tree first; None (a v1 checkpoint) when the
+    records before the tree existed were already purged, so no root can be computed."""
+    try:
+        merkle_extend(tenant=tenant, size=seq)
+        return merkle_root(tenant=tenant, size=seq).hex()
+    except EvidenceError:
+        return None
 
 
 def checkpoint_if_grown(tenant: Tenant) -> Checkpoint | None:

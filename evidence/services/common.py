@@ -8,6 +8,7 @@ from cavra_engine.evidence.canonical import (
     canonicalize,
     sha256_hex,
 )
+from cavra_engine.evidence.schema import ACTOR
 from evidence.models import (
     ChainHead,
     Checkpoint,
@@ -34,16 +35,22 @@ def utc_timestamp(moment: datetime) -> str:
 
 
 def actor_label(actor) -> str | None:
-    """User -> "user:<email>", an object with public_id (an agent) -> "agent:<id>", text as given, None for system."""
+    """User -> "user:<email>", an object with public_id (an agent) -> "agent:<id>", None for the system.
+
+    Text is taken as given only in one of the forms docs/evidence-format.md lists (user:, agent:,
+    system:<name>), so every record an independent verifier reads has an actor it can check.
+    """
     if actor is None:
         return None
     if isinstance(actor, str):
+        if not ACTOR.match(actor):
+            raise EvidenceError(f"actor {actor[:60]!r} must be user:<email>, agent:<id> or system:<name>")
         return actor
-    if getattr(actor, "is_authenticated", False) and getattr(actor, "email", None):
-        return f"user:{actor.email}"
+    if getattr(actor, "is_authenticated", False):
+        return f"user:{getattr(actor, 'email', '') or actor.get_username()}"
     if getattr(actor, "public_id", None):
         return f"agent:{actor.public_id}"
-    return str(actor)
+    return None  # an anonymous or unknown caller acts as the system
 
 
 def record_document(record: EvidenceRecord, tenant_label: str) -> dict:
@@ -63,8 +70,9 @@ def record_document(record: EvidenceRecord, tenant_label: str) -> dict:
 
 
 def checkpoint_document(checkpoint: Checkpoint, tenant_label: str) -> dict:
-    return {
-        "type": "cavra.evidence.checkpoint/v1",
+    """v2 (a signed tree head, with root_hash) when the checkpoint has a Merkle root, else v1."""
+    document = {
+        "type": "cavra.evidence.checkpoint/v2" if checkpoint.root_hash else "cavra.evidence.checkpoint/v1",
         "tenant": tenant_label,
         "seq": checkpoint.seq,
         "head_hash": checkpoint.head_hash,
@@ -72,6 +80,9 @@ def checkpoint_document(checkpoint: Checkpoint, tenant_label: str) -> dict:
         "key_id": checkpoint.key.key_id,
         "signature": checkpoint.signature,
     }
+    if checkpoint.root_hash:
+        document["root_hash"] = checkpoint.root_hash
+    return document
 
 
 def _hash_of(document: dict) -> str:

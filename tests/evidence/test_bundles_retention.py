@@ -67,10 +67,37 @@ def test_session_bundle_spans_from_first_match_to_a_covering_checkpoint(acme):
     assert report.ok, report.problems
     matched = report.summary["selection"]["matched_seqs"]
     assert export.matched == len(matched) == 5  # session.opened + 4 decisions
-    assert export.first_seq == matched[0] and export.last_seq >= matched[-1]
+    # v2: no checkpoint before the first match, so the bundle is anchored at the genesis (seq 1)
+    assert export.first_seq == 1 < matched[0] and export.last_seq >= matched[-1]
+    assert report.summary["format"] == "cavra.evidence.bundle/v2"
     assert bundle_export(tenant=acme, agent="agt_third").matched == 4
     with pytest.raises(EvidenceError, match="No evidence records match"):
         bundle_export(tenant=acme, repository="nope/nope")
+
+
+def test_filtered_bundle_starts_right_after_the_checkpoint_before_its_first_match(acme):
+    _decisions(acme, 3, agent_ref="agt_other")
+    early = checkpoint_create(tenant=acme)
+    _decisions(acme, 2, agent_ref="agt_other")
+    _decisions(acme, 3, agent_ref="agt_late")
+    export = bundle_export(tenant=acme, agent="agt_late")
+    report = verify_bundle(export.data)
+    assert report.ok, report.problems
+    assert export.first_seq == early.seq + 1
+    assert report.summary["selection"]["matched_seqs"][0] > export.first_seq
+
+
+def test_bundle_of_an_open_selection_runs_to_the_latest_checkpoint(acme):
+    _decisions(acme, 4)
+    older = bundle_export(tenant=acme)
+    _decisions(acme, 2)
+    newer = bundle_export(tenant=acme)
+    assert verify_bundle(newer.data).ok
+    assert newer.last_seq > older.last_seq
+    bounded = bundle_export(tenant=acme, last_seq=older.last_seq)
+    report = verify_bundle(bounded.data)
+    assert report.ok, report.problems
+    assert report.summary["latest_checkpoint"] == newer.last_seq > bounded.last_seq
 
 
 def test_retention_purges_behind_a_signed_cut_and_the_rest_still_verifies(acme, append):

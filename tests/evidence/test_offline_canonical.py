@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from cavra_engine.evidence import schema
 from cavra_engine.evidence.canonical import (
     CanonicalizationError,
     canonicalize,
@@ -67,17 +68,20 @@ def test_rejects_lone_surrogates_and_odd_types():
 
 
 def test_worked_example_from_the_format_document():
-    record = {"id": "evd_0000000000000000000001", "tenant": "acme", "seq": 1, "kind": "decision.recorded",
+    record = {"id": "evd_000000000000000000000001", "tenant": "acme", "seq": 1, "kind": "decision.recorded",
               "subject": "dec_example", "payload": {"action": "execute_command", "decision": "block", "target": "rm -rf /"},
               "actor": "agent:agt_example", "created_at": "2026-01-01T00:00:00.000000Z", "prev_hash": "0" * 64}  # fmt: skip
     assert canonicalize(record) == (
-        b'{"actor":"agent:agt_example","created_at":"2026-01-01T00:00:00.000000Z","id":"evd_0000000000000000000001",'
+        b'{"actor":"agent:agt_example","created_at":"2026-01-01T00:00:00.000000Z","id":"evd_000000000000000000000001",'
         b'"kind":"decision.recorded","payload":{"action":"execute_command","decision":"block","target":"rm -rf /"},'
         b'"prev_hash":"0000000000000000000000000000000000000000000000000000000000000000","seq":1,'
         b'"subject":"dec_example","tenant":"acme"}'
     )
     assert record_hash(record) == record_hash({**record, "hash": "ignored"})
-    assert record_hash(record) == "2f17d75614cc7aa90ee040b8d40d9fa4659185917754935799ef9c1eb8ff7a4c"
+    assert (
+        schema.members({**record, "hash": record_hash(record)}, schema.RECORD_SPEC) == []
+    )  # ids are evd_ + 24 hex
+    assert record_hash(record) == "b9c2e2ad059d0210d2b1083c161d96eaf769d59ba3ab223904ed096cd45e55f0"
 
 
 def test_worked_example_keys_second_record_and_checkpoint():
@@ -92,15 +96,15 @@ def test_worked_example_keys_second_record_and_checkpoint():
     assert raw.hex() == "4f0b3fe3411805deaed8738655c97e1c75cd525187a1cb7987112c6e4eaf8b79"
     assert fingerprint(raw) == "47d8293284487a8b9132a929bdb6c62af71a210c772d461b6446586a9feb6cfb"
     assert key_id_for(raw) == "key_47d8293284487a8b9132a929"
-    second = {"id": "evd_0000000000000000000002", "tenant": "acme", "seq": 2, "kind": "approval.approved",
+    second = {"id": "evd_000000000000000000000002", "tenant": "acme", "seq": 2, "kind": "approval.approved",
               "subject": "apr_example", "payload": {"reviewer": "user:rita@acme.test", "status": "approved", "note": "ok \u00e9\n"},
               "actor": "user:rita@acme.test", "created_at": "2026-01-01T00:00:01.500000Z",
-              "prev_hash": "2f17d75614cc7aa90ee040b8d40d9fa4659185917754935799ef9c1eb8ff7a4c"}  # fmt: skip
+              "prev_hash": "b9c2e2ad059d0210d2b1083c161d96eaf769d59ba3ab223904ed096cd45e55f0"}  # fmt: skip
     head = record_hash(second)
-    assert head == "581ca97b14ee9256c87a2ccdb8cec83c8f532291b37062bf7322d1320956e552"
+    assert head == "8e498f0ae665c038dfd6a6cbd48b1ebd8d5e70752c8dd4365ab68bb0705fed36"
     cp = sign_checkpoint(
         tenant="acme", seq=2, head_hash=head, created_at="2026-01-01T00:01:00.000000Z", private_key=key
     )
     assert cp["signature"] == (
-        "bff1826aa3d31ec23724ea723795bb11eb3f7efec919cf12037e7937b21ee1c7acbc329f5b994acfcf3fe6d3c52e97fd03cc6999db82fe5571ce2814fc2e8104"
+        "1a28385aca74a8c4eefa3c413eb96b09518f24d743f2ceafd41217d8cf0877d25af11c5f919f408ab0298b62e0eca7d4af45ffcb7cf6a65da79b5f2e4cefbd02"
     )

@@ -18,6 +18,14 @@ def _record(ctx) -> dict:
     return {"public_id": record.public_id}
 
 
+def _record_under_head(ctx) -> dict:
+    from evidence.services import checkpoint_create
+
+    kwargs = _record(ctx)
+    checkpoint_create(tenant=ctx.tenant)
+    return kwargs
+
+
 def _verification(ctx) -> dict:
     from evidence.services import chain_verify
 
@@ -38,11 +46,29 @@ ENTRIES = [
     ),
     Entry("evidence-api:records", roles=READERS, api=True),
     Entry("evidence-api:record", roles=READERS, api=True, kwargs=_record),
+    Entry("evidence-api:record-proof", roles=READERS, api=True, kwargs=_record_under_head),
+    Entry(
+        "evidence-api:consistency",
+        roles=READERS,
+        api=True,
+        query="?from=1",
+        ok=(200, 400),
+        note="400 problem naming `to` until the tenant has a signed tree head",
+    ),
     Entry("evidence-api:checkpoints", roles=READERS, api=True),
     Entry("evidence-api:checkpoints", roles=READERS, api=True, method="POST", ok=(201,)),
     Entry("evidence-api:trust-root", roles=READERS, api=True),
     Entry("evidence-api:bundles", roles=READERS, api=True, method="POST", data={}),
     Entry("evidence-api:verification", roles=READERS, api=True, method="POST", data={}),
+    Entry(
+        "evidence-api:bundle-verify",
+        roles=READERS,
+        api=True,
+        method="POST",
+        data={},
+        ok=(400,),
+        note="an empty upload is a 400 problem naming `bundle`; the matrix checks who gets that far",
+    ),
     Entry(
         "evidence-api:verification",
         roles=READERS,
