@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('evidence', '0002_append_only_triggers'),
+        ('evidence', '0003_merkle_tree'),
     ]
 
     operations = [
