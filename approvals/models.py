@@ -220,10 +220,34 @@ class ApprovalRequest(TenantOwned):
     @property
     def effective_status(self) -> str:
         """What the status is now, counting a passed expiry that the beat task has not yet recorded."""
-        live = {self.Status.PENDING, self.Status.APPROVED, self.Status.BREAK_GLASS}
-        if self.status in live and self.is_overdue:
+        if self.status in LIVE_STATUSES and self.is_overdue:
             return self.Status.EXPIRED
         return self.status
+
+    @property
+    def effective_status_display(self) -> str:
+        return self.Status(self.effective_status).label
+
+    @property
+    def is_decidable(self) -> bool:
+        """Pending and not past its expiry: the only state in which approve/deny can be offered."""
+        return self.effective_status == self.Status.PENDING
+
+
+# States that end by themselves when `expires_at` passes (read as expired before the beat task records it).
+LIVE_STATUSES = frozenset(
+    {ApprovalRequest.Status.PENDING, ApprovalRequest.Status.APPROVED, ApprovalRequest.Status.BREAK_GLASS}
+)
+
+
+def effective_status_q(status: str, now) -> models.Q:
+    """A filter on the status as it reads now (see `ApprovalRequest.effective_status`)."""
+    S = ApprovalRequest.Status
+    if status == S.EXPIRED:
+        return models.Q(status=S.EXPIRED) | models.Q(status__in=LIVE_STATUSES, expires_at__lte=now)
+    if status in LIVE_STATUSES:
+        return models.Q(status=status, expires_at__gt=now)
+    return models.Q(status=status)
 
 
 class Review(TenantOwned):

@@ -14,7 +14,9 @@ from django.views import View
 
 from approvals.models import ApprovalRequest, BreakGlassReview
 from approvals.selectors import (
+    agent_recent_decisions,
     agent_recent_history,
+    approval_action_details,
     approval_evidence_trail,
     approval_get,
     approval_history,
@@ -31,8 +33,15 @@ from approvals.services import (
     may_break_glass,
 )
 from core.authz import CapabilityRequiredMixin, get_for_tenant_or_404
+from core.timezones import request_timezone
 
 QUEUE_POLL_SECONDS = 1
+
+
+def _render(request, template: str, context: dict, status: int = 200) -> HttpResponse:
+    """Render with times in the reviewer's own time zone (the one their browser reports)."""
+    with timezone.override(request_timezone(request)):
+        return render(request, template, context, status=status)
 
 
 def _errors(exc: ValidationError) -> dict[str, list[str]]:
@@ -44,6 +53,7 @@ def _queue_context(request) -> dict:
     history = agent_recent_history(tenant=request.tenant, agents=[a.agent for a in items if a.agent_id])
     for a in items:
         a.agent_history = history.get(a.agent_id, {})
+        a.details = approval_action_details(a) if a.agent_id else {}  # from the joined decision: no query
     return {"items": items, "version": queue_version(items), "poll_seconds": QUEUE_POLL_SECONDS}
 
 
@@ -57,8 +67,8 @@ class QueueView(CapabilityRequiredMixin, View):
         if request.htmx:
             if request.GET.get("v") == context["version"]:
                 return HttpResponse(status=204)
-            return render(request, "approvals/queue.html#queue", context)
-        return render(request, "approvals/queue.html", context)
+            return _render(request, "approvals/queue.html#queue", context)
+        return _render(request, "approvals/queue.html", context)
 
 
 def _parse_moment(value: str, *, end: bool = False) -> datetime | None:
@@ -102,7 +112,7 @@ class HistoryView(CapabilityRequiredMixin, View):
             "statuses": ApprovalRequest.Status.choices,
             "truncated": len(rows) == self.page_size,
         }
-        return render(request, "approvals/history.html", context, status=400 if errors else 200)
+        return _render(request, "approvals/history.html", context, status=400 if errors else 200)
 
 
 class DetailView(CapabilityRequiredMixin, View):
@@ -110,7 +120,7 @@ class DetailView(CapabilityRequiredMixin, View):
 
     def get(self, request, public_id: str):
         approval = approval_get(tenant=request.tenant, user=request.user, public_id=public_id)
-        return render(request, "approvals/detail.html", _detail_context(request, approval))
+        return _render(request, "approvals/detail.html", _detail_context(request, approval))
 
 
 def _detail_context(request, approval, **extra) -> dict:
@@ -118,21 +128,40 @@ def _detail_context(request, approval, **extra) -> dict:
 
     refusal = reviewer_refusal(approval, request.user)
     reviews = approval_reviews(approval)
+    decidable = approval.is_decidable
     return {
         "a": approval,
         "reviews": reviews,
+        "approvals_so_far": sum(1 for r in reviews if r.verdict == "approve"),
         "trail": approval_evidence_trail(approval),
-        "can_review": approval.status == "pending"
+        "can_review": decidable
         and refusal is None
         and all(r.reviewer_id != request.user.pk for r in reviews),
         "refusal": refusal,
         "can_break_glass": may_break_glass(request.user, request.tenant)
-        and approval.status in ("pending", "denied"),
+        and approval.agent_id is not None
+        and (decidable or approval.effective_status == "denied"),
         "history": agent_recent_history(
             tenant=request.tenant, agents=[approval.agent] if approval.agent_id else []
         ).get(approval.agent_id, {}),
+        "recent_decisions": agent_recent_decisions(tenant=request.tenant, agent=approval.agent)
+        if approval.agent_id
+        else [],
+        "details": approval_action_details(approval),
         **extra,
     }
+
+
+def _recorded(approval: ApprovalRequest, verdict: str) -> str:
+    state = approval.get_status_display().lower()
+    if approval.status == ApprovalRequest.Status.PENDING:
+        state = "still pending, waiting for more approvals"
+    what = (
+        f"{approval.agent.name}'s {approval.action.replace('_', ' ')}"
+        if approval.agent_id
+        else approval.target[:120]
+    )
+    return f"Your {verdict} of {what} was recorded ({state})."
 
 
 class ReviewView(CapabilityRequiredMixin, View):
@@ -150,29 +179,50 @@ class ReviewView(CapabilityRequiredMixin, View):
         reason = request.POST.get("reason", "")
         error = None
         status = 200
+        field_errors: dict[str, list[str]] = {}
         try:
-            approval = approval_request_review(
-                approval=approval, actor=request.user, verdict=verdict, reason=reason
-            )
+            with timezone.override(
+                request_timezone(request)
+            ):  # a refusal states times in the reviewer's zone
+                approval = approval_request_review(
+                    approval=approval, actor=request.user, verdict=verdict, reason=reason
+                )
         except ApprovalStateError as exc:
             error, status = exc.message, 409
             approval = ApprovalRequest.objects.select_related("agent", "decided_by").get(pk=approval.pk)
         except ValidationError as exc:
-            error, status = " ".join(m for ms in _errors(exc).values() for m in ms), 400
+            field_errors = _errors(exc)
+            error, status = " ".join(m for ms in field_errors.values() for m in ms), 400
         except PermissionDenied as exc:
             if not request.htmx:
                 raise
             error, status = str(exc), 403
+            messages.error(request, error)  # htmx does not swap a 403: the toast says why
         if request.htmx:
-            # htmx only swaps 2xx answers; the row carries the error itself, announced by role=alert.
+            # The row answers with the real status; htmx swaps 4xx form answers too (see the
+            # htmx-config meta in base.html), and the row carries the error, announced by role=alert.
             approval.can_review = error is not None and status == 400
             approval.can_break_glass = may_break_glass(request.user, request.tenant)
-            context = {"a": approval, "row_error": error, "done": error is None, "reason": reason}
-            return render(request, "approvals/queue.html#queue-item", context)
+            context = {
+                "a": approval,
+                "row_error": None if field_errors.get("reason") else error,
+                "reason_error": " ".join(field_errors.get("reason", [])),
+                "done": error is None,
+                "reason": reason,
+            }
+            if error is None:
+                messages.success(request, _recorded(approval, verdict))
+            return _render(request, "approvals/queue.html#queue-item", context, status=status)
         if error:
-            context = _detail_context(request, approval, error=error, reason=reason)
-            return render(request, "approvals/detail.html", context, status=status)
-        messages.success(request, f"Your {verdict} of {approval.public_id} was recorded ({approval.status}).")
+            context = _detail_context(
+                request,
+                approval,
+                error=None if field_errors.get("reason") else error,
+                reason_error=" ".join(field_errors.get("reason", [])),
+                reason=reason,
+            )
+            return _render(request, "approvals/detail.html", context, status=status)
+        messages.success(request, _recorded(approval, verdict))
         return redirect("approvals:queue")
 
 
@@ -188,15 +238,16 @@ class BreakGlassView(CapabilityRequiredMixin, View):
 
     def get(self, request, public_id: str):
         approval = self._approval(request, public_id)
-        return render(request, "approvals/break_glass.html", {"a": approval, "errors": {}})
+        return _render(request, "approvals/break_glass.html", {"a": approval, "errors": {}})
 
     def post(self, request, public_id: str):
         approval = self._approval(request, public_id)
         justification = request.POST.get("justification", "")
         try:
-            approval = approval_request_break_glass(
-                approval=approval, actor=request.user, justification=justification
-            )
+            with timezone.override(request_timezone(request)):
+                approval = approval_request_break_glass(
+                    approval=approval, actor=request.user, justification=justification
+                )
         except ValidationError as exc:
             errors = _errors(exc)
             context = {
@@ -205,7 +256,7 @@ class BreakGlassView(CapabilityRequiredMixin, View):
                 "form_error": errors.get("__all__"),
                 "justification": justification,
             }
-            return render(request, "approvals/break_glass.html", context, status=400)
+            return _render(request, "approvals/break_glass.html", context, status=400)
         except ApprovalStateError as exc:
             context = {
                 "a": approval,
@@ -213,7 +264,7 @@ class BreakGlassView(CapabilityRequiredMixin, View):
                 "form_error": [exc.message],
                 "justification": justification,
             }
-            return render(request, "approvals/break_glass.html", context, status=409)
+            return _render(request, "approvals/break_glass.html", context, status=409)
         messages.warning(
             request, f"Break-glass recorded for {approval.public_id}; a post-hoc review is now open."
         )
@@ -225,7 +276,7 @@ class BreakGlassReviewsView(CapabilityRequiredMixin, View):
 
     def get(self, request):
         reviews = break_glass_reviews_open(tenant=request.tenant, user=request.user)
-        return render(request, "approvals/break_glass_reviews.html", {"reviews": reviews})
+        return _render(request, "approvals/break_glass_reviews.html", {"reviews": reviews})
 
 
 class BreakGlassReviewCloseView(CapabilityRequiredMixin, View):

@@ -62,6 +62,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "core.htmx_messages.HtmxMessagesMiddleware",
     "tenants.middleware.TenantMiddleware",
 ]
 

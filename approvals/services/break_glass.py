@@ -11,6 +11,7 @@ from approvals.models import (
     BreakGlassReview,
     Review,
 )
+from approvals.services.expiry import approval_request_expire
 from approvals.services.state import (
     BREAK_GLASS_REVIEW_DUE,
     LEGAL_TRANSITIONS,
@@ -31,6 +32,7 @@ from approvals.services.state import (
 from core.authz import can
 from core.outbox import outbox_enqueue
 from core.roles import Role
+from core.timezones import reader_time
 from tenants.models import User
 from tenants.selectors import members_with_role
 
@@ -40,6 +42,8 @@ def approval_request_break_glass(
 ) -> ApprovalRequest:
     """Allow the action now, without review; flagged, notified, and followed by a mandatory review task."""
     justification = (justification or "").strip()
+    if approval.is_overdue and may_break_glass(actor, approval.tenant):
+        approval_request_expire(approval_id=approval.pk)  # settled even though the break-glass is refused
     with transaction.atomic():
         approval = _locked(approval)
         if not may_break_glass(actor, approval.tenant):
@@ -56,6 +60,12 @@ def approval_request_break_glass(
             )
         if approval.status == S.PENDING and approval.is_overdue:
             _transition(approval, S.EXPIRED)
+        if approval.status == S.EXPIRED:
+            raise ApprovalStateError(
+                f"This request expired at {reader_time(approval.expires_at)}; break-glass is possible only "
+                "for a pending or denied request. The agent must ask again.",
+                approval=approval,
+            )
         if S.BREAK_GLASS not in LEGAL_TRANSITIONS[approval.status]:
             raise ApprovalStateError(
                 f"Break-glass is possible only for a pending or denied request; this one is "

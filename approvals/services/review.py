@@ -10,31 +10,42 @@ from approvals.models import (
     ApprovalRequest,
     Review,
 )
+from approvals.services.expiry import approval_request_expire
 from approvals.services.state import (
     ApprovalNotAllowed,
     ApprovalStateError,
     S,
     _evidence,
-    _hhmm,
     _locked,
     _notify_owner,
     _transition,
     reviewer_refusal,
 )
 from approvals.subjects import subject_type
+from core.timezones import reader_time
 from tenants.models import User
 
 
 def _refuse_if_not_pending(approval: ApprovalRequest, verb: str) -> None:
+    """Refuse a late or stale answer, saying when the request really ended (in the reader's time zone).
+
+    An expiry is stated at `expires_at`: the moment the beat task (or this check) records it is not
+    when the request expired.
+    """
     if approval.status == S.PENDING and approval.is_overdue:
         _transition(approval, S.EXPIRED)
         _notify_owner(approval, "expired")
+    if approval.status == S.EXPIRED:
+        raise ApprovalStateError(
+            f"This request expired at {reader_time(approval.expires_at)}; your {verb} was not recorded.",
+            approval=approval,
+        )
     if approval.status != S.PENDING:
         by = f" by {approval.decided_by.email}" if approval.decided_by_id else ""
         when = approval.decided_at or approval.updated_at
         status = approval.get_status_display().lower()
         raise ApprovalStateError(
-            f"This request was already {status}{by} at {_hhmm(when)}; your {verb} was not recorded.",
+            f"This request was already {status}{by} at {reader_time(when)}; your {verb} was not recorded.",
             approval=approval,
         )
 
@@ -47,6 +58,9 @@ def approval_request_review(
         raise ValidationError({"verdict": "Choose approve or deny."})
     reason = (reason or "").strip()
     verb = "approval" if verdict == Review.Verdict.APPROVE else "denial"
+    if approval.is_overdue:
+        # Settled in its own transaction, so the refusal below does not roll the expiry back.
+        approval_request_expire(approval_id=approval.pk)
     with transaction.atomic():
         approval = _locked(approval)
         refusal = reviewer_refusal(approval, actor)
