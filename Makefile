@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: install demo test lint migrations-check schema schema-check bench-policy bench-evidence bench-merkle bench-decisions bench-agents bench-replay backup-drill evidence-vectors clean
+.PHONY: install demo test lint migrations-check schema schema-check bench-policy bench-evidence bench-merkle bench-decisions bench-agents bench-aispm bench-replay backup-drill evidence-vectors clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -66,6 +66,9 @@ bench-agents: install
 
 bench-replay: install
 	$(BIN)/python bench/bench_replay.py --write-doc
+
+bench-aispm: install
+	$(BIN)/python bench/bench_aispm.py --write-doc
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

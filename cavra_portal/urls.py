@@ -27,6 +27,7 @@ urlpatterns += [
     path("approvals/", include("approvals.urls")),
     path("registry/", include("registry.urls")),
     path("evidence/", include("evidence.urls")),
+    path("aispm/", include("aispm.urls")),
 ]
 
 if settings.DEBUG:

@@ -88,6 +88,16 @@ AUDIT_ACTIONS: dict[str, str] = {
     "registry.workload_identity.unbind": "a workload identity binding was removed",
 }
 
+# aispm/services/findings.py writes `aispm.finding.<event>` (subject = the `fnd_` id) and check changes.
+FINDING_EVENTS: dict[str, str] = {
+    "opened": "a posture check found a failing object and opened a finding",
+    "acknowledged": "a person acknowledged a finding",
+    "resolved": "a finding's check passed again, or a person resolved it",
+    "reopened": "a resolved finding failed again, or its risk acceptance expired",
+    "risk_accepted": "a person accepted a finding's risk until a date, with a reason",
+}
+CHECK_UPDATED = "aispm.check.updated"
+
 KINDS: dict[str, str] = {
     DECISION_RECORDED: "one runtime decision (`subject` = its `dec_` id); its Decision row links this record; a decision made offline from a signed bundle and uploaded by `cavra sync` carries `offline` {seq, hash, prev_hash, bundle, decided_at} of its spool entry",
     SESSION_OPENED: "an agent opened a working session (`subject` = its `ses_` id)",
@@ -99,4 +109,6 @@ KINDS: dict[str, str] = {
     KEY_ROTATED: "the tenant's signing key was rotated",
     **{f"approval.{event}": meaning for event, meaning in APPROVAL_EVENTS.items()},
     **{f"audit.{action}": meaning for action, meaning in AUDIT_ACTIONS.items()},
+    **{f"aispm.finding.{event}": meaning for event, meaning in FINDING_EVENTS.items()},
+    CHECK_UPDATED: "a tenant admin switched a posture check on or off or changed its threshold",
 }

@@ -263,6 +263,10 @@ class Decision(TenantOwned):
     policy_digest = models.CharField(max_length=80, blank=True)
     policy_mode = models.CharField(max_length=20, blank=True)
     context = models.JSONField(default=dict, blank=True)
+    # The deciding rule's control ids, {framework: [control id, ...]}, as the compiled policy mapped them.
+    compliance = models.JSONField(default=dict, blank=True)
+    # One of cavra_engine.surfaces.SURFACES, classified when the decision is made.
+    surface = models.CharField(max_length=30, blank=True, default="")
     evidence = models.OneToOneField(
         EvidenceRecord, null=True, blank=True, on_delete=models.SET_NULL, related_name="decision_row"
     )

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from cavra_engine.policy import Verdict
 from cavra_engine.policy.vocabulary import REQUIRE_APPROVAL
+from cavra_engine.surfaces import classify_surface
 from evidence.kinds import DECISION_RECORDED
 from evidence.models import Decision
 from evidence.services import evidence_append
@@ -39,7 +40,7 @@ class DecisionFacts:
 
 
 def decision_row(tenant, facts: DecisionFacts, session) -> Decision:
-    """The unsaved Decision. (The deciding rule's compliance control ids belong here too, from verdict.)"""
+    """The unsaved Decision, with the deciding rule's compliance control ids and the action's surface."""
     data, verdict, policy = facts.data, facts.verdict, facts.policy
     return Decision(
         tenant=tenant,
@@ -57,6 +58,8 @@ def decision_row(tenant, facts: DecisionFacts, session) -> Decision:
         policy_version=policy.version,
         policy_digest=policy.digest,
         policy_mode=policy.mode,
+        compliance={framework: list(ids) for framework, ids in (verdict.compliance or {}).items()},
+        surface=classify_surface(data.action, verdict.rule_id, verdict.normalised_target),
         created_at=_decided_at(facts) or timezone.now(),
         context={
             "normalised_target": verdict.normalised_target,
@@ -106,6 +109,8 @@ def evidence_payload(decision: Decision, facts: DecisionFacts, session, approval
         "approval": approval.public_id if approval is not None else None,
         "would_have": facts.would_have,
         **({"offline": facts.offline} if facts.offline else {}),
+        "compliance": decision.compliance,
+        "surface": decision.surface,
     }
 
 

@@ -46,6 +46,9 @@ COMPUTED = {
         "audit.admin.change",
         "audit.admin.add",
     },
+    ("aispm/services/findings.py", "f'aispm.finding.{verb}'"): {
+        f"aispm.finding.{event}" for event in kinds.FINDING_EVENTS
+    },
 }
 
 
