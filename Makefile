@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: install demo test lint migrations-check schema schema-check bench-policy bench-evidence bench-merkle bench-decisions bench-agents bench-aispm bench-replay backup-drill evidence-vectors clean
+.PHONY: install demo test fuzz lint migrations-check schema schema-check bench-policy bench-evidence bench-merkle bench-decisions bench-agents bench-aispm bench-replay backup-drill evidence-vectors clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,12 @@ demo: install
 
 test: install
 	scripts/test-env.sh $(BIN)/pytest -n 2 $(PYTEST_ARGS)
+
+# The schemathesis run of tests/security/test_schemathesis.py with a much larger bound than `make test`'s
+# (CAVRA_FUZZ_EXAMPLES cases per operation and generation mode; `make test` uses 3).
+CAVRA_FUZZ_EXAMPLES ?= 200
+fuzz: install
+	CAVRA_FUZZ_EXAMPLES=$(CAVRA_FUZZ_EXAMPLES) scripts/test-env.sh $(BIN)/pytest -n 2 -p no:randomly tests/security/test_schemathesis.py $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

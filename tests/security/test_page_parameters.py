@@ -12,7 +12,17 @@ from tests.security.openapi import operations
 NAMES = sorted(
     {name for op in operations() for name, _ in op.query} | {"page", "before", "after", "v", "tab"}
 )
-VALUES = ["2026-13-45T99:00", "x" * 3000, "-1", "9" * 40, "💥", "[]", "%00"[1:]]
+VALUES = [
+    "2026-13-45T99:00",
+    "0316-07-11T08:53:51-21:55",
+    "0001-01-01T00:00:00+05:00",
+    "x" * 3000,
+    "-1",
+    "9" * 40,
+    "💥",
+    "[]",
+    "%00"[1:],
+]
 
 
 def test_malformed_query_values_on_every_page_are_never_a_500(acme, member, client_as):

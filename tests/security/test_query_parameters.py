@@ -11,7 +11,18 @@ import pytest
 from tests.security.openapi import operations
 
 # Values no parameter can choke on, whatever its type.
-ANY_MALFORMED = ["2026-13-45T99:00", "x" * 5000, "-1", "1e999", "[]", "💥", "%", "²"]
+ANY_MALFORMED = [
+    "2026-13-45T99:00",
+    "0316-07-11T08:53:51-21:55",
+    "0001-01-01T00:00:00+05:00",
+    "x" * 5000,
+    "-1",
+    "1e999",
+    "[]",
+    "💥",
+    "%",
+    "²",
+]
 
 
 def invalid_for(schema: dict) -> list[str]:
@@ -38,6 +49,19 @@ def test_the_decisions_until_finding(acme, member, client_as):
     assert "until" in response.json()["errors"]
     assert client.get("/api/v1/decisions", {"since": "2026-13-45T99:00"}).status_code == 400
     assert client.get("/api/v1/decisions", {"until": "2026-11-01T00:00:00Z"}).status_code == 200
+
+
+def test_an_offset_postgresql_cannot_store_is_read_in_utc(acme, member, client_as):
+    """Found by schemathesis (`make fuzz`): an offset beyond PostgreSQL's ±15:59 was a 500 (DataError)."""
+    client = client_as(member(acme, "auditor"), acme)
+    for name in ("since", "until"):
+        response = client.get("/api/v1/decisions", {name: "0316-07-11T08:53:51-21:55"})
+        assert response.status_code == 200, response.content[:300]
+        response = client.get(
+            "/api/v1/decisions", {name: "0001-01-01T00:00:00+05:00"}
+        )  # before year 1 in UTC
+        assert response.status_code == 400, response.content[:300]
+        assert name in response.json()["errors"]
 
 
 GET_WITH_QUERY = [op for op in operations() if op.method == "get" and op.query]
