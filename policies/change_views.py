@@ -16,6 +16,7 @@ from cavra_engine.policy import list_bundled_packs
 from cavra_engine.policy.replay import VERDICTS
 from core.authz import CapabilityRequiredMixin, can
 from policies import selectors
+from policies.models import Rollout
 from policies.services.drafts import policy_draft_create, policy_draft_update
 from policies.services.plans import publish_plan_create, publish_request_create
 from policies.services.rollout_plans import rollout_change_apply, rollout_change_rollback_plan
@@ -325,13 +326,11 @@ class AuditResultsView(CapabilityRequiredMixin, View):
     required_capability = "policies.view"
 
     def get(self, request):
-        from policies.models import Rollout
-
         context = {
             "results": selectors.audit_mode_results(tenant=request.tenant, user=request.user),
-            "audit_rollouts": Rollout.objects.filter(
-                tenant=request.tenant, mode=Rollout.Mode.AUDIT_ONLY
-            ).select_related("version__pack", "repository", "environment"),
+            "audit_rollouts": selectors.rollouts(tenant=request.tenant, user=request.user).filter(
+                mode=Rollout.Mode.AUDIT_ONLY
+            ),
         }
         return render(request, "policies/audit_results.html", context)
 
