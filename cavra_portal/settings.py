@@ -213,6 +213,11 @@ CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL)
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=DEMO)
 CELERY_TASK_EAGER_PROPAGATES = True
+# Evidence leaves are integrated into the chain by `manage.py cavra_sequencer` ("process", production),
+# or in the writer's own transaction under the chain lock ("inline": the demo and the test suite).
+CAVRA_EVIDENCE_SEQUENCER = env.str("CAVRA_EVIDENCE_SEQUENCER", default="inline" if DEMO else "process")
+if CAVRA_EVIDENCE_SEQUENCER not in ("inline", "process"):
+    raise environ.ImproperlyConfigured("CAVRA_EVIDENCE_SEQUENCER must be inline or process.")
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
