@@ -34,11 +34,12 @@ def sequencer_inline() -> bool:
 
 
 def evidence_integrate(
-    *, tenant_id: int, limit: int = DEFAULT_BATCH, until_leaf=None
+    *, tenant_id: int, limit: int = DEFAULT_BATCH, until_leaf=None, observe=None
 ) -> EvidenceRecord | int | None:
     """Integrate up to `limit` committed leaves of one tenant, oldest first, in one transaction.
 
     Returns the number integrated; with `until_leaf` (the inline writer) returns that leaf's record.
+    `observe(delays)` receives, after COMMIT, each leaf's integration delay in seconds (metrics, benches).
     """
     with transaction.atomic():
         head = _lock_head(Tenant.objects.only("id", "slug").get(pk=tenant_id))
@@ -51,6 +52,9 @@ def evidence_integrate(
                 seq=records[-1].seq, head_hash=records[-1].hash, updated_at=timezone.now()
             )
             _link_decisions(tenant_id, records)
+    if observe is not None and records:
+        now = timezone.now()
+        observe([(now - leaf.created_at).total_seconds() for leaf in leaves])
     if until_leaf is not None:
         return next((r for r in records if r.public_id == until_leaf.public_id), None)
     return len(records)
@@ -122,17 +126,17 @@ def sequencer_backlog() -> dict[int, tuple[int, datetime]]:
     return {row["tenant_id"]: (row["n"], row["oldest"]) for row in rows}
 
 
-def sequencer_step(*, batch: int = DEFAULT_BATCH) -> int:
+def sequencer_step(*, batch: int = DEFAULT_BATCH, observe=None) -> int:
     """One pass: for each tenant with pending leaves that this process leads (or can lead), integrate a batch."""
     integrated = 0
     for tenant_id in EvidenceLeaf.objects.values_list("tenant_id", flat=True).distinct():
         if sequencer_lead(tenant_id):
-            integrated += evidence_integrate(tenant_id=tenant_id, limit=batch)
+            integrated += evidence_integrate(tenant_id=tenant_id, limit=batch, observe=observe)
     return integrated
 
 
 def sequencer_run(
-    *, interval: float = 0.02, batch: int = DEFAULT_BATCH, should_stop=lambda: False, log=None
+    *, interval: float = 0.02, batch: int = DEFAULT_BATCH, should_stop=lambda: False, log=None, observe=None
 ) -> None:
     """The sequencer process's loop: integrate while there is work, poll every `interval` seconds when idle.
 
@@ -141,7 +145,7 @@ def sequencer_run(
     """
     while not should_stop():
         try:
-            worked = sequencer_step(batch=batch)
+            worked = sequencer_step(batch=batch, observe=observe)
         except DatabaseError as exc:
             if log:
                 log(f"database unavailable ({str(exc).strip()[:120]}); retrying")
