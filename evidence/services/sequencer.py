@@ -154,3 +154,20 @@ def sequencer_run(
             continue
         if not worked:
             time.sleep(interval)
+
+
+SEQUENCER_LAG_LIMIT = 5.0  # seconds a committed leaf may wait before readiness calls the sequencer down
+
+
+def sequencer_health() -> tuple[str, str]:
+    """(OK|FAIL, detail) for readiness: decisions never wait on the sequencer, so a stall must be seen here."""
+    if sequencer_inline():
+        return "OK", "inline: leaves are integrated in the writer's transaction (demo/test mode)"
+    backlog = sequencer_backlog()
+    if not backlog:
+        return "OK", "no leaves pending"
+    pending = sum(n for n, _ in backlog.values())
+    lag = (timezone.now() - min(oldest for _, oldest in backlog.values())).total_seconds()
+    if lag > SEQUENCER_LAG_LIMIT:
+        return "FAIL", f"{pending} leaves pending, oldest {lag:.1f}s: the sequencer is down or behind"
+    return "OK", f"{pending} leaves pending, oldest {lag:.2f}s"

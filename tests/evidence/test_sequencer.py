@@ -163,3 +163,18 @@ def test_the_sequencer_command_integrates_what_is_pending(acme, sequenced):
     call_command("cavra_sequencer", "--once", stdout=out)
     assert "integrated" in out.getvalue() and not EvidenceLeaf.objects.exists()
     assert chain_verify(tenant=acme).ok
+
+
+def test_a_stalled_sequencer_is_visible_in_readiness_but_blocks_nothing(acme, sequenced):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from evidence.services.doctor import doctor_run
+
+    evidence_integrate_all()
+    assert next(c for c in doctor_run() if c.name == "evidence sequencer").status == "OK"
+    leaf = _append(acme, "late", n=1)
+    EvidenceLeaf.objects.filter(pk=leaf.pk).update(created_at=timezone.now() - timedelta(seconds=30))
+    check = next(c for c in doctor_run() if c.name == "evidence sequencer")
+    assert check.status == "FAIL" and "1 leaves pending" in check.detail and "cavra_sequencer" in check.fix
