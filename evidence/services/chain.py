@@ -17,7 +17,9 @@ from evidence.services.sequencer import evidence_integrate, sequencer_inline
 from tenants.models import Tenant
 
 
-def evidence_append(*, tenant: Tenant, kind: str, subject: str, payload: dict, actor=None) -> EvidenceLeaf:
+def evidence_append(
+    *, tenant: Tenant, kind: str, subject: str, payload: dict, actor=None, with_row=None
+) -> EvidenceLeaf:
     """Record one fact as a leaf of the tenant's log, inside the caller's transaction; no chain lock.
 
     The leaf commits (durably) with the fact; the tenant's sequencer integrates it into the chain
@@ -25,6 +27,7 @@ def evidence_append(*, tenant: Tenant, kind: str, subject: str, payload: dict, a
     (the demo and the tests) it is integrated right here, under the chain lock, and `leaf.record` is the
     integrated EvidenceRecord; with "process" (production) `leaf.record` is None until the sequencer ran.
     Payload members `session`, `agent`, `repository` and `decision` (strings) are indexed for search.
+    `with_row`: an unsaved model instance (the fact, e.g. a Decision) inserted in the same statement.
     """
     connection = transaction.get_connection()
     if not connection.in_atomic_block:
@@ -50,9 +53,11 @@ def evidence_append(*, tenant: Tenant, kind: str, subject: str, payload: dict, a
     )
     leaf.leaf_hash = leaf_hash(leaf_document(leaf))
     if connection.vendor == "postgresql":
-        _insert_leaf_postgresql(connection, leaf, payload_json)
+        _insert_leaf_postgresql(connection, leaf, payload_json, with_row)
     else:
         leaf.save(force_insert=True)
+        if with_row is not None:
+            with_row.save(force_insert=True)
     leaf.record = None
     if sequencer_inline():
         leaf.record = evidence_integrate(tenant_id=tenant.pk, until_leaf=leaf)
@@ -66,16 +71,36 @@ _INSERT_LEAF = (
 )
 
 
-def _insert_leaf_postgresql(connection, leaf: EvidenceLeaf, payload_json: str) -> None:
+def _insert_leaf_postgresql(connection, leaf: EvidenceLeaf, payload_json: str, with_row=None) -> None:
+    params = [leaf.tenant_id, leaf.public_id, leaf.kind, leaf.subject, payload_json, leaf.actor,
+              leaf.created_at, leaf.leaf_hash]  # fmt: skip
     with connection.cursor() as cursor:
-        cursor.execute(
-            _INSERT_LEAF,
-            [leaf.tenant_id, leaf.public_id, leaf.kind, leaf.subject, payload_json, leaf.actor,
-             leaf.created_at, leaf.leaf_hash],
-        )  # fmt: skip
-        leaf.pk = cursor.fetchone()[0]
+        if with_row is None:
+            cursor.execute(_INSERT_LEAF, params)
+            leaf.pk = cursor.fetchone()[0]
+        else:  # the fact and its leaf in one statement: one round trip for both rows
+            row_sql, row_params = _insert_statement(connection, with_row)
+            cursor.execute(
+                f"WITH leaf AS ({_INSERT_LEAF}) {row_sql}, (SELECT id FROM leaf)", params + row_params
+            )
+            with_row.pk, leaf.pk = cursor.fetchone()
+            with_row._state.adding, with_row._state.db = False, connection.alias
     leaf._state.adding = False
     leaf._state.db = connection.alias
+
+
+def _insert_statement(connection, row) -> tuple[str, list]:
+    """Django's own INSERT for `row` (every concrete field but the auto primary key) ending in RETURNING pk."""
+    from django.db.models.sql import InsertQuery
+
+    meta = row._meta
+    fields = [f for f in meta.local_concrete_fields if f is not meta.auto_field]
+    query = InsertQuery(type(row))
+    query.insert_values(fields, [row])
+    compiler = query.get_compiler(connection=connection)
+    compiler.returning_fields = [meta.pk]
+    [(sql, params)] = compiler.as_sql()
+    return sql, list(params)
 
 
 def _json_safe(value):

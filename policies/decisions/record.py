@@ -139,15 +139,13 @@ def decision_record(
         subject=decision.public_id,
         payload=evidence_payload(decision, facts, session, approval),
         actor=f"agent:{facts.agent_ref}",
+        with_row=None if opens_approval else decision,  # the common path: Decision and leaf in one INSERT
     )
-    # Linked now when the leaf was integrated inline; otherwise the sequencer links it when it integrates.
+    # The integration links the Decision to its record: at once when inline, else when the sequencer runs.
     record = leaf.record
     decision.evidence = record
-    if opens_approval:
-        if record is not None:
-            Decision.objects.filter(pk=decision.pk).update(evidence=record)
-    else:
-        decision.save(force_insert=True)  # the common path: one INSERT
+    if opens_approval and record is not None:
+        Decision.objects.filter(pk=decision.pk).update(evidence=record)
     return DecisionOutcome(
         decision,
         approval,
