@@ -8,6 +8,7 @@ from cavra_engine.evidence.canonical import (
     canonicalize,
     sha256_hex,
 )
+from cavra_engine.evidence.leaf import leaf_hash
 from cavra_engine.evidence.schema import ACTOR
 from evidence.models import (
     ChainHead,
@@ -83,8 +84,6 @@ def leaf_document(leaf) -> dict:
 
 def evidence_reference(entry) -> dict:
     """{id, leaf_hash, seq, hash} of an integrated record or of a leaf (seq and hash null until integrated)."""
-    from cavra_engine.evidence.leaf import leaf_hash
-
     record = entry if isinstance(entry, EvidenceRecord) else getattr(entry, "record", None)
     return {
         "id": entry.public_id,
