@@ -12,6 +12,7 @@ from django.utils import timezone
 from cavra_engine.policy import PolicyError, compile_pack, load_bundled_pack, load_pack_text, run_pack_tests
 from core.authz import authorize_actor
 from policies.models import Environment, PolicyPack, PolicyVersion, Repository, Rollout, RolloutChange
+from policies.services.versions import policy_publish_record, policy_version_store
 from tenants.audit import record_audit
 from tenants.models import Tenant, User
 
@@ -55,38 +56,11 @@ def _store_version(*, tenant: Tenant, pack_obj, text: str, source: str, actor: U
                     "source": f"Pack id {compiled.pack_id!r} is already used by a {pack.get_source_display().lower()} pack."
                 }
             )
-        existing = PolicyVersion.objects.filter(tenant=tenant, pack=pack, digest=compiled.digest).first()
-        if existing is not None:
-            return existing
-        version = PolicyVersion.objects.create(
-            tenant=tenant,
-            pack=pack,
-            version=compiled.version or "0",
-            digest=compiled.digest,
-            source_text=text,
-            compiled_json=compiled.to_json(),
-            rule_count=len(compiled.rules),
-            test_count=len(compiled.tests),
-            created_by=actor,
+        version, new = policy_version_store(
+            tenant=tenant, pack=pack, compiled=compiled, text=text, created_by=actor
         )
-        from policies.services.signing import policy_version_sign
-
-        # Bundled (and test-fixture) versions are signed too, so every version verifies offline.
-        version.signature = policy_version_sign(version=version, plan_ref=None)
-        version.save(update_fields=["signature"])
-        record_audit(
-            tenant=tenant,
-            actor=actor,
-            action="policy.publish",
-            obj=version,
-            object_id=version.public_id,
-            after={
-                "pack": pack.pack_id,
-                "version": version.version,
-                "digest": version.digest,
-                "source": source,
-            },
-        )
+        if new:
+            policy_publish_record(version=version, actor=actor, source=source)
     return version
 
 
@@ -167,6 +141,23 @@ def _rollout_snapshot(rollout: Rollout | None) -> dict | None:
     }
 
 
+def _rollout_change_record(
+    *, rollout: Rollout, before: dict | None, actor: User | None, removed: bool = False
+) -> dict | None:
+    """The RolloutChange row of a change to `rollout` (inside its transaction); the after-snapshot."""
+    after = None if removed else _rollout_snapshot(rollout)
+    RolloutChange.objects.create(
+        tenant=rollout.tenant,
+        rollout_public_id=rollout.public_id,
+        scope=rollout.scope_label,
+        before=before,
+        after=after,
+        actor=actor,
+    )
+    tenant_policy_changed(tenant=rollout.tenant)
+    return after
+
+
 def _authorize_rollout_change(actor, tenant: Tenant, approval) -> None:
     if approval is None:
         authorize_actor(actor, tenant, "policies.manage_rollouts")
@@ -224,16 +215,7 @@ def rollout_set(
             raise ValidationError(
                 {"scope": "Another change to this scope's rollout happened at the same time; retry."}
             )
-        after = _rollout_snapshot(rollout)
-        RolloutChange.objects.create(
-            tenant=tenant,
-            rollout_public_id=rollout.public_id,
-            scope=rollout.scope_label,
-            before=before,
-            after=after,
-            actor=actor,
-        )
-        tenant_policy_changed(tenant=tenant)
+        after = _rollout_change_record(rollout=rollout, before=before, actor=actor)
         record_audit(
             tenant=tenant,
             actor=actor,
@@ -251,15 +233,7 @@ def rollout_remove(*, rollout: Rollout, actor: User | None, approval=None) -> No
     _authorize_rollout_change(actor, rollout.tenant, approval)
     with transaction.atomic():
         before = _rollout_snapshot(rollout)
-        RolloutChange.objects.create(
-            tenant=rollout.tenant,
-            rollout_public_id=rollout.public_id,
-            scope=rollout.scope_label,
-            before=before,
-            after=None,
-            actor=actor,
-        )
-        tenant_policy_changed(tenant=rollout.tenant)
+        _rollout_change_record(rollout=rollout, before=before, actor=actor, removed=True)
         record_audit(
             tenant=rollout.tenant,
             actor=actor,
