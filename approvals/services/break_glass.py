@@ -31,10 +31,9 @@ from approvals.services.state import (
 )
 from core.authz import can
 from core.outbox import outbox_enqueue
-from core.roles import Role
 from core.timezones import reader_time
 from tenants.models import User
-from tenants.selectors import members_with_role
+from tenants.selectors import members_with_capability
 
 
 def approval_request_break_glass(
@@ -98,9 +97,7 @@ def approval_request_break_glass(
         _transition(
             approval, S.BREAK_GLASS, actor=actor, justification=justification, review_due=_iso(review.due_at)
         )
-        people = members_with_role(tenant=approval.tenant, role=Role.TENANT_ADMIN) + members_with_role(
-            tenant=approval.tenant, role=Role.SECURITY_REVIEWER
-        )
+        people = members_with_capability(tenant=approval.tenant, capability="approvals.receive_break_glass")
         outbox_enqueue(
             tenant=approval.tenant,
             kind="email.approval_break_glass",

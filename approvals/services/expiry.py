@@ -22,8 +22,7 @@ from approvals.services.state import (
     _transition,
 )
 from core.outbox import outbox_enqueue
-from core.roles import Role
-from tenants.selectors import members_with_role
+from tenants.selectors import members_with_capability
 
 
 def approval_request_expire(*, approval_id: int) -> ApprovalRequest | None:
@@ -57,7 +56,7 @@ def approval_request_escalate(*, approval_id: int) -> ApprovalRequest | None:
         approval.escalated_at = now
         approval.save(update_fields=["escalated_at"])
         _evidence(approval, "escalated", expires_at=_iso(approval.expires_at))
-        admins = members_with_role(tenant=approval.tenant, role=Role.TENANT_ADMIN)
+        admins = members_with_capability(tenant=approval.tenant, capability="approvals.receive_escalations")
         outbox_enqueue(
             tenant=approval.tenant,
             kind="email.approval_escalated",

@@ -18,7 +18,7 @@ from approvals.services.state import _describe, _emails, _evidence, _iso, approv
 from core.outbox import outbox_enqueue
 from core.roles import Role
 from tenants.models import Tenant
-from tenants.selectors import members_with_role
+from tenants.selectors import members_with_capability
 
 
 def approval_request_open(
@@ -98,7 +98,9 @@ def approval_request_open(
         recipients = [u.email for u in approval_eligible_reviewers(approval)]
         if not recipients:
             # Nobody can decide it as routed: tell the tenant admins rather than let it expire silently.
-            recipients = _emails(members_with_role(tenant=tenant, role=Role.TENANT_ADMIN))
+            recipients = _emails(
+                members_with_capability(tenant=tenant, capability="approvals.receive_escalations")
+            )
         outbox_enqueue(
             tenant=tenant,
             kind="email.approval_opened",
@@ -167,7 +169,9 @@ def approval_request_open_for_subject(
         )
         recipients = [u.email for u in approval_eligible_reviewers(approval)]
         if not recipients:
-            recipients = _emails(members_with_role(tenant=tenant, role=Role.TENANT_ADMIN))
+            recipients = _emails(
+                members_with_capability(tenant=tenant, capability="approvals.receive_escalations")
+            )
         outbox_enqueue(
             tenant=tenant,
             kind="email.approval_opened",
