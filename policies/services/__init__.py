@@ -6,18 +6,19 @@ from pathlib import Path
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F
 from django.utils import timezone
 
 from cavra_engine.policy import PolicyError, compile_pack, load_bundled_pack, load_pack_text, run_pack_tests
 from core.authz import authorize_actor
-from policies.models import Environment, PolicyPack, PolicyVersion, Repository, Rollout, RolloutChange
+from policies.models import PolicyPack, PolicyVersion, Rollout, RolloutChange
+from policies.services.scopes import environment_ensure as environment_ensure  # used from here too
+from policies.services.scopes import repository_ensure as repository_ensure
+from policies.services.scopes import tenant_policy_changed as tenant_policy_changed
 from policies.services.versions import policy_publish_record, policy_version_store
 from tenants.audit import record_audit
 from tenants.models import Tenant, User
 
 MAX_PACK_BYTES = 512 * 1024
-PRODUCTION_NAMES = {"prod", "production", "prd", "live"}
 
 
 def _policy_error_messages(exc: PolicyError) -> list[str]:
@@ -92,41 +93,6 @@ def policy_pack_install_bundled(*, tenant: Tenant, pack_id: str, actor: User | N
     return _store_version(
         tenant=tenant, pack_obj=pack, text=text, source=PolicyPack.Source.BUNDLED, actor=actor
     )
-
-
-def repository_ensure(*, tenant: Tenant, name: str, actor: User | None = None) -> Repository:
-    name = (name or "").strip()
-    if not name or len(name) > 300 or any(c.isspace() for c in name):
-        raise ValidationError(
-            {"repository": "A repository name like 'acme/payments' is required (no spaces)."}
-        )
-    repo = Repository.objects.filter(tenant=tenant, name=name).first()
-    if repo is None:
-        with transaction.atomic():
-            repo = Repository.objects.create(tenant=tenant, name=name)
-            record_audit(
-                tenant=tenant, actor=actor, action="repository.create", obj=repo, after={"name": name}
-            )
-    return repo
-
-
-def environment_ensure(*, tenant: Tenant, name: str, actor: User | None = None) -> Environment:
-    name = (name or "").strip().lower()
-    if not name or len(name) > 100 or any(c.isspace() for c in name):
-        raise ValidationError({"environment": "An environment name like 'prod' is required (no spaces)."})
-    env = Environment.objects.filter(tenant=tenant, name=name).first()
-    if env is None:
-        with transaction.atomic():
-            env = Environment.objects.create(tenant=tenant, name=name, is_production=name in PRODUCTION_NAMES)
-            record_audit(
-                tenant=tenant, actor=actor, action="environment.create", obj=env, after={"name": name}
-            )
-    return env
-
-
-def tenant_policy_changed(*, tenant: Tenant) -> None:
-    """Invalidate every process's cached rollout lookups for this tenant (call inside the change's transaction)."""
-    Tenant.objects.filter(pk=tenant.pk).update(policy_generation=F("policy_generation") + 1)
 
 
 def _rollout_snapshot(rollout: Rollout | None) -> dict | None:

@@ -26,14 +26,16 @@ COMPUTED = {
     ("approvals/services/state.py", "kind or to"): set(),
     ("tenants/services.py", "action"): set(),  # membership_add(action=...), scanned at its callers
     ("approvals/services/review.py", "outcome"): {"approval.approved", "approval.denied"},
-    ("registry/services/agents.py", "action"): {"audit.registry.agent.update"}
+    # the locked, audited update agents and MCP servers share (other MCP server actions: at the callers
+    # of mcp_server_update); an agent's action names its new status
+    ("registry/services/common.py", "action(changed, current) if callable(action) else action"): {
+        "audit.registry.agent.update",
+        "audit.registry.mcp_server.update",
+    }
     | {f"audit.registry.agent.{status}" for status in Agent.Status.values},
     ("registry/services/mcp_tools.py", "action"): {
         "audit.registry.mcp_tool.observe",
         "audit.registry.mcp_tool.changed",
-    },
-    ("registry/services/mcp_servers.py", "f'registry.mcp_server.{action}'"): {
-        "audit.registry.mcp_server.update"
     },
     (
         "registry/services/workload_identities.py",
@@ -41,6 +43,13 @@ COMPUTED = {
     ): {"audit.registry.workload_identity.enable", "audit.registry.workload_identity.disable"},
     ("tenants/signin.py", "f'signin.{event}'"): {
         f"audit.signin.{event}" for event in ("succeeded", "failed", "locked_out", "sso_refused")
+    },
+    ("policies/services/scopes.py", "f\"{kind}.{('create' if created else 'update')}\""): {
+        f"audit.{kind}.{verb}" for kind in ("repository", "environment") for verb in ("create", "update")
+    },
+    ("policies/services/scopes.py", "f'{kind}.delete'"): {
+        "audit.repository.delete",
+        "audit.environment.delete",
     },
     ("core/admin.py", "f\"admin.{('change' if change else 'add')}\""): {
         "audit.admin.change",
