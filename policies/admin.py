@@ -6,7 +6,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils.html import format_html
 
-from core.admin import ServiceSavedAdmin, TenantScopedAdmin
+from core.admin import ReadOnlyTenantScopedAdmin, ServiceSavedAdmin, TenantScopedAdmin
 from policies.models import Environment, PolicyPack, PolicyVersion, Repository, Rollout, RolloutChange
 from policies.services.rollout_plans import rollout_change_request
 from policies.services.scopes import (
@@ -194,15 +194,6 @@ class RolloutAdmin(TenantScopedAdmin):
 
 
 @admin.register(RolloutChange)
-class RolloutChangeAdmin(TenantScopedAdmin):
+class RolloutChangeAdmin(ReadOnlyTenantScopedAdmin):
     list_display = ("created_at", "scope", "actor", "tenant")
     list_filter = ("tenant",)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
