@@ -17,6 +17,7 @@ from registry.services import (
     workload_identity_set_enabled,
     workload_identity_unbind,
 )
+from registry.services.agents import AGENT_FIELDS
 
 
 @admin.register(Agent)
@@ -28,17 +29,7 @@ class AgentAdmin(ServiceSavedAdmin):
     readonly_fields = ("public_id", "last_seen_at", "created_at", "updated_at", "created_by")
     # Fields the registry service owns; saving goes through agent_create / agent_update, so retiring
     # revokes every token and is audited into the evidence chain, exactly as from the pages or the API.
-    service_fields = (
-        "name",
-        "description",
-        "profile",
-        "owner",
-        "status",
-        "allowed_repositories",
-        "allowed_actions",
-        "allowed_mcp_tools",
-        "risk_tier",
-    )
+    service_fields = AGENT_FIELDS
 
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from core.audit import model_snapshot
 from core.authz import authorize_actor
 from registry.models import (
     AGENT_NAME_VALIDATOR,
@@ -19,6 +17,7 @@ from registry.services.common import (
     _actions,
     _actor,
     _choice,
+    _create_audited,
     _mcp_tool_globs,
     _member_or_none,
     _repositories,
@@ -27,10 +26,10 @@ from registry.services.common import (
     _update_audited,
     _validate,
 )
-from tenants.audit import record_audit
 from tenants.models import Tenant, User
 
-_AGENT_FIELDS = (
+# What a caller may set on an agent (pages, API, admin); everything else the service owns.
+AGENT_FIELDS = (
     "name",
     "description",
     "profile",
@@ -44,7 +43,7 @@ _AGENT_FIELDS = (
 
 
 def _clean_agent_fields(tenant: Tenant, changes: dict, *, agent: Agent | None) -> dict:
-    _settable_only(changes, _AGENT_FIELDS)
+    _settable_only(changes, AGENT_FIELDS)
     clean: dict = {}
     if "name" in changes:
         name = str(changes["name"] or "").strip()
@@ -118,19 +117,15 @@ def agent_create(
         },
         agent=None,
     )
-    try:
-        with transaction.atomic():
-            agent = Agent.objects.create(tenant=tenant, created_by=_actor(actor), **fields)
-            record_audit(
-                tenant=tenant,
-                actor=_actor(actor),
-                action="registry.agent.create",
-                obj=agent,
-                after=model_snapshot(agent),
-            )
-    except IntegrityError:
-        raise ValidationError({"name": f"An agent named {name!r} already exists in {tenant.name}."})
-    return agent
+    return _create_audited(
+        Agent,
+        tenant,
+        fields,
+        actor=actor,
+        action="registry.agent.create",
+        clash={"name": f"An agent named {name!r} already exists in {tenant.name}."},
+        created_by=_actor(actor),
+    )
 
 
 def agent_update(*, agent: Agent, actor: User | None, **changes) -> Agent:

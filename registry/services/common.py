@@ -140,6 +140,19 @@ def _unique_in_tenant(
         raise ValidationError({field: message})
 
 
+def _create_audited(model, tenant: Tenant, fields: dict, *, actor, action: str, clash: dict, **extra):
+    """Create the row from cleaned `fields` and audit it; a unique constraint becomes the `clash` field error."""
+    try:
+        with transaction.atomic():
+            row = model.objects.create(tenant=tenant, **fields, **extra)
+            record_audit(
+                tenant=tenant, actor=_actor(actor), action=action, obj=row, after=model_snapshot(row)
+            )
+    except IntegrityError:
+        raise ValidationError(clash)
+    return row
+
+
 def _update_audited(
     instance: models.Model,
     fields: dict,

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
 
-from core.audit import model_snapshot
 from core.authz import authorize_actor
 from registry.models import (
     SERVER_ID_VALIDATOR,
@@ -13,8 +11,8 @@ from registry.models import (
     McpServer,
 )
 from registry.services.common import (
-    _actor,
     _choice,
+    _create_audited,
     _member_or_none,
     _settable_only,
     _string_list,
@@ -22,7 +20,6 @@ from registry.services.common import (
     _update_audited,
     _validate,
 )
-from tenants.audit import record_audit
 from tenants.models import Tenant, User
 
 _SERVER_FIELDS = (
@@ -142,19 +139,14 @@ def mcp_server_create(
         },
         server=None,
     )
-    try:
-        with transaction.atomic():
-            server = McpServer.objects.create(tenant=tenant, **fields)
-            record_audit(
-                tenant=tenant,
-                actor=_actor(actor),
-                action="registry.mcp_server.create",
-                obj=server,
-                after=model_snapshot(server),
-            )
-    except IntegrityError:
-        raise ValidationError({"server_id": f"An MCP server {server_id!r} is already registered."})
-    return server
+    return _create_audited(
+        McpServer,
+        tenant,
+        fields,
+        actor=actor,
+        action="registry.mcp_server.create",
+        clash={"server_id": f"An MCP server {server_id!r} is already registered."},
+    )
 
 
 def mcp_server_update(
