@@ -12,17 +12,14 @@ from approvals.services.state import (
     ESCALATE_FRACTION,
     USABLE,
     S,
-    _describe,
-    _emails,
     _evidence,
     _hhmm,
     _iso,
     _locked,
+    _notify_holders,
     _notify_owner,
     _transition,
 )
-from core.outbox import outbox_enqueue
-from tenants.selectors import members_with_capability
 
 
 def approval_request_expire(*, approval_id: int) -> ApprovalRequest | None:
@@ -56,16 +53,11 @@ def approval_request_escalate(*, approval_id: int) -> ApprovalRequest | None:
         approval.escalated_at = now
         approval.save(update_fields=["escalated_at"])
         _evidence(approval, "escalated", expires_at=_iso(approval.expires_at))
-        admins = members_with_capability(tenant=approval.tenant, capability="approvals.receive_escalations")
-        outbox_enqueue(
-            tenant=approval.tenant,
-            kind="email.approval_escalated",
-            idempotency_key=f"approval:{approval.public_id}:escalated",
-            recipients=_emails(admins),
+        _notify_holders(
+            approval,
+            "escalated",
+            "approvals.receive_escalations",
             subject=f"[CAVRA] Unanswered approval expires soon: {approval.agent.name if approval.agent_id else approval.target[:120]} {approval.action}",
-            body=(
-                f"Nobody has decided this request and it expires at {_hhmm(approval.expires_at)}.\n\n"
-                + _describe(approval)
-            ),
+            body=f"Nobody has decided this request and it expires at {_hhmm(approval.expires_at)}.",
         )
     return approval
