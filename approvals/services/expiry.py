@@ -38,7 +38,7 @@ def approval_request_expire(*, approval_id: int) -> ApprovalRequest | None:
 
 
 def approval_request_escalate(*, approval_id: int) -> ApprovalRequest | None:
-    """Tell the tenant admins about a request nearing expiry unanswered (once per request)."""
+    """Tell whoever receives escalations about a request nearing expiry unanswered (once per request)."""
     with transaction.atomic():
         try:
             approval = _locked(approval_id)
