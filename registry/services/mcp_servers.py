@@ -22,7 +22,8 @@ from registry.services.common import (
 )
 from tenants.models import Tenant, User
 
-_SERVER_FIELDS = (
+# What a caller may set on an MCP server (pages, API, admin); the API shows each of them too.
+MCP_SERVER_FIELDS = (
     "server_id",
     "name",
     "publisher",
@@ -38,7 +39,7 @@ _SERVER_FIELDS = (
 
 
 def _clean_server_fields(tenant: Tenant, changes: dict, *, server: McpServer | None) -> dict:
-    _settable_only(changes, _SERVER_FIELDS)
+    _settable_only(changes, MCP_SERVER_FIELDS)
     clean: dict = {}
     if "server_id" in changes:
         server_id = str(changes["server_id"] or "").strip()
