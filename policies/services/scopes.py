@@ -40,29 +40,31 @@ def environment_name_clean(name) -> str:
     return name
 
 
+def _scope_ensure(model, *, tenant: Tenant, name: str, actor: User | None, action: str, **defaults):
+    scope = model.objects.filter(tenant=tenant, name=name).first()
+    if scope is None:
+        with transaction.atomic():
+            scope = model.objects.create(tenant=tenant, name=name, **defaults)
+            record_audit(tenant=tenant, actor=actor, action=action, obj=scope, after={"name": name})
+    return scope
+
+
 def repository_ensure(*, tenant: Tenant, name: str, actor: User | None = None) -> Repository:
     """The tenant's repository of that name, registered on first use (a rollout or a decision names it)."""
     name = repository_name_clean(name)
-    repo = Repository.objects.filter(tenant=tenant, name=name).first()
-    if repo is None:
-        with transaction.atomic():
-            repo = Repository.objects.create(tenant=tenant, name=name)
-            record_audit(
-                tenant=tenant, actor=actor, action="repository.create", obj=repo, after={"name": name}
-            )
-    return repo
+    return _scope_ensure(Repository, tenant=tenant, name=name, actor=actor, action="repository.create")
 
 
 def environment_ensure(*, tenant: Tenant, name: str, actor: User | None = None) -> Environment:
     name = environment_name_clean(name)
-    env = Environment.objects.filter(tenant=tenant, name=name).first()
-    if env is None:
-        with transaction.atomic():
-            env = Environment.objects.create(tenant=tenant, name=name, is_production=name in PRODUCTION_NAMES)
-            record_audit(
-                tenant=tenant, actor=actor, action="environment.create", obj=env, after={"name": name}
-            )
-    return env
+    return _scope_ensure(
+        Environment,
+        tenant=tenant,
+        name=name,
+        actor=actor,
+        action="environment.create",
+        is_production=name in PRODUCTION_NAMES,
+    )
 
 
 def _snapshot(scope) -> dict:
