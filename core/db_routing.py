@@ -32,6 +32,9 @@ _last_check: dict[str, tuple[float, str]] = {}
 class replica_reads(ContextDecorator):  # noqa: N801 - used like a function: `with replica_reads():`
     """Within this block (or decorated function), reads may be served by the replica when it is fresh."""
 
+    def _recreate_cm(self):
+        return type(self)()  # a decorated function may run in several threads at once: a token each
+
     def __enter__(self):
         self._token = _reads_on_replica.set(True)
         return self
