@@ -120,15 +120,19 @@ def _append_postgresql(connection, record: EvidenceRecord) -> EvidenceRecord:
 
 
 def _await_durability(connection) -> None:
-    """Return only once the committed evidence is on disk.
+    """Return only once the committed evidence is on disk (and on the synchronous standby, if any).
 
-    A transaction that is assigned an xid writes a commit record and, with the session's default
-    synchronous_commit=on, waits until the WAL is flushed up to it; WAL is flushed in order, so the
-    evidence committed just before is durable too. Many writers' waits are served by one flush.
+    PostgreSQL makes a commit wait for the WAL flush and for synchronous replication only when the
+    transaction has an xid AND wrote WAL of its own (RecordTransactionCommit); `SELECT txid_current()`
+    alone writes none and returns at once (found by the failover drill, scripts/cluster/drills.py:
+    acknowledged decisions missing on the promoted standby). A transactional logical message writes a
+    few bytes of WAL and takes an xid, so this autocommit statement's commit waits, with the session's
+    default synchronous_commit=on, until the WAL is flushed (and replicated) up to it; WAL is flushed
+    in order, so the evidence committed just before is durable too. Many writers share one flush.
     The caller (e.g. the decision API) answers only after this returns.
     """
     with connection.cursor() as cursor:
-        cursor.execute("SELECT txid_current()")
+        cursor.execute("SELECT pg_logical_emit_message(true, 'cavra.durability', '')")
 
 
 def _json_safe(value):

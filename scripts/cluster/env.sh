@@ -24,11 +24,15 @@ export REDIS_URL="${CLUSTER_REDIS_URL:-redis://127.0.0.1:6379/2}"
 export PGBOUNCER=1
 export DATABASE_URL="postgres://postgres@127.0.0.1:$PGBOUNCER_PORT/$DB"
 export DATABASE_REPLICA_URL="postgres://postgres@127.0.0.1:$PGBOUNCER_PORT/${DB}_replica"
+# CLUSTER_REPLICA_READS=0: web instances without the replica (the benchmark's comparison).
+[ "${CLUSTER_REPLICA_READS:-1}" = 0 ] && unset DATABASE_REPLICA_URL
 export DIRECT_DATABASE_URL="postgres://postgres@127.0.0.1:$PRIMARY_PORT/$DB"
 export BEAT_LOCK_DATABASE_URL="$DIRECT_DATABASE_URL"
 export CELERY_BROKER_URL="amqp://guest:guest@127.0.0.1:5672/$RABBIT_VHOST"
 export CELERY_TASK_ALWAYS_EAGER=0
 export CELERY_QUEUE_PREFIX="cluster."
+# E-mail (outbox notifications) to a local SMTP sink the drills run; nothing leaves the machine.
+export EMAIL_BACKEND=django.core.mail.backends.smtp.EmailBackend EMAIL_HOST=127.0.0.1 EMAIL_PORT="${SMTP_PORT:-18270}"
 export CAVRA_EVIDENCE_SEQUENCER="${CAVRA_EVIDENCE_SEQUENCER:-process}"
 QUEUES="cluster.default,cluster.notifications,cluster.reports,cluster.findings,cluster.checkpoints,cluster.retention"
 

@@ -59,6 +59,10 @@ hot_standby_feedback = on
 CONF
 fi
 port_open "$REPLICA_PORT" || pg pg_ctl -D "$C/pg-replica" -l "$C/logs/pg-replica.log" -w start >/dev/null
+# Once the standby streams: a commit is acknowledged only when the standby has it, so promoting it loses
+# no acknowledged decision (the cost: commits wait for the standby; SYNC_STANDBY= turns it off).
+"$PGBIN/psql" -h 127.0.0.1 -p "$PRIMARY_PORT" -U postgres -qc "ALTER SYSTEM SET synchronous_standby_names = '${SYNC_STANDBY-*}'" \
+  -c "SELECT pg_reload_conf()" >/dev/null
 
 # --- PgBouncer (transaction pooling) ------------------------------------------------------------
 cat >"$C/pgbouncer.ini" <<CONF
@@ -70,11 +74,13 @@ listen_addr = 127.0.0.1
 listen_port = $PGBOUNCER_PORT
 unix_socket_dir =
 auth_type = trust
+admin_users = postgres
 auth_file = $C/pgbouncer-users.txt
 pool_mode = transaction
 max_client_conn = 400
 default_pool_size = 20
 server_reset_query =
+server_login_retry = 1
 ignore_startup_parameters = extra_float_digits,options
 pidfile = $C/sock/pgbouncer.pid
 logfile = $C/logs/pgbouncer.log
@@ -134,7 +140,7 @@ defaults
     retries 3
     # A connection refused by a dead instance is retried on the other one; a request an instance
     # accepted is never replayed by the balancer (the client retries it with its Idempotency-Key).
-    retry-on conn-failure empty-response
+    retry-on conn-failure
     option redispatch
     option forwardfor
     option http-server-close
