@@ -92,7 +92,7 @@ test-cluster: install
 	scripts/cluster/drills.sh
 
 bench-cluster: install
-	$(BIN)/python scripts/cluster/bench.py --write-doc
+	scripts/cluster/bench.sh --write-doc
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

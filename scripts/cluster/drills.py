@@ -159,17 +159,21 @@ class SlowSmtpSink:
         self.controller.stop()
 
 
-def _worker_holding(client_port: int) -> str:
-    """The cluster worker whose process owns the TCP connection from client_port (ss, as root)."""
+def _process_holding(client_port: int, names: tuple[str, ...]) -> str:
+    """Which of the cluster's processes `names` owns the TCP connection from client_port (ss, as root)."""
     out = subprocess.run(["ss", "-tnpH", f"sport = :{client_port}"], capture_output=True, text=True).stdout
     match = re.search(r"pid=(\d+)", out)
     if not match:
         raise RuntimeError(f"no process owns port {client_port}: {out!r}")
     group = os.getpgid(int(match.group(1)))
-    for name in ("worker1", "worker2"):
+    for name in names:
         if pid_of(name) == group:
             return name
-    raise RuntimeError("the SMTP client is not a cluster worker")
+    raise RuntimeError(f"the connection from port {client_port} is none of {names}")
+
+
+def _worker_holding(client_port: int) -> str:
+    return _process_holding(client_port, ("worker1", "worker2"))
 
 
 def drill_worker(token: str) -> dict:
@@ -261,14 +265,74 @@ def drill_failover(token: str, seconds: float) -> dict:
     )
 
 
-def drill_sequencer() -> dict | None:
+SEQUENCER_LOCK_CLASS = 1129730897  # evidence.services.sequencer: pg_try_advisory_lock(class, tenant_id)
+LEADER_SQL = """
+SELECT a.pid, a.client_port FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+WHERE l.locktype = 'advisory' AND l.granted AND l.classid = %s AND l.objid = %s
+"""
+
+
+def _leader(conn, tenant_id: int) -> tuple[int, int] | None:
+    return conn.execute(LEADER_SQL, [SEQUENCER_LOCK_CLASS, tenant_id]).fetchone()
+
+
+def _pending_leaves(conn, tenant_id: int, wait: float) -> int:
+    deadline = time.monotonic() + wait
+    while True:
+        sql = "SELECT count(*) FROM evidence_evidenceleaf WHERE tenant_id = %s"
+        pending = conn.execute(sql, [tenant_id]).fetchone()[0]
+        if pending == 0 or time.monotonic() > deadline:
+            return pending
+        time.sleep(0.2)
+
+
+def drill_sequencer(token: str, seconds: float) -> dict | None:
     if not (ROOT / "evidence/management/commands/cavra_sequencer.py").exists():
         print(
             "[sequencer] SKIPPED: needs the sequencer command of issue #17 (h17), not in this tree",
             flush=True,
         )
         return None
-    raise SystemExit("the sequencer drill is not written yet in this tree")
+    sequencers = ("sequencer1", "sequencer2")
+    with psycopg.connect(dsn(PRIMARY_PORT), autocommit=True) as conn:
+        tenant_id = conn.execute("SELECT id FROM tenants_tenant WHERE slug = 'cluster'").fetchone()[0]
+        load = DecisionLoad(PORT, token, threads=4).start()
+        time.sleep(seconds)
+        leader = _leader(conn, tenant_id)
+        if leader is None:
+            load.stop()
+            raise RuntimeError("no sequencer leads tenant `cluster`")
+        victim = _process_holding(leader[1], sequencers)
+        fault_at = time.time()
+        kill_group(victim)
+        takeover = None
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            now_leader = _leader(conn, tenant_id)
+            if now_leader is not None and now_leader[0] != leader[0]:
+                takeover = time.time() - fault_at
+                break
+            time.sleep(0.1)
+        time.sleep(seconds)
+        results = load.stop()
+        pending = _pending_leaves(conn, tenant_id, wait=60)
+        current = _leader(conn, tenant_id)
+        new_leader = _process_holding(current[1], sequencers) if current else "none"
+    cluster_up()  # the killed sequencer comes back as the standby
+    chain = chain_verifies(PRIMARY_PORT)
+    row = report(
+        "sequencer",
+        results,
+        fault_at,
+        lost_decisions(results, PRIMARY_PORT),
+        extra=(
+            f"killed={victim} new_leader={new_leader} "
+            f"takeover={'never' if takeover is None else f'{takeover:.1f}s'} "
+            f"leaves_pending_after={pending} chain={chain}"
+        ),
+    )
+    row["ok"] = row["ok"] and takeover is not None and pending == 0 and chain.startswith("ok")
+    return row
 
 
 def main() -> int:
@@ -284,7 +348,7 @@ def main() -> int:
         elif name == "worker":
             rows.append(drill_worker(token))
         elif name == "sequencer":
-            row = drill_sequencer()
+            row = drill_sequencer(token, args.seconds)
             if row:
                 rows.append(row)
         elif name == "failover":
