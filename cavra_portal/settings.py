@@ -238,6 +238,11 @@ CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL)
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=DEMO)
 CELERY_TASK_EAGER_PROPAGATES = True
+# Evidence leaves are integrated into the chain by `manage.py cavra_sequencer` ("process", production),
+# or in the writer's own transaction under the chain lock ("inline": the demo and the test suite).
+CAVRA_EVIDENCE_SEQUENCER = env.str("CAVRA_EVIDENCE_SEQUENCER", default="inline" if DEMO else "process")
+if CAVRA_EVIDENCE_SEQUENCER not in ("inline", "process"):
+    raise environ.ImproperlyConfigured("CAVRA_EVIDENCE_SEQUENCER must be inline or process.")
 # A task is acknowledged only once it ran, and re-delivered when its worker dies: tasks are idempotent.
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

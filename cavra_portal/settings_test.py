@@ -7,6 +7,8 @@ os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
 os.environ.setdefault("SESSION_COOKIE_SECURE", "0")
 os.environ.setdefault("CSRF_COOKIE_SECURE", "0")
 os.environ.setdefault("SECURE_HSTS_SECONDS", "0")
+# Tests read the chain right after a write; tests of the sequenced path switch to "process" themselves.
+os.environ.setdefault("CAVRA_EVIDENCE_SEQUENCER", "inline")
 os.environ.setdefault("EMAIL_BACKEND", "django.core.mail.backends.locmem.EmailBackend")
 
 from cavra_portal.settings import *  # noqa: E402,F403

@@ -85,6 +85,29 @@ class EvidenceRecord(TenantOwned):
         return f"#{self.seq} {self.kind} {self.subject}"
 
 
+class EvidenceLeaf(TenantOwned):
+    """A fact committed with its cause but not yet in the chain: the sequencer integrates it, then deletes it.
+
+    The request's transaction writes only this row (no chain lock); `public_id` becomes the record's id
+    and `leaf_hash` is what the writer can tell its caller at once (docs/evidence-format.md, "Leaves").
+    """
+
+    public_id = models.CharField(max_length=40, unique=True, default=new_record_id, editable=False)
+    kind = models.CharField(max_length=100)
+    subject = models.CharField(max_length=300, blank=True)
+    payload = models.JSONField(default=dict)
+    actor = models.CharField(max_length=300, null=True, blank=True)
+    created_at = models.DateTimeField()
+    leaf_hash = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["tenant", "id"], name="evd_leaf_tenant_id")]
+
+    def __str__(self) -> str:
+        return f"leaf {self.public_id} {self.kind}"
+
+
 class SigningKey(TenantOwned):
     """A tenant's Ed25519 key. The private half is AES-GCM encrypted under a key derived from settings."""
 

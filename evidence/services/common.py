@@ -69,6 +69,31 @@ def record_document(record: EvidenceRecord, tenant_label: str) -> dict:
     }
 
 
+def leaf_document(leaf) -> dict:
+    """A leaf (or record) as its leaf hash covers it (docs/evidence-format.md, "Leaves")."""
+    return {
+        "id": leaf.public_id,
+        "kind": leaf.kind,
+        "subject": leaf.subject,
+        "payload": leaf.payload,
+        "actor": leaf.actor,
+        "created_at": utc_timestamp(leaf.created_at),
+    }
+
+
+def evidence_reference(entry) -> dict:
+    """{id, leaf_hash, seq, hash} of an integrated record or of a leaf (seq and hash null until integrated)."""
+    from cavra_engine.evidence.leaf import leaf_hash
+
+    record = entry if isinstance(entry, EvidenceRecord) else getattr(entry, "record", None)
+    return {
+        "id": entry.public_id,
+        "leaf_hash": getattr(entry, "leaf_hash", None) or leaf_hash(leaf_document(entry)),
+        "seq": record.seq if record is not None else None,
+        "hash": record.hash if record is not None else None,
+    }
+
+
 def checkpoint_document(checkpoint: Checkpoint, tenant_label: str) -> dict:
     """v2 (a signed tree head, with root_hash) when the checkpoint has a Merkle root, else v1."""
     document = {

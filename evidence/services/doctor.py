@@ -172,8 +172,27 @@ def _deploy() -> Check:
     return Check("check --deploy", "OK", "no warnings")
 
 
+def _sequencer() -> Check:
+    from evidence.services.sequencer import sequencer_health
+
+    status, detail = sequencer_health()
+    return Check(
+        "evidence sequencer", status, detail, "run `manage.py cavra_sequencer`" if status != "OK" else ""
+    )
+
+
 def doctor_run() -> list[Check]:
     checks = [_database()]
     if checks[0].status == "FAIL":
         return checks
-    return [*checks, _redis(), _celery(), _beat(), *_keys_and_heads(), _smtp(), _backup(), _deploy()]
+    return [
+        *checks,
+        _redis(),
+        _celery(),
+        _beat(),
+        _sequencer(),
+        *_keys_and_heads(),
+        _smtp(),
+        _backup(),
+        _deploy(),
+    ]
