@@ -19,15 +19,10 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent.parent
-sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from loadgen import DecisionLoad, percentile  # noqa: E402
+from loadgen import PORT, PRIMARY_PORT, ROOT, C, DecisionLoad, percentile  # noqa: E402
 
-C = ROOT / "var" / "cluster"
-PORT = int(os.environ.get("CLUSTER_PORT", "8080"))
-PRIMARY_PORT = int(os.environ.get("PRIMARY_PORT", "18250"))
 DOCS = ROOT / "docs" / "benchmarks.md"
 SECTION = "## Cluster"
 

@@ -28,15 +28,10 @@ from pathlib import Path
 
 import psycopg
 
-ROOT = Path(__file__).resolve().parent.parent.parent
-sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from loadgen import DecisionLoad, Results  # noqa: E402
+from loadgen import PORT, PRIMARY_PORT, ROOT, C, DecisionLoad, Results  # noqa: E402
 
-C = ROOT / "var" / "cluster"
-PORT = int(os.environ.get("CLUSTER_PORT", "8080"))
-PRIMARY_PORT = int(os.environ.get("PRIMARY_PORT", "18250"))
 REPLICA_PORT = int(os.environ.get("REPLICA_PORT", "5433"))
 SMTP_PORT = int(os.environ.get("EMAIL_PORT", "18270"))
 PGBIN = os.environ["PGBIN"]

@@ -11,10 +11,20 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
+import sys
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
+
+# Where the cluster lives and listens (scripts/cluster/env.sh sets the same defaults).
+ROOT = Path(__file__).resolve().parent.parent.parent
+C = ROOT / "var" / "cluster"
+PORT = int(os.environ.get("CLUSTER_PORT", "8080"))
+PRIMARY_PORT = int(os.environ.get("PRIMARY_PORT", "18250"))
+sys.path.insert(0, str(ROOT))
 
 REQUEST = {"action": "read_file", "target": "src/app.py", "repository": "cluster/app", "environment": "dev"}
 
