@@ -18,7 +18,6 @@ from core.api.exceptions import fail_closed_body, fail_closed_headers
 from core.api.problems import PROBLEM_CONTENT_TYPE, problem_body
 from evidence.models import AgentSession, Decision
 from evidence.services.common import evidence_reference
-from policies.api.filtersets import DecisionFilterSet, SessionFilterSet
 from policies.api.serializers import (
     DecisionOutcomeRequestSerializer,
     DecisionOutcomeSerializer,
@@ -40,6 +39,7 @@ from policies.decisions import (
     decision_answer,
     session_open,
 )
+from policies.filtersets import DecisionFilterSet, SessionFilterSet
 from policies.offline import offline_decisions_sync
 from policies.outcomes import decision_outcome_record
 from policies.selectors import (
