@@ -9,17 +9,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from django.db.models import Q
 from django.utils import timezone
 
 from aispm.checks import CHECKS, CheckContext
 from aispm.models import CheckSetting, Finding
-from cavra_engine.evidence.bundle import key_id_for, public_key_raw
-from cavra_engine.evidence.canonical import canonicalize
 from evidence.models import ChainHead, Checkpoint, SigningKey, VerificationRun
 from evidence.services import signing_key_current, utc_timestamp
-from evidence.signing import decrypt_private_key
+from evidence.services.documents import document_sign, document_verify
 from policies.models import Environment, Rollout
 from tenants.models import SsoProvider, Tenant
 
@@ -168,23 +165,10 @@ def readiness(*, tenant: Tenant) -> dict:
 
 def readiness_packet_signed(*, tenant: Tenant) -> dict:
     """The packet signed with the tenant's current evidence key (verify with the evidence trust root)."""
-    key = signing_key_current(tenant)  # made on first use, before the key check looks for it
-    body = readiness(tenant=tenant)
-    private = decrypt_private_key(key.private_key_encrypted, key_id=key.key_id)
-    body["key_id"] = key_id_for(public_key_raw(private.public_key()))
-    return {**body, "signature": private.sign(canonicalize(body)).hex()}
+    signing_key_current(tenant)  # made on first use, before the key check looks for it
+    return document_sign(tenant=tenant, body=readiness(tenant=tenant))
 
 
 def readiness_packet_verify(packet: dict, trust_root: dict) -> str | None:
     """None when the packet's signature verifies with a key of the trust root, else the reason."""
-    key = next((k for k in trust_root.get("keys", []) if k.get("key_id") == packet.get("key_id")), None)
-    if key is None:
-        return "signed by a key that is not in the trust root"
-    body = {k: v for k, v in packet.items() if k != "signature"}
-    try:
-        Ed25519PublicKey.from_public_bytes(bytes.fromhex(key["public_key"])).verify(
-            bytes.fromhex(packet.get("signature", "")), canonicalize(body)
-        )
-    except Exception:  # noqa: BLE001 - any failure to verify is the same answer
-        return "signature does not verify"
-    return None
+    return document_verify(packet, trust_root)
