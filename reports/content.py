@@ -28,7 +28,11 @@ class Scope:
     frameworks: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
-        return {"window_days": self.window_days, "repositories": self.repositories, "frameworks": self.frameworks}
+        return {
+            "window_days": self.window_days,
+            "repositories": self.repositories,
+            "frameworks": self.frameworks,
+        }
 
 
 @dataclass
@@ -73,7 +77,10 @@ def _risk_rows(tenant: Tenant, redacted: bool) -> list[dict]:
 def _headline(tenant: Tenant, scope: Scope) -> dict:
     posture = selectors.posture(tenant=tenant, days=scope.window_days)
     repos = [
-        {"repository": r, "score": selectors.score_for(tenant=tenant, days=scope.window_days, repository=r).score}
+        {
+            "repository": r,
+            "score": selectors.score_for(tenant=tenant, days=scope.window_days, repository=r).score,
+        }
         for r in scope.repositories
     ]
     findings = selectors.open_findings_by_severity(tenant=tenant)
@@ -124,7 +131,9 @@ def _coverage_rows(tenant: Tenant, scope: Scope) -> list[list]:
     for fw in _frameworks(scope):
         for c in selectors.coverage(tenant=tenant, framework=fw, days=scope.window_days, in_force=in_force,
                                     counts=counts):  # fmt: skip
-            rows.append([fw.id, c["id"], c["title"], c["status"], " ".join(c["rules"]), c["decisions"], c["reason"]])
+            rows.append(
+                [fw.id, c["id"], c["title"], c["status"], " ".join(c["rules"]), c["decisions"], c["reason"]]
+            )
     return rows
 
 
@@ -181,7 +190,12 @@ NEAR_MISS_COLUMNS = ["decision", "at", "agent", "action", "target", "repository"
 
 def near_misses_export(tenant: Tenant, scope: Scope, redacted: bool) -> Content:
     found = _near_miss_rows(tenant, scope, redacted, limit=EXPORT_LIMIT)
-    return Content(context={}, data={}, columns=NEAR_MISS_COLUMNS, rows=[[r[c] for c in NEAR_MISS_COLUMNS] for r in found])
+    return Content(
+        context={},
+        data={},
+        columns=NEAR_MISS_COLUMNS,
+        rows=[[r[c] for c in NEAR_MISS_COLUMNS] for r in found],
+    )
 
 
 BUILDERS = {

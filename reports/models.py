@@ -43,7 +43,9 @@ class ReportSchedule(TenantOwned):
     public_id = models.CharField(max_length=40, unique=True, default=new_schedule_id, editable=False)
     name = models.CharField(max_length=120)
     report_type = models.CharField(max_length=40)
-    cron = models.CharField(max_length=120, help_text="Five fields: minute hour day-of-month month day-of-week.")
+    cron = models.CharField(
+        max_length=120, help_text="Five fields: minute hour day-of-month month day-of-week."
+    )
     timezone = models.CharField(max_length=64, default="UTC")
     window_days = models.PositiveIntegerField(default=30)
     repositories = models.JSONField(default=list, blank=True)
@@ -118,6 +120,9 @@ class ReportFile(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["run", "variant", "format"], name="report_file_one_per_format")
         ]
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class ReportDelivery(TenantOwned):

@@ -29,7 +29,9 @@ def render_pdf(html: bytes) -> bytes:
 
 
 def render_json(document: dict) -> bytes:
-    return (json.dumps(document, indent=2, sort_keys=True, default=str, ensure_ascii=False) + "\n").encode("utf-8")
+    return (json.dumps(document, indent=2, sort_keys=True, default=str, ensure_ascii=False) + "\n").encode(
+        "utf-8"
+    )
 
 
 def render_csv(content: Content) -> bytes:

@@ -29,7 +29,8 @@ def report_get(*, tenant: Tenant, user, public_id: str) -> ReportRun:
         Prefetch("outbox__attempt_log", queryset=OutboxAttempt.objects.order_by("number"))
     )
     qs = ReportRun.objects.visible_to(user, VIEW_ARCHIVE, tenant=tenant).prefetch_related(
-        Prefetch("files", queryset=ReportFile.objects.only(*FILE_FIELDS)), Prefetch("deliveries", queryset=deliveries)
+        Prefetch("files", queryset=ReportFile.objects.only(*FILE_FIELDS)),
+        Prefetch("deliveries", queryset=deliveries),
     )
     return get_for_tenant_or_404(qs, tenant, public_id=public_id)
 

@@ -90,7 +90,9 @@ class SchedulesView(CapabilityRequiredMixin, View):
         form = ScheduleForm(request.POST)
         if form.is_valid():
             try:
-                schedule = report_schedule_create(tenant=request.tenant, data=form.service_data(), actor=request.user)
+                schedule = report_schedule_create(
+                    tenant=request.tenant, data=form.service_data(), actor=request.user
+                )
             except ValidationError as exc:
                 apply_service_errors(form, exc)
             else:
@@ -163,9 +165,17 @@ class SchedulePreviewView(CapabilityRequiredMixin, View):
     def get(self, request, schedule_id):
         schedule = selectors.schedule_get(tenant=request.tenant, user=request.user, public_id=schedule_id)
         variant = "redacted" if request.GET.get("variant") == "redacted" else "full"
-        content = BUILDERS[schedule.report_type](request.tenant, schedule_scope(schedule), variant == "redacted")
-        meta = {"tenant": request.tenant.slug, "tenant_name": request.tenant.name, "report": "preview",
-                "title": schedule.get_report_title(), "variant": variant, "scope": schedule_scope(schedule).as_dict()}
+        content = BUILDERS[schedule.report_type](
+            request.tenant, schedule_scope(schedule), variant == "redacted"
+        )
+        meta = {
+            "tenant": request.tenant.slug,
+            "tenant_name": request.tenant.name,
+            "report": "preview",
+            "title": schedule.get_report_title(),
+            "variant": variant,
+            "scope": schedule_scope(schedule).as_dict(),
+        }
         if schedule.report_type in report_render.HTML_TEMPLATES:
             return HttpResponse(report_render.render_html(schedule.report_type, content, meta))
         body = {"type": SIGNED_JSON_TYPE.format(type=schedule.report_type), **meta, "columns": content.columns,
@@ -186,7 +196,9 @@ class RecipientPolicyView(CapabilityRequiredMixin, View):
         form = RecipientPolicyForm(request.POST)
         if form.is_valid():
             try:
-                recipient_policy_update(tenant=request.tenant, allowed_domains=form.domains(), actor=request.user)
+                recipient_policy_update(
+                    tenant=request.tenant, allowed_domains=form.domains(), actor=request.user
+                )
             except ValidationError as exc:
                 apply_service_errors(form, exc)
             else:

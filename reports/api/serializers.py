@@ -17,7 +17,9 @@ class ScheduleSerializer(serializers.ModelSerializer):
     formats = serializers.ListField(child=serializers.ChoiceField(choices=FORMATS), required=False)
     repositories = serializers.ListField(child=serializers.CharField(max_length=300), required=False)
     frameworks = serializers.ListField(child=serializers.CharField(max_length=40), required=False)
-    recipient_roles = serializers.ListField(child=serializers.ChoiceField(choices=list(ALL_ROLES)), required=False)
+    recipient_roles = serializers.ListField(
+        child=serializers.ChoiceField(choices=list(ALL_ROLES)), required=False
+    )
     recipient_emails = serializers.ListField(child=serializers.EmailField(), required=False)
     window_days = serializers.IntegerField(min_value=1, max_value=365, required=False)
     timezone = serializers.CharField(max_length=64, required=False)

@@ -105,7 +105,9 @@ class SchedulePauseView(ScheduleAPI, APIView):
         schedule = _schedule(request, schedule_id)
         body = SchedulePauseSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        schedule = report_schedule_pause(schedule=schedule, paused=body.validated_data["paused"], actor=request.user)
+        schedule = report_schedule_pause(
+            schedule=schedule, paused=body.validated_data["paused"], actor=request.user
+        )
         return Response(ScheduleSerializer(schedule).data)
 
 
@@ -123,7 +125,9 @@ class ArchiveListView(ArchiveAPI, generics.ListAPIView):
             return ReportRun.objects.none()
         return selectors.report_archive(tenant=self.request.tenant, user=self.request.user)
 
-    @extend_schema(summary="Generated reports, newest first", responses={200: ReportSerializer(many=True), **ERRORS})
+    @extend_schema(
+        summary="Generated reports, newest first", responses={200: ReportSerializer(many=True), **ERRORS}
+    )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 

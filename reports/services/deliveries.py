@@ -8,8 +8,6 @@ the `report` channel builds the MIME message from the stored report and keeps th
 
 from __future__ import annotations
 
-from email.utils import make_msgid
-
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
@@ -50,7 +48,9 @@ def recipients_resolve(schedule: ReportSchedule) -> tuple[list[str], list[str], 
 
 
 def _enqueue(run: ReportRun, variant: str, recipients: list[str]) -> ReportDelivery:
-    delivery = ReportDelivery.objects.create(tenant=run.tenant, run=run, variant=variant, recipients=recipients)
+    delivery = ReportDelivery.objects.create(
+        tenant=run.tenant, run=run, variant=variant, recipients=recipients
+    )
     message = outbox_enqueue(
         tenant=run.tenant, kind=KIND, idempotency_key=f"report-delivery:{delivery.public_id}",
         recipients=recipients, subject=f"{run.title} — {run.tenant.name}", body=delivery.public_id,
@@ -60,7 +60,9 @@ def _enqueue(run: ReportRun, variant: str, recipients: list[str]) -> ReportDeliv
     return delivery
 
 
-def report_deliveries_enqueue(*, run: ReportRun, members: list[str], external: list[str]) -> list[ReportDelivery]:
+def report_deliveries_enqueue(
+    *, run: ReportRun, members: list[str], external: list[str]
+) -> list[ReportDelivery]:
     """One e-mail of the full report to the members; one redacted e-mail per external address (an outsider
     never sees who else received it). Sent after commit by the outbox."""
     deliveries = []
@@ -83,11 +85,14 @@ def _message(delivery: ReportDelivery) -> EmailMultiAlternatives:
     message = EmailMultiAlternatives(
         subject=delivery.outbox.payload.get("subject", run.title), body=text, from_email=settings.DEFAULT_FROM_EMAIL,
         to=delivery.recipients,
-        headers={"Message-ID": delivery.message_id or make_msgid(idstring=delivery.public_id, domain=domain),
+        # The same Message-ID on every attempt: a receiver that got a retried message once can drop the copy.
+        headers={"Message-ID": f"<{delivery.public_id}.{run.public_id}@{domain}>",
                  "X-CAVRA-Report": run.public_id, "X-CAVRA-Report-Manifest-SHA256": run.manifest_sha256},
     )  # fmt: skip
     message.attach_alternative(
-        bytes(html.content).decode("utf-8") if html else render_to_string("reports/email/report.html", context),
+        bytes(html.content).decode("utf-8")
+        if html
+        else render_to_string("reports/email/report.html", context),
         "text/html",
     )
     for f in files:
@@ -97,7 +102,11 @@ def _message(delivery: ReportDelivery) -> EmailMultiAlternatives:
 
 
 def _delivered(delivery: ReportDelivery, message_id: str, attempts: int) -> None:
-    delivery.status, delivery.delivered_at, delivery.message_id = ReportDelivery.Status.DELIVERED, timezone.now(), message_id
+    delivery.status, delivery.delivered_at, delivery.message_id = (
+        ReportDelivery.Status.DELIVERED,
+        timezone.now(),
+        message_id,
+    )
     delivery.last_error = ""
     delivery.save(update_fields=["status", "delivered_at", "message_id", "last_error"])
     evidence_append(
@@ -111,7 +120,6 @@ def _delivered(delivery: ReportDelivery, message_id: str, attempts: int) -> None
 def _escalate(delivery: ReportDelivery) -> None:
     """Tell the tenant admins and open a posture finding: a report nobody receives must not fail quietly."""
     from aispm.services.findings import findings_refresh
-
     from reports.checks import DELIVERY_CHECK_ID
 
     evidence_append(

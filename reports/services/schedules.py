@@ -115,7 +115,9 @@ def _clean(tenant: Tenant, data: dict) -> dict:
     out["frameworks"] = sorted({str(f).strip() for f in out.get("frameworks") or [] if str(f).strip()})
     unknown = [f for f in out["frameworks"] if f not in frameworks()]
     if unknown:
-        errors["frameworks"] = f"Unknown framework(s): {', '.join(unknown)}. Known: {', '.join(frameworks())}."
+        errors["frameworks"] = (
+            f"Unknown framework(s): {', '.join(unknown)}. Known: {', '.join(frameworks())}."
+        )
     out["formats"] = [str(f) for f in out.get("formats") or []]
     if kind is not None:
         wrong = [f for f in out["formats"] if f not in kind.formats]

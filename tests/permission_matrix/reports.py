@@ -39,27 +39,68 @@ ENTRIES = [
     Entry("reports:schedules", roles=ARCHIVE_ROLES),
     Entry("reports:schedules", roles=SCHEDULE_ROLES, method="POST", data=SCHEDULE_FORM, ok=(302,)),
     Entry("reports:schedule", roles=ARCHIVE_ROLES, kwargs=_schedule),
-    Entry("reports:schedule", roles=SCHEDULE_ROLES, method="POST", kwargs=_schedule, data=SCHEDULE_FORM, ok=(302,)),
+    Entry(
+        "reports:schedule",
+        roles=SCHEDULE_ROLES,
+        method="POST",
+        kwargs=_schedule,
+        data=SCHEDULE_FORM,
+        ok=(302,),
+    ),
     Entry("reports:schedule-run", roles=SCHEDULE_ROLES, method="POST", kwargs=_schedule, ok=(302,)),
-    Entry("reports:schedule-pause", roles=SCHEDULE_ROLES, method="POST", kwargs=_schedule, data={"paused": "1"},
-          ok=(302,)),  # fmt: skip
+    Entry(
+        "reports:schedule-pause",
+        roles=SCHEDULE_ROLES,
+        method="POST",
+        kwargs=_schedule,
+        data={"paused": "1"},
+        ok=(302,),
+    ),  # fmt: skip
     Entry("reports:schedule-preview", roles=SCHEDULE_ROLES, kwargs=_schedule),
     Entry("reports:recipient-policy", roles=ARCHIVE_ROLES),
-    Entry("reports:recipient-policy", roles=POLICY_ROLES, method="POST", data={"allowed_domains": "example.org"},
-          ok=(302,)),  # fmt: skip
+    Entry(
+        "reports:recipient-policy",
+        roles=POLICY_ROLES,
+        method="POST",
+        data={"allowed_domains": "example.org"},
+        ok=(302,),
+    ),  # fmt: skip
     Entry("reports-api:schedules", roles=ARCHIVE_ROLES, api=True),
-    Entry("reports-api:schedules", roles=SCHEDULE_ROLES, api=True, method="POST", data=SCHEDULE_API, ok=(201,)),
+    Entry(
+        "reports-api:schedules", roles=SCHEDULE_ROLES, api=True, method="POST", data=SCHEDULE_API, ok=(201,)
+    ),
     Entry("reports-api:schedule", roles=ARCHIVE_ROLES, api=True, kwargs=_schedule),
-    Entry("reports-api:schedule", roles=SCHEDULE_ROLES, api=True, method="PATCH", kwargs=_schedule,
-          data={"window_days": 7}),  # fmt: skip
-    Entry("reports-api:schedule", roles=SCHEDULE_ROLES, api=True, method="DELETE", kwargs=_schedule, ok=(204,)),
-    Entry("reports-api:schedule-run", roles=SCHEDULE_ROLES, api=True, method="POST", kwargs=_schedule, ok=(201,)),
-    Entry("reports-api:schedule-pause", roles=SCHEDULE_ROLES, api=True, method="POST", kwargs=_schedule,
-          data={"paused": True}),  # fmt: skip
+    Entry(
+        "reports-api:schedule",
+        roles=SCHEDULE_ROLES,
+        api=True,
+        method="PATCH",
+        kwargs=_schedule,
+        data={"window_days": 7},
+    ),  # fmt: skip
+    Entry(
+        "reports-api:schedule", roles=SCHEDULE_ROLES, api=True, method="DELETE", kwargs=_schedule, ok=(204,)
+    ),
+    Entry(
+        "reports-api:schedule-run", roles=SCHEDULE_ROLES, api=True, method="POST", kwargs=_schedule, ok=(201,)
+    ),
+    Entry(
+        "reports-api:schedule-pause",
+        roles=SCHEDULE_ROLES,
+        api=True,
+        method="POST",
+        kwargs=_schedule,
+        data={"paused": True},
+    ),  # fmt: skip
     Entry("reports-api:archive", roles=ARCHIVE_ROLES, api=True),
     Entry("reports-api:report", roles=ARCHIVE_ROLES, api=True, kwargs=_report),
     Entry("reports-api:report-file", roles=ARCHIVE_ROLES, api=True, kwargs=_file),
     Entry("reports-api:recipient-policy", roles=ARCHIVE_ROLES, api=True),
-    Entry("reports-api:recipient-policy", roles=POLICY_ROLES, api=True, method="PUT",
-          data={"allowed_domains": ["example.org"]}),  # fmt: skip
+    Entry(
+        "reports-api:recipient-policy",
+        roles=POLICY_ROLES,
+        api=True,
+        method="PUT",
+        data={"allowed_domains": ["example.org"]},
+    ),  # fmt: skip
 ]
