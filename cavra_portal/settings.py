@@ -284,6 +284,9 @@ SPECTACULAR_SETTINGS = {
         "SeverityEnum": "approvals.models.Severity",
         "ActionEnum": "cavra_engine.policy.vocabulary.ACTIONS",
         "CapabilityClassEnum": "registry.models.CapabilityClass",
+        "TriggerEnum": "evidence.models.VerificationRun.Trigger",  # kept its name when reports added a trigger
+        "ReportTriggerEnum": "reports.models.ReportRun.Trigger",
+        "ReportDeliveryStatusEnum": "reports.models.ReportDelivery.Status",
     },
 }
 

@@ -29,7 +29,7 @@ def activity(acme):
     session = session_opened(acme, repository="acme/api")
     decision_recorded(acme, session, action="execute_command", target=COMMAND, decision="block",
                       rule_id="baseline.pipe_to_shell", severity="high", reason="pipe to shell")  # fmt: skip
-    decision_recorded(acme, session, action="write_file", target="=HYPERLINK(\"x\")", decision="allow")
+    decision_recorded(acme, session, action="write_file", target='=HYPERLINK("x")', decision="allow")
     other = session_opened(acme, repository="acme/web")
     decision_recorded(acme, other, action="read_file", target="web/index.html", decision="allow")
 
@@ -43,7 +43,7 @@ def test_decisions_export_csv_and_xlsx_scoped_to_repositories_and_formula_safe(a
     rows = list(csv.DictReader(io.StringIO(_file(run, "csv").decode())))
     assert {r["repository"] for r in rows} == {"acme/api"} and len(rows) == 2
     assert COMMAND in {r["target"] for r in rows}
-    assert "'=HYPERLINK(\"x\")" in {r["target"] for r in rows}  # never a live formula in a spreadsheet
+    assert '\'=HYPERLINK("x")' in {r["target"] for r in rows}  # never a live formula in a spreadsheet
     sheet = load_workbook(io.BytesIO(_file(run, "xlsx"))).active
     values = list(sheet.values)
     assert values[0][:5] == ("decision", "at", "agent", "action", "target") and len(values) == 3
