@@ -36,6 +36,14 @@ from tenants.forms import apply_service_errors
 PAGE_SIZE = 50
 
 
+def file_download(f) -> HttpResponse:
+    """One stored report file as an attachment, with its digest (the page and the API answer alike)."""
+    response = HttpResponse(bytes(f.content), content_type=f.content_type)
+    response["Content-Disposition"] = f'attachment; filename="{f.name}"'
+    response["X-Content-SHA256"] = f.sha256
+    return response
+
+
 class ArchiveView(CapabilityRequiredMixin, View):
     required_capability = VIEW_ARCHIVE
 
@@ -70,11 +78,7 @@ class ReportFileView(CapabilityRequiredMixin, View):
 
     def get(self, request, report_id, variant, file_format):
         run = selectors.report_get(tenant=request.tenant, user=request.user, public_id=report_id)
-        f = selectors.report_file_get(run=run, variant=variant, format=file_format)
-        response = HttpResponse(bytes(f.content), content_type=f.content_type)
-        response["Content-Disposition"] = f'attachment; filename="{f.name}"'
-        response["X-Content-SHA256"] = f.sha256
-        return response
+        return file_download(selectors.report_file_get(run=run, variant=variant, format=file_format))
 
 
 class SchedulesView(CapabilityRequiredMixin, View):

@@ -141,6 +141,19 @@ NOT_EVALUATED = [
 ]  # fmt: skip
 
 
+# Items a higher app evaluates (aispm cannot import it): item id -> evaluate(tenant, now) -> item dict.
+# Registered in that app's AppConfig.ready(); a registered item replaces its `not_evaluated` entry.
+_REGISTERED_ITEMS: dict = {}
+
+
+def register_readiness_item(item_id: str, evaluate) -> None:
+    _REGISTERED_ITEMS[item_id] = evaluate
+
+
+def readiness_item(item_id: str, title: str, ok: bool | None, detail: str) -> dict:
+    return _item(item_id, title, ok, detail)
+
+
 def readiness(*, tenant: Tenant) -> dict:
     now = timezone.now()
     items = [
@@ -150,7 +163,10 @@ def readiness(*, tenant: Tenant) -> dict:
         _critical_findings(tenant, now),
         _sso(tenant),
         _entitlement(tenant),
-        *NOT_EVALUATED,
+        *(
+            _REGISTERED_ITEMS[i["id"]](tenant, now) if i["id"] in _REGISTERED_ITEMS else i
+            for i in NOT_EVALUATED
+        ),
     ]
     blockers = [i for i in items if i["status"] == "fail"]
     return {

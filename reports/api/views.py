@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
@@ -30,6 +29,7 @@ from reports.services.schedules import (
     report_schedule_pause,
     report_schedule_update,
 )
+from reports.views import file_download
 
 PROBLEM = OpenApiResponse(description="RFC 9457 problem details (application/problem+json)")
 ERRORS = {400: PROBLEM, 401: PROBLEM, 403: PROBLEM, 404: PROBLEM}
@@ -145,11 +145,7 @@ class ArchiveFileView(ArchiveAPI, APIView):
                    responses={(200, "application/octet-stream"): OpenApiTypes.BINARY, **ERRORS})  # fmt: skip
     def get(self, request, report_id: str, variant: str, file_format: str):
         run = selectors.report_get(tenant=request.tenant, user=request.user, public_id=report_id)
-        f = selectors.report_file_get(run=run, variant=variant, format=file_format)
-        response = HttpResponse(bytes(f.content), content_type=f.content_type)
-        response["Content-Disposition"] = f'attachment; filename="{f.name}"'
-        response["X-Content-SHA256"] = f.sha256
-        return response
+        return file_download(selectors.report_file_get(run=run, variant=variant, format=file_format))
 
 
 class RecipientPolicyView(APIView):

@@ -8,22 +8,12 @@ from pathlib import Path
 import pytest
 
 from tenants.demo import seed_foundation
+from tests.aispm.conftest import eager_celery  # noqa: F401 - autouse: the outbox delivers inline
 from tests.browser.conftest import login
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-
-
-@pytest.fixture(autouse=True)
-def eager_celery():
-    """The outbox delivers inline after commit, as in the demo (the worker path is the same code)."""
-    from cavra_portal.celery import app as celery_app
-
-    before = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = before
 
 
 def test_compliance_officer_creates_a_schedule_runs_it_and_sees_it_in_the_archive(

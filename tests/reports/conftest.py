@@ -9,6 +9,8 @@ from email import policy
 import pytest
 from aiosmtpd.controller import Controller
 
+from tests.aispm.conftest import eager_celery  # noqa: F401 - autouse: tasks inline, as in the demo
+
 
 class Sink:
     """An SMTP server's handler: keeps every accepted message; `refuse` answers the next N DATA with 451."""
@@ -52,13 +54,3 @@ def smtp_sink(settings):
     settings.DEFAULT_FROM_EMAIL = "CAVRA Portal <reports@cavra.test>"
     yield sink
     controller.stop()
-
-
-@pytest.fixture(autouse=True)
-def eager_celery():
-    from cavra_portal.celery import app as celery_app
-
-    before = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = before

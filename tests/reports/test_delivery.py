@@ -222,3 +222,23 @@ def test_repeated_failures_escalate_to_admins_and_open_a_finding(
     findings_refresh(tenant=acme, check_ids={"report.delivery_failing"})
     finding.refresh_from_db()
     assert finding.status == "resolved"
+
+
+def test_readiness_item_report_delivered_follows_the_deliveries(
+    acme, people, activity, smtp_sink, django_capture_on_commit_callbacks
+):
+    from aispm.services.readiness import readiness
+    from reports.services.runs import report_schedule_run
+
+    def item():
+        return next(c for c in readiness(tenant=acme)["checks"] if c["id"] == "report_delivered")
+
+    assert item()["status"] == "not_evaluated"  # no schedule: nothing expected
+    schedule = report_schedule_create(
+        tenant=acme, actor=people["officer"],
+        data={"name": "KPIs", "report_type": "board_kpi", "cron": "0 7 1 * *", "recipient_roles": [Role.EXECUTIVE]},
+    )  # fmt: skip
+    assert item()["status"] == "fail"
+    with django_capture_on_commit_callbacks(execute=True):
+        report_schedule_run(schedule=schedule, trigger="run_now", actor=people["officer"])
+    assert item()["status"] == "pass"
