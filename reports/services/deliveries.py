@@ -15,11 +15,13 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from aispm.services.findings import findings_refresh
 from core.models import OutboxMessage
 from core.outbox import MAX_ATTEMPTS, outbox_enqueue, redact
 from core.roles import Role
 from evidence import kinds
 from evidence.services import evidence_append
+from reports.checks import DELIVERY_CHECK_ID
 from reports.models import ReportDelivery, ReportRun, ReportSchedule
 from reports.services.schedules import domain_allowed, external_addresses, recipient_policy_get
 from tenants.selectors import members_with_role
@@ -119,9 +121,6 @@ def _delivered(delivery: ReportDelivery, message_id: str, attempts: int) -> None
 
 def _escalate(delivery: ReportDelivery) -> None:
     """Tell the tenant admins and open a posture finding: a report nobody receives must not fail quietly."""
-    from aispm.services.findings import findings_refresh
-    from reports.checks import DELIVERY_CHECK_ID
-
     evidence_append(
         tenant=delivery.tenant, kind=kinds.REPORT_DELIVERY_FAILED, subject=delivery.public_id,
         payload={"delivery": delivery.public_id, "report": delivery.run.public_id, "variant": delivery.variant,
