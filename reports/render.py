@@ -10,6 +10,9 @@ from django.template.loader import render_to_string
 
 from reports.content import Content, cell
 
+# The documents live in reports/templates/ (not the portal's templates/): they are PDFs and e-mails that must
+# carry their own <style> (a mail client loads no stylesheet); the one page that shows one in the browser,
+# the schedule preview, relaxes style-src for that response alone.
 HTML_TEMPLATES = {
     "executive_brief": "reports/documents/executive_brief.html",
     "board_kpi": "reports/documents/board_kpi.html",
