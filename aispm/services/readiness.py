@@ -135,7 +135,7 @@ NOT_EVALUATED = [
     _item("admin_mfa", "MFA enforced for tenant admins", None,
           "This build has no MFA (allauth.mfa is not installed), so it cannot be checked."),
     _item("report_delivered", "A report was delivered in the last 30 days", None,
-          "Scheduled reports are not built yet; no delivery can be checked."),
+          "No app evaluates report deliveries in this build (the reports app registers this item)."),
     _item("backup_fresh", "A backup newer than the RPO", None,
           "The portal records no backups yet; check them in your database platform."),
 ]  # fmt: skip

@@ -8,10 +8,13 @@ from pathlib import Path
 import pytest
 
 from tenants.demo import seed_foundation
-from tests.aispm.conftest import eager_celery  # noqa: F401 - autouse: the outbox delivers inline
 from tests.browser.conftest import login
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("celery_inline"),
+]
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 

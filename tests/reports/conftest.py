@@ -9,8 +9,6 @@ from email import policy
 import pytest
 from aiosmtpd.controller import Controller
 
-from tests.aispm.conftest import eager_celery  # noqa: F401 - autouse: tasks inline, as in the demo
-
 
 class Sink:
     """An SMTP server's handler: keeps every accepted message; `refuse` answers the next N DATA with 451."""
@@ -54,3 +52,8 @@ def smtp_sink(settings):
     settings.DEFAULT_FROM_EMAIL = "CAVRA Portal <reports@cavra.test>"
     yield sink
     controller.stop()
+
+
+@pytest.fixture(autouse=True)
+def _tasks_inline(celery_inline):
+    """Every reports test runs its tasks inline (tests/conftest.py: celery_inline)."""
