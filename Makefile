@@ -17,6 +17,7 @@ install: $(STAMP)
 
 demo: install
 	mkdir -p var
+	scripts/system-libs.sh
 	CAVRA_DEMO=1 $(BIN)/python manage.py migrate --noinput
 	CAVRA_DEMO=1 $(BIN)/python manage.py cavra_demo
 	@echo "CAVRA Portal demo on http://127.0.0.1:8000 — sign in as e.g. tenant_admin@acme.test, password: cavra-demo"

@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "approvals",
     "policies",
     "aispm",
+    "reports",
 ]
 
 MIDDLEWARE = [
@@ -285,9 +286,15 @@ EMAIL_HOST = env("EMAIL_HOST", default="127.0.0.1")
 EMAIL_PORT = env.int("EMAIL_PORT", default=25)
 EMAIL_HOST_USER = env("EMAIL_HOST_USER", default="")
 EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", default="")
-EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)  # STARTTLS on a plain port (587)
+EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", default=False)  # implicit TLS (465); not both
+EMAIL_SSL_CERTFILE = env("EMAIL_SSL_CERTFILE", default=None)
+EMAIL_SSL_KEYFILE = env("EMAIL_SSL_KEYFILE", default=None)
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="CAVRA Portal <cavra@localhost>")
+# A report e-mail that fails this many times in a row is escalated (tenant admins told, a finding opened);
+# the outbox keeps retrying with backoff until its own budget runs out.
+REPORT_DELIVERY_ESCALATE_AFTER = env.int("REPORT_DELIVERY_ESCALATE_AFTER", default=3)
 
 EVIDENCE_KEY_ENCRYPTION_KEY = env("EVIDENCE_KEY_ENCRYPTION_KEY", default="")
 # Append-only file that receives every signed tree head (for air-gapped sites: ship it to WORM media).
@@ -333,6 +340,9 @@ SPECTACULAR_SETTINGS = {
         "SeverityEnum": "approvals.models.Severity",
         "ActionEnum": "cavra_engine.policy.vocabulary.ACTIONS",
         "CapabilityClassEnum": "registry.models.CapabilityClass",
+        "TriggerEnum": "evidence.models.VerificationRun.Trigger",  # kept its name when reports added a trigger
+        "ReportTriggerEnum": "reports.models.ReportRun.Trigger",
+        "ReportDeliveryStatusEnum": "reports.models.ReportDelivery.Status",
     },
 }
 
