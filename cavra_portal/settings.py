@@ -236,6 +236,10 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="CAVRA Portal <cavra@loca
 EVIDENCE_KEY_ENCRYPTION_KEY = env("EVIDENCE_KEY_ENCRYPTION_KEY", default="")
 # Append-only file that receives every signed tree head (for air-gapped sites: ship it to WORM media).
 EVIDENCE_HEADS_FILE = env("EVIDENCE_HEADS_FILE", default="")
+# Witnesses every signed tree head is published to (through the outbox): comma-separated
+# "<base URL>|<the witness's Ed25519 public key, 64 hex>", e.g. "https://witness.example|3b6a…".
+EVIDENCE_WITNESSES = env("EVIDENCE_WITNESSES", default="")
+EVIDENCE_WITNESS_TIMEOUT = env.int("EVIDENCE_WITNESS_TIMEOUT", default=10)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

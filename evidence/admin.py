@@ -11,6 +11,7 @@ from evidence.models import (
     RetentionPolicy,
     SigningKey,
     VerificationRun,
+    WitnessPublication,
 )
 
 
@@ -64,3 +65,10 @@ class AgentSessionAdmin(ReadOnlyAdmin):
 class DecisionAdmin(ReadOnlyAdmin):
     list_display = ("public_id", "tenant", "decision", "action", "target", "created_at")
     list_filter = ("decision",)
+
+
+@admin.register(WitnessPublication)
+class WitnessPublicationAdmin(ReadOnlyAdmin):
+    list_display = ("checkpoint", "tenant", "witness_url", "status", "attempts", "created_at", "finished_at")
+    list_filter = ("status",)
+    list_select_related = ("tenant", "checkpoint")
