@@ -252,4 +252,6 @@ def test_chain_verify_finds_a_stored_tree_that_proofs_would_be_served_from_but_d
     frontier = MerkleTree.objects.get(tenant=acme).frontier
     MerkleTree.objects.filter(tenant=acme).update(frontier=["cd" * 32, *frontier[1:]])
     run = chain_verify(tenant=acme)
-    assert not run.ok and f"The stored Merkle tree (size {head.seq}) does not match the records" in run.summary
+    assert (
+        not run.ok and f"The stored Merkle tree (size {head.seq}) does not match the records" in run.summary
+    )
