@@ -27,6 +27,7 @@ from evidence.models import (
     EvidenceRecord,
     SigningKey,
 )
+from evidence.services.anchoring import s3_anchor_enqueue
 from evidence.services.chain import evidence_append
 from evidence.services.common import EvidenceError, _lock_head, utc_timestamp
 from evidence.services.merkle import merkle_extend, merkle_root
@@ -120,6 +121,7 @@ def checkpoint_create(
                 signature=document["signature"], reason=reason, root_hash=root_hash or "",
             )  # fmt: skip
             witness_publications_enqueue(checkpoint)
+            s3_anchor_enqueue(checkpoint)
     except IntegrityError:  # another worker signed the same head a moment ago
         return Checkpoint.objects.select_related("key").get(tenant=tenant, seq=seq)
     if root_hash and settings.EVIDENCE_HEADS_FILE:

@@ -19,6 +19,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from evidence.models import ChainHead, Checkpoint, SigningKey, VerificationRun, WitnessPublication
+from evidence.services.anchoring import s3_anchor_status
 from evidence.services.witnesses import witness_publication_status
 
 HEAD_FRESH = timedelta(minutes=10)  # checkpoints are scheduled every minute when the chain grew
@@ -126,7 +127,27 @@ def _tenant_checks(head: ChainHead) -> list[Check]:
                             f"({int(age.total_seconds() // 60)} min ago), chain at #{head.seq}"))  # fmt: skip
     checks.append(_verification(head))
     checks.extend(_witnesses(head, latest))
+    if settings.EVIDENCE_S3_ANCHOR_BUCKET:
+        checks.append(_s3_anchor(head))
     return checks
+
+
+def _s3_anchor(head: ChainHead) -> Check:
+    name = f"s3 anchor {head.tenant.slug}"
+    message = s3_anchor_status(head.tenant)
+    if message is None:
+        return Check(
+            name, "WARN", "no tree head anchored yet", "sign a checkpoint; check the outbox delivers"
+        )
+    if message.status == "sent":
+        return Check(
+            name,
+            "OK",
+            f"latest head written to {settings.EVIDENCE_S3_ANCHOR_BUCKET} {message.sent_at:%Y-%m-%d %H:%M} UTC",
+        )
+    return Check(name, "FAIL" if message.status == "failed" or message.attempts >= 3 else "WARN",
+                 f"latest head not written after {message.attempts} attempt(s): {message.last_error[:200]}",
+                 "check EVIDENCE_S3_ANCHOR_* and the bucket's object lock; the outbox retries")  # fmt: skip
 
 
 def _verification(head: ChainHead) -> Check:
