@@ -255,3 +255,15 @@ def test_chain_verify_finds_a_stored_tree_that_proofs_would_be_served_from_but_d
     assert (
         not run.ok and f"The stored Merkle tree (size {head.seq}) does not match the records" in run.summary
     )
+
+
+def test_the_first_head_of_a_long_chain_builds_the_tree_in_steps(acme, monkeypatch):
+    from evidence.models import MerkleTree
+    from evidence.services import merkle as merkle_service
+
+    monkeypatch.setattr(merkle_service, "_CHUNK", 3)
+    EvidenceRecordFactory.create_batch(10, tenant=acme, kind="decision.recorded")
+    head = checkpoint_create(tenant=acme)
+    assert MerkleTree.objects.get(tenant=acme).size == head.seq
+    assert head.root_hash == merkle.root(_leaves(acme)).hex()
+    assert merkle_root(tenant=acme, size=head.seq - 1) == merkle.root(_leaves(acme)[:-1])
