@@ -10,3 +10,11 @@ from core.roles import Role
 @pytest.fixture
 def auditor_client(acme, member, client_as):
     return client_as(member(acme, Role.AUDITOR), acme)
+
+
+@pytest.fixture
+def celery_inline(monkeypatch):
+    """Queued tasks (outbox deliveries) run inline, as in the demo; the worker runs the same code."""
+    from cavra_portal.celery import app as celery_app
+
+    monkeypatch.setattr(celery_app.conf, "task_always_eager", True)

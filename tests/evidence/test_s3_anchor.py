@@ -4,7 +4,6 @@ server run as a subprocess on 127.0.0.1 and spoken to with boto3 (the real S3 AP
 from __future__ import annotations
 
 import io
-import socket
 import subprocess
 import sys
 import time
@@ -17,49 +16,51 @@ from botocore.exceptions import ClientError
 from django.core.management import call_command
 
 from cavra_engine.evidence.canonical import canonicalize
-from cavra_portal.celery import app as celery_app
 from core.models import OutboxMessage
 from evidence.models import ChainHead
 from evidence.services import checkpoint_create, checkpoint_document
 from evidence.services.anchoring import s3_anchor_key
 from tests.factories import EvidenceRecordFactory
+from tests.support.ports import free_port
 
 MOTO = str(Path(sys.executable).with_name("moto_server"))  # installed with moto[server]
 
 
-def _free_port() -> int:
-    for port in range(18660, 18700):
-        with socket.socket() as probe:
+def _start_moto() -> tuple[subprocess.Popen, str]:
+    """moto's S3 server on a free port of ours; another worker may win the port, then try the next."""
+    for _attempt in range(5):
+        port = free_port(18660, 18699)
+        server = subprocess.Popen([MOTO, "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL)  # fmt: skip
+        endpoint = f"http://127.0.0.1:{port}"
+        client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+        for _ in range(200):
+            if server.poll() is not None:
+                break  # it could not bind
             try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
+                client.list_buckets()
+            except Exception:  # noqa: BLE001 - the server is still starting
+                time.sleep(0.1)
                 continue
-            return port
-    raise RuntimeError("no free port in 18660-18699")
+            time.sleep(0.3)  # whoever answered, ours must still be alive (not another worker's server)
+            if server.poll() is None:
+                return server, endpoint
+            break
+        server.kill()
+        server.wait(timeout=10)
+    raise RuntimeError("moto_server did not start")
 
 
 @pytest.fixture
-def s3(settings, monkeypatch):
-    port = _free_port()
-    server = subprocess.Popen([MOTO, "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)  # fmt: skip
-    endpoint = f"http://127.0.0.1:{port}"
+def s3(settings, monkeypatch, celery_inline):
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "anchor-test")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "anchor-test-secret")
+    server, endpoint = _start_moto()
     client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
-    for _ in range(100):
-        try:
-            client.list_buckets()
-            break
-        except Exception:  # noqa: BLE001 - the server is still starting
-            time.sleep(0.1)
     client.create_bucket(Bucket="cavra-heads", ObjectLockEnabledForBucket=True)
     settings.EVIDENCE_S3_ANCHOR_BUCKET, settings.EVIDENCE_S3_ANCHOR_ENDPOINT = "cavra-heads", endpoint
     settings.EVIDENCE_S3_ANCHOR_REGION, settings.EVIDENCE_S3_ANCHOR_RETENTION_DAYS = "us-east-1", 30
-    before = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = True
     yield client
-    celery_app.conf.task_always_eager = before
     server.terminate()
     server.wait(timeout=10)
 

@@ -5,7 +5,6 @@ stored, failures retried then raised as AISPM findings and doctor failures, and 
 from __future__ import annotations
 
 import io
-import socket
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -17,34 +16,17 @@ from aispm.services.findings import findings_refresh
 from cavra_engine.evidence.bundle import public_key_raw
 from cavra_engine.evidence.canonical import record_hash
 from cavra_engine.evidence.witness import Witness, cosignature_valid, serve
-from cavra_portal.celery import app as celery_app
 from core.models import OutboxMessage
 from core.outbox import MAX_ATTEMPTS, outbox_message_deliver
 from evidence.models import ChainHead, EvidenceRecord, WitnessPublication
 from evidence.services import checkpoint_create, checkpoint_document, record_document, trust_root_export
 from tests.factories import EvidenceRecordFactory
+from tests.support.ports import free_port
 
 P = WitnessPublication.Status
 
 
-def _free_port() -> int:
-    """A port in this suite's range (18600-18699) that nothing listens on."""
-    for port in range(18600, 18700):
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port in 18600-18699")
-
-
-@pytest.fixture(autouse=True)
-def celery_inline():
-    before = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = before
+pytestmark = pytest.mark.usefixtures("celery_inline")
 
 
 @pytest.fixture
@@ -57,7 +39,7 @@ def witness(acme, tmp_path, settings):
     server = None
     for _attempt in range(5):  # another worker may take the port between the probe and the bind
         try:
-            server = serve(node, "127.0.0.1", _free_port())
+            server = serve(node, "127.0.0.1", free_port(18600, 18659))
             break
         except OSError:
             continue
