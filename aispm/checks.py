@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from django.core.exceptions import ImproperlyConfigured
 from django.db.models import Q
 from django.urls import reverse
 
@@ -385,7 +386,11 @@ def evidence_not_verified(ctx: CheckContext) -> list[Hit]:
 def _witness_hits(ctx: CheckContext, status: str) -> list[Hit]:
     """Witnesses whose latest settled publication for the tenant ended in `status`."""
     hits = []
-    for row in witness_publication_status(ctx.tenant):
+    try:
+        rows = witness_publication_status(ctx.tenant)
+    except ImproperlyConfigured:
+        return []  # a malformed EVIDENCE_WITNESSES is a platform problem: cavra_doctor fails and names it
+    for row in rows:
         settled = row["settled"]
         if settled is not None and settled.status == status:
             hits.append(Hit(f"witness:{settled.witness_key_id}",

@@ -6,6 +6,8 @@ import json
 import pytest
 from django.core.management import call_command
 
+from aispm.services.findings import findings_refresh
+from evidence.models import WitnessPublication
 from evidence.services import checkpoint_create
 from tests.factories import EvidenceRecordFactory, TenantFactory
 
@@ -76,6 +78,9 @@ def test_doctor_page_shows_the_tenants_checks_only(acme, member, client_as, sett
 def test_a_malformed_witness_setting_is_a_failed_check_naming_it(acme, settings):
     EvidenceRecordFactory(tenant=acme, kind="decision.recorded")
     settings.EVIDENCE_WITNESSES = "http://127.0.0.1:18699|not-hex"
+    assert checkpoint_create(tenant=acme).root_hash  # signing goes on; only publication is skipped
+    assert not WitnessPublication.objects.exists()
+    assert findings_refresh(tenant=acme, check_ids={"evidence.witness_unpublished"}).opened == 0
     status, text = _doctor()
     assert (
         status == 1 and "FAIL witness acme: EVIDENCE_WITNESSES: the key after http://127.0.0.1:18699|" in text
