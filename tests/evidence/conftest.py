@@ -13,8 +13,11 @@ def auditor_client(acme, member, client_as):
 
 
 @pytest.fixture
-def celery_inline(monkeypatch):
+def celery_inline():
     """Queued tasks (outbox deliveries) run inline, as in the demo; the worker runs the same code."""
     from cavra_portal.celery import app as celery_app
 
-    monkeypatch.setattr(celery_app.conf, "task_always_eager", True)
+    before = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = True
+    yield
+    celery_app.conf.task_always_eager = before
