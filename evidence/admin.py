@@ -57,7 +57,7 @@ class DecisionAdmin(ReadOnlyTenantScopedAdmin):
 
 
 @admin.register(WitnessPublication)
-class WitnessPublicationAdmin(ReadOnlyAdmin):
+class WitnessPublicationAdmin(ReadOnlyTenantScopedAdmin):
     list_display = ("checkpoint", "tenant", "witness_url", "status", "attempts", "created_at", "finished_at")
     list_filter = ("status",)
     list_select_related = ("tenant", "checkpoint")
