@@ -299,6 +299,16 @@ REPORT_DELIVERY_ESCALATE_AFTER = env.int("REPORT_DELIVERY_ESCALATE_AFTER", defau
 EVIDENCE_KEY_ENCRYPTION_KEY = env("EVIDENCE_KEY_ENCRYPTION_KEY", default="")
 # Append-only file that receives every signed tree head (for air-gapped sites: ship it to WORM media).
 EVIDENCE_HEADS_FILE = env("EVIDENCE_HEADS_FILE", default="")
+# Witnesses every signed tree head is published to (through the outbox): comma-separated
+# "<base URL>|<the witness's Ed25519 public key, 64 hex>", e.g. "https://witness.example|3b6a…".
+EVIDENCE_WITNESSES = env("EVIDENCE_WITNESSES", default="")
+EVIDENCE_WITNESS_TIMEOUT = env.int("EVIDENCE_WITNESS_TIMEOUT", default=10)
+# An S3 bucket created with object lock: every signed tree head is PUT under COMPLIANCE retention.
+EVIDENCE_S3_ANCHOR_BUCKET = env("EVIDENCE_S3_ANCHOR_BUCKET", default="")
+EVIDENCE_S3_ANCHOR_ENDPOINT = env("EVIDENCE_S3_ANCHOR_ENDPOINT", default="")  # S3-compatible servers
+EVIDENCE_S3_ANCHOR_REGION = env("EVIDENCE_S3_ANCHOR_REGION", default="")
+EVIDENCE_S3_ANCHOR_PREFIX = env("EVIDENCE_S3_ANCHOR_PREFIX", default="cavra/heads/")
+EVIDENCE_S3_ANCHOR_RETENTION_DAYS = env.int("EVIDENCE_S3_ANCHOR_RETENTION_DAYS", default=2557)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -62,6 +62,12 @@ OUTBOX_DELIVER_TASK = "approvals.outbox_deliver"
 OUTBOX_SWEEP_TASK = "approvals.outbox_deliver_due"
 
 Transport = Callable[[OutboxMessage], None]
+
+
+class PermanentDeliveryError(Exception):
+    """Raised by a transport when retrying cannot help (the receiver refused on the merits): give up now."""
+
+
 _transports: dict[str, Transport] = {}
 
 
@@ -112,14 +118,16 @@ def outbox_enqueue(
     recipients = sorted({r.strip().lower() for r in recipients if r and r.strip()})
     if not recipients:
         return None
+    payload = {"recipients": recipients, "subject": subject[:250], "body": body}
+    return outbox_enqueue_payload(tenant=tenant, kind=kind, idempotency_key=idempotency_key, payload=payload)
+
+
+def outbox_enqueue_payload(*, tenant, kind: str, idempotency_key: str, payload: dict) -> OutboxMessage:
+    """Write one message of any channel (its transport reads `payload`) in the current transaction."""
     with transaction.atomic():
         message, created = OutboxMessage.objects.get_or_create(
             idempotency_key=idempotency_key[:200],
-            defaults={
-                "tenant": tenant,
-                "kind": kind,
-                "payload": {"recipients": recipients, "subject": subject[:250], "body": body},
-            },
+            defaults={"tenant": tenant, "kind": kind, "payload": payload},
         )
         if created:
             transaction.on_commit(lambda: _queue(message.pk))
@@ -133,7 +141,7 @@ def outbox_message_deliver(*, message_id: int) -> OutboxMessage | None:
         if message is None or message.status != OutboxMessage.Status.PENDING:
             return message
         number = message.attempts + 1
-        error = ""
+        error, permanent = "", False
         try:
             transport = _transports.get(message.kind.split(".", 1)[0])
             if transport is None:
@@ -141,6 +149,7 @@ def outbox_message_deliver(*, message_id: int) -> OutboxMessage | None:
             transport(message)
         except Exception as exc:  # noqa: BLE001 - any transport failure is recorded and retried
             error = redact(f"{type(exc).__name__}: {exc}")
+            permanent = isinstance(exc, PermanentDeliveryError)
         now = timezone.now()
         OutboxAttempt.objects.create(
             message=message, number=number, started_at=now, ok=not error, error=error
@@ -153,7 +162,7 @@ def outbox_message_deliver(*, message_id: int) -> OutboxMessage | None:
             message.last_error = ""
         else:
             message.last_error = error
-            if number >= MAX_ATTEMPTS:
+            if number >= MAX_ATTEMPTS or permanent:
                 message.status = OutboxMessage.Status.FAILED
             else:
                 retry_in = backoff_seconds(number)

@@ -192,6 +192,41 @@ class MerkleNode(TenantOwned):
         return f"node {self.level}/{self.index}"
 
 
+class WitnessPublication(TenantOwned):
+    """One signed tree head sent to one witness (EVIDENCE_WITNESSES) through the outbox, and its answer."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        PUBLISHED = "published", "Countersigned"
+        SUPERSEDED = "superseded", "Superseded (the witness already holds a later head)"
+        REFUSED = "refused", "Refused (the head does not extend what the witness saw)"
+        FAILED = "failed", "Failed (retries exhausted)"
+
+    checkpoint = models.ForeignKey(Checkpoint, on_delete=models.CASCADE, related_name="publications")
+    witness_url = models.CharField(max_length=300)
+    witness_key_id = models.CharField(max_length=40)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    cosignature = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["checkpoint", "witness_key_id"], name="evidence_witnesspub_unique"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "witness_key_id", "created_at"], name="wpub_tenant_witness")
+        ]
+
+    def __str__(self) -> str:
+        return f"head #{self.checkpoint_id} -> {self.witness_key_id} ({self.status})"
+
+
 class RetentionPolicy(TenantOwned):
     """How long a tenant keeps evidence, and whether a legal hold blocks every purge."""
 
