@@ -106,7 +106,9 @@ class Rollout(TenantOwned):
 
     class Mode(models.TextChoices):
         AUDIT_ONLY = "audit_only", "Audit only (allow, record what would happen)"
+        BREAK_GLASS = "break_glass", "Break glass (an attested action skips approval; blocks stay)"
         ENFORCE = "enforce", "Enforce"
+        STRICT_REGULATED = "strict_regulated", "Strict regulated (allow needs approval or an attestation)"
         STRICT = "strict", "Strict (allow becomes require approval)"
 
     public_id = models.CharField(max_length=40, unique=True, default=new_rollout_id, editable=False)

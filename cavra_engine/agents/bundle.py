@@ -87,6 +87,7 @@ def _request(item: dict, *, profile: str | None = None):
 def canary_results(compiled, profile: str | None = None) -> list[dict]:
     """The engine's answer to every safety canary under `compiled` (what the portal signs)."""
     from cavra_engine.policy import evaluate
+    from cavra_engine.policy.modes import apply_mode
 
     results = []
     for canary in SAFETY_CANARIES:
@@ -216,6 +217,7 @@ def _registry_objection(bundle: dict, body: dict) -> tuple[str, str, str] | None
 
 def offline_verdict(verified: VerifiedBundle, body: dict) -> dict:
     from cavra_engine.policy import evaluate
+    from cavra_engine.policy.modes import apply_mode
 
     policy = verified.bundle["policy"]
     ref = {"pack": policy.get("pack"), "version": policy.get("version"), "digest": policy.get("digest"),
@@ -227,13 +229,15 @@ def offline_verdict(verified: VerifiedBundle, body: dict) -> dict:
     verdict = evaluate(
         verified.compiled, _request(body, profile=(verified.bundle.get("agent") or {}).get("profile"))
     )
-    answer = {"decision": verdict.decision, "rule_id": verdict.rule_id, "reason": verdict.reason,
-              "severity": verdict.severity, "policy": ref}  # fmt: skip
-    if verified.mode == "audit_only" and verdict.decision != "allow":
-        answer["audit_only"] = {"decision": verdict.decision, "rule_id": verdict.rule_id}
-        answer["decision"] = "allow"
-    elif verified.mode == "strict" and verdict.decision == "allow":
-        answer.update(decision="require_approval", rule_id=verdict.rule_id or "mode.strict")
+    # Offline there is no one to check an attester against: an allow_with_attestation outcome is a block
+    # and break_glass mode behaves as enforce (the attestation is never passed on).
+    moded = apply_mode(verdict, verified.mode)
+    verdict = moded.verdict
+    answer = {"decision": verdict.decision, "outcome": verdict.outcome or verdict.decision,
+              "rule_id": verdict.rule_id, "reason": verdict.reason, "severity": verdict.severity,
+              "policy": ref}  # fmt: skip
+    if moded.would_have:
+        answer["audit_only"] = {"decision": moded.would_have["decision"], "rule_id": moded.would_have["rule_id"]}
     return answer
 
 
