@@ -237,7 +237,10 @@ def offline_verdict(verified: VerifiedBundle, body: dict) -> dict:
               "rule_id": verdict.rule_id, "reason": verdict.reason, "severity": verdict.severity,
               "policy": ref}  # fmt: skip
     if moded.would_have:
-        answer["audit_only"] = {"decision": moded.would_have["decision"], "rule_id": moded.would_have["rule_id"]}
+        answer["audit_only"] = {
+            "decision": moded.would_have["decision"],
+            "rule_id": moded.would_have["rule_id"],
+        }
     return answer
 
 

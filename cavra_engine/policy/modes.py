@@ -29,10 +29,10 @@ STRICT_REASON = "Strict mode: every allowed action needs approval."
 STRICT_REGULATED_REASON = (
     "Strict regulated mode: every allowed action needs approval unless a rule allows it with an attestation."
 )
-ATTESTATION_MISSING = (
-    "This action is allowed only with an attestation: send attestation.actor (who) and attestation.reason (why)."
+ATTESTATION_MISSING = "This action is allowed only with an attestation: send attestation.actor (who) and attestation.reason (why)."
+BREAK_GLASS_HINT = (
+    "Break-glass mode: send attestation.actor and attestation.reason to proceed without approval."
 )
-BREAK_GLASS_HINT = "Break-glass mode: send attestation.actor and attestation.reason to proceed without approval."
 
 
 @dataclass(frozen=True)

@@ -354,9 +354,7 @@ def rollout_plan_json(plan) -> dict:
 
 class ChangePlanSerializer(serializers.Serializer):
     version = serializers.CharField(required=False, help_text="Policy version (pv_...) the scope should run.")
-    mode = serializers.ChoiceField(
-        choices=list(MODES), required=False, default="enforce"
-    )
+    mode = serializers.ChoiceField(choices=list(MODES), required=False, default="enforce")
     repository = serializers.CharField(required=False, allow_blank=True, max_length=300)
     environment = serializers.CharField(required=False, allow_blank=True, max_length=100)
     remove = serializers.BooleanField(required=False, default=False)

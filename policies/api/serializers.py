@@ -22,9 +22,12 @@ class McpSerializer(serializers.Serializer):
 
 class AttestationSerializer(serializers.Serializer):
     actor = serializers.CharField(
-        max_length=254, help_text="E-mail of the tenant member who vouches for the action (break glass: one who may)."
+        max_length=254,
+        help_text="E-mail of the tenant member who vouches for the action (break glass: one who may).",
     )
-    reason = serializers.CharField(max_length=2000, help_text="Why the action is needed; recorded in evidence.")
+    reason = serializers.CharField(
+        max_length=2000, help_text="Why the action is needed; recorded in evidence."
+    )
 
 
 class AttestationUsedSerializer(AttestationSerializer):

@@ -40,7 +40,9 @@ def _attester_refusal(tenant, attestation: Attestation, break_glass: bool) -> st
     return None
 
 
-def apply_mode(judgement: Judgement, mode: str, *, attestation: Attestation | None = None, tenant=None) -> Judgement:
+def apply_mode(
+    judgement: Judgement, mode: str, *, attestation: Attestation | None = None, tenant=None
+) -> Judgement:
     moded = engine_apply_mode(
         judgement.verdict, mode, attestation=attestation, from_policy=judgement.from_policy
     )
@@ -49,8 +51,10 @@ def apply_mode(judgement: Judgement, mode: str, *, attestation: Attestation | No
         if refusal is not None:
             rule = "portal.break_glass_refused" if moded.break_glass else "portal.attestation_refused"
             target = judgement.verdict.normalised_target
-            return Judgement(Verdict(BLOCK, rule, "high", refusal, normalised_target=target), from_policy=False)
-    if moded.verdict is judgement.verdict and moded.would_have is None:
+            return Judgement(
+                Verdict(BLOCK, rule, "high", refusal, normalised_target=target), from_policy=False
+            )
+    if moded.verdict is judgement.verdict and moded.would_have is None and moded.attestation is None:
         return judgement
     used = {**moded.attestation.as_dict(), "break_glass": moded.break_glass} if moded.attestation else None
     return replace(judgement, verdict=moded.verdict, would_have=moded.would_have, attestation=used)

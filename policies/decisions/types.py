@@ -37,7 +37,9 @@ class DecisionInput:
     mcp: dict | None = None
     approval_id: str | None = None
     context: dict = field(default_factory=dict)
-    attestation: dict | None = None  # {actor, reason}: who vouches for an allow_with_attestation / break glass
+    attestation: dict | None = (
+        None  # {actor, reason}: who vouches for an allow_with_attestation / break glass
+    )
 
     @classmethod
     def from_validated(cls, data: dict) -> DecisionInput:
