@@ -87,7 +87,6 @@ def _request(item: dict, *, profile: str | None = None):
 def canary_results(compiled, profile: str | None = None) -> list[dict]:
     """The engine's answer to every safety canary under `compiled` (what the portal signs)."""
     from cavra_engine.policy import evaluate
-    from cavra_engine.policy.modes import apply_mode
 
     results = []
     for canary in SAFETY_CANARIES:
