@@ -196,3 +196,22 @@ def test_a_tenant_canary_is_checked_by_plans_and_a_bad_list_names_the_entry(setu
         {"version": setup.baseline.public_id, "repository": "acme/x"},
     ).json()
     assert "prod-dump" in [c["id"] for c in plan["canaries"]]
+
+
+def test_publishing_an_add_on_that_runs_alone_somewhere_is_loosening_and_names_the_scopes(setup, acme):
+    from policies.services import rollout_set
+    from policies.services.drafts import policy_draft_create
+    from policies.services.plans import publish_plan_create
+
+    rollout_set(tenant=acme, version=setup.baseline, mode="enforce", actor=None, repository="acme/web")
+    draft = policy_draft_create(tenant=acme, actor=setup.author, base_version=setup.baseline)
+    plan = publish_plan_create(draft=draft, actor=setup.author)
+    alone = [r for r in plan.reasons if "would be the only pack of" in r]
+    assert plan.risk == "loosening" and alone == [
+        "baseline is a narrow add-on and would be the only pack of: acme/web / all environments"
+    ]
+
+    # the same draft when no scope runs the pack alone: no such reason
+    Rollout.objects.filter(tenant=acme, repository__name="acme/web").delete()
+    plan = publish_plan_create(draft=draft, actor=setup.author)
+    assert not [r for r in plan.reasons if "would be the only pack of" in r]
