@@ -367,6 +367,12 @@ class TenantCanaries(TenantOwned):
     items = models.JSONField(default=list, blank=True)
     updated_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     updated_at = models.DateTimeField(default=timezone.now)
+    # A loosening change (a canary disabled, overridden or removed) waits here for its approval.
+    pending_source_text = models.TextField(blank=True)
+    pending_items = models.JSONField(default=list, blank=True)
+    pending_reasons = models.JSONField(default=list, blank=True)
+    pending_approval_ref = models.CharField(max_length=40, blank=True)
+    pending_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["tenant"], name="tenantcanaries_one_per_tenant")]
