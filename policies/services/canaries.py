@@ -117,8 +117,7 @@ def _apply(
 ) -> None:
     before = [c.id for c in effective_canaries(row.items)]
     row.source_text, row.items, row.updated_by, row.updated_at = text, items, actor, timezone.now()
-    row.pending_source_text, row.pending_items, row.pending_reasons, row.pending_approval_ref = "", [], [], ""
-    row.pending_by = None
+    _clear_pending(row)
     row.save()
     record_audit(
         tenant=row.tenant,
@@ -201,8 +200,7 @@ def canary_change_on_approval(*, approval, actor: User) -> None:
 def canary_change_on_denial(*, approval, actor: User) -> None:
     row = _pending_row(approval)
     reasons = row.pending_reasons
-    row.pending_source_text, row.pending_items, row.pending_reasons, row.pending_approval_ref = "", [], [], ""
-    row.pending_by = None
+    _clear_pending(row)
     row.save()
     record_audit(
         tenant=row.tenant,
