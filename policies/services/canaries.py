@@ -112,6 +112,11 @@ def canary_change_reasons(before: list[Canary], after: list[Canary]) -> list[str
     return reasons
 
 
+def _clear_pending(row: TenantCanaries) -> None:
+    row.pending_source_text, row.pending_items, row.pending_reasons, row.pending_approval_ref = "", [], [], ""
+    row.pending_by = None
+
+
 def _apply(
     row: TenantCanaries, *, text: str, items: list, actor: User | None, approval_ref: str = ""
 ) -> None:
