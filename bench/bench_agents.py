@@ -128,6 +128,7 @@ def main() -> int:
     ap.add_argument("--mcp-calls", type=int, default=300, help="tools/call per path")
     ap.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/cavra_bench_agents")
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--port", type=int, default=0, help="portal port (default: any free one)")
     ap.add_argument("--keep-db", action="store_true")
     ap.add_argument("--no-docs", action="store_true")
     args = ap.parse_args()
@@ -180,7 +181,7 @@ def main() -> int:
         mcp_server_approve(server=server, actor=None, trust_tier="trusted")
         connection.close()
 
-        port = free_port()
+        port = args.port or free_port()
         gunicorn_proc = subprocess.Popen(
             [str(Path(python).parent / "gunicorn"), "cavra_portal.wsgi:application", "--bind", f"127.0.0.1:{port}",
              "--workers", str(args.workers), "--worker-class", "gthread", "--threads", "4", "--log-level", "warning"],
@@ -189,7 +190,9 @@ def main() -> int:
         wait_http(port, "/api/v1/health", gunicorn_proc, "gunicorn")
         agent_env = {"PATH": os.environ["PATH"], "HOME": str(BENCH / ".cache" / "home"),
                      "CAVRA_URL": f"http://127.0.0.1:{port}", "CAVRA_TOKEN": token, "CAVRA_REPOSITORY": "agents/app",
-                     "CAVRA_APPROVAL_WAIT": "0"}  # fmt: skip
+                     "CAVRA_APPROVAL_WAIT": "0",
+                     # a checkout other than the installed one measures its own code
+                     **({"PYTHONPATH": os.environ["PYTHONPATH"]} if os.environ.get("PYTHONPATH") else {})}  # fmt: skip
         n = args.calls
         print("measuring start-up and the hook ...", flush=True)
         decision_latency(port, token, 20)  # warm the workers' caches

@@ -1,6 +1,11 @@
-"""The project package. Loading the Celery app here (Celery's Django pattern) makes it the current app
-in every process, so a task sent from the web tier goes to the configured broker, not Celery's default."""
+"""The project package. Its Celery app becomes the current app in every Django process through
+CavraPortalConfig.ready() (Celery's Django pattern), not here: `cavra` (cavra_portal.cli) imports this
+package, and an agent's hook must start without loading Celery (~0.3 s)."""
 
-from cavra_portal.celery import app as celery_app
 
-__all__ = ["celery_app"]
+def __getattr__(name: str):
+    if name == "celery_app":  # `cavra_portal.celery_app`, as Celery's Django pattern names it
+        from cavra_portal.celery import app
+
+        return app
+    raise AttributeError(f"module 'cavra_portal' has no attribute {name!r}")

@@ -39,3 +39,13 @@ class PoliciesConfig(AppConfig):
                 on_denied=rollout_plans.rollout_change_on_denial,
             )
         )
+        from policies.services import canaries
+
+        register_subject_type(
+            SubjectType(
+                name=canaries.SUBJECT_TYPE,
+                label="Safety canary change",
+                on_approved=canaries.canary_change_on_approval,
+                on_denied=canaries.canary_change_on_denial,
+            )
+        )

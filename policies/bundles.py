@@ -1,5 +1,6 @@
 """Signed offline policy bundles: the compiled policy of a rollout scope, the agent's registry slice and
-the safety canaries, signed with the tenant's Ed25519 key and valid until an expiry."""
+the tenant's safety canaries, signed with the tenant's Ed25519 policy-signing key (not the evidence key)
+and valid until an expiry; verified offline against the policy trust root."""
 
 from __future__ import annotations
 
@@ -14,11 +15,13 @@ from django.utils import timezone
 from cavra_engine.agents.bundle import BUNDLE_TYPE, canary_results, sign_bundle, timestamp
 from cavra_engine.evidence.canonical import canonicalize, sha256_hex
 from evidence.kinds import POLICY_BUNDLE_ISSUED
-from evidence.services import evidence_append, signing_key_current, trust_root_export
+from evidence.services import evidence_append
 from evidence.signing import decrypt_private_key
 from policies.decisions.evaluate import _stored_compiled_json, compiled_policy
 from policies.decisions.resolve import rollout_resolve
 from policies.models import Rollout
+from policies.services.canaries import tenant_canaries
+from policies.services.signing import policy_signing_key_current
 from registry.models import McpServer, McpTool
 from registry.profiles import effective_capabilities, glob_any
 
@@ -89,11 +92,11 @@ def policy_bundle_issue(
     version = rollout.version
     compiled = compiled_policy(version.digest, lambda: _stored_compiled_json(version.pk))
     agent_part, servers = _registry_slice(agent)
-    key = signing_key_current(tenant)  # first: a tenant's first key is made now, valid from now
+    key = policy_signing_key_current(tenant=tenant)  # first: a tenant's first key is made now, valid from now
     now = timezone.now()
     bundle = {
         "type": BUNDLE_TYPE,
-        "tenant": trust_root_export(tenant)["tenant"],
+        "tenant": tenant.slug,
         "issued_at": timestamp(now),
         "expires_at": timestamp(now + timedelta(seconds=seconds)),
         "scope": {
@@ -110,7 +113,9 @@ def policy_bundle_issue(
         },
         "agent": agent_part,
         "mcp_servers": servers,
-        "canaries": canary_results(compiled, profile=agent.profile),
+        "canaries": canary_results(
+            compiled, [c.to_dict() for c in tenant_canaries(tenant=tenant)], profile=agent.profile
+        ),
     }
     private = decrypt_private_key(key.private_key_encrypted, key_id=key.key_id)
     envelope = sign_bundle(bundle, key_id=key.key_id, sign=private.sign)

@@ -349,6 +349,7 @@ class CanariesView(CapabilityRequiredMixin, View):
         context = {
             "shipped": load_canaries(),
             "own_text": text if text is not None else (row.source_text if row else ""),
+            "pending": row if row and row.pending_approval_ref else None,
             "error": error,
             "can_write": can(request.user, request.tenant, "policies.publish"),
         }
@@ -362,8 +363,15 @@ class CanariesView(CapabilityRequiredMixin, View):
 
         text = request.POST.get("canaries", "")
         try:
-            tenant_canaries_set(tenant=request.tenant, actor=request.user, source_text=text)
+            row = tenant_canaries_set(tenant=request.tenant, actor=request.user, source_text=text)
         except ValidationError as exc:
             return self._render(request, text=text, error=_errors_text(exc), status=422)
-        messages.success(request, "Canaries saved; every new plan checks them.")
+        if row.pending_approval_ref:
+            messages.warning(
+                request,
+                f"This change loosens the canaries; it waits for approval {row.pending_approval_ref} "
+                "by a security reviewer other than you.",
+            )
+        else:
+            messages.success(request, "Canaries saved; every new plan checks them.")
         return redirect("policies:canaries")

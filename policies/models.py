@@ -106,7 +106,9 @@ class Rollout(TenantOwned):
 
     class Mode(models.TextChoices):
         AUDIT_ONLY = "audit_only", "Audit only (allow, record what would happen)"
+        BREAK_GLASS = "break_glass", "Break glass (an attested action skips approval; blocks stay)"
         ENFORCE = "enforce", "Enforce"
+        STRICT_REGULATED = "strict_regulated", "Strict regulated (allow needs approval or an attestation)"
         STRICT = "strict", "Strict (allow becomes require approval)"
 
     public_id = models.CharField(max_length=40, unique=True, default=new_rollout_id, editable=False)
@@ -365,6 +367,12 @@ class TenantCanaries(TenantOwned):
     items = models.JSONField(default=list, blank=True)
     updated_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     updated_at = models.DateTimeField(default=timezone.now)
+    # A loosening change (a canary disabled, overridden or removed) waits here for its approval.
+    pending_source_text = models.TextField(blank=True)
+    pending_items = models.JSONField(default=list, blank=True)
+    pending_reasons = models.JSONField(default=list, blank=True)
+    pending_approval_ref = models.CharField(max_length=40, blank=True)
+    pending_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["tenant"], name="tenantcanaries_one_per_tenant")]

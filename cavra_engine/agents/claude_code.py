@@ -15,6 +15,8 @@ from pathlib import PurePosixPath
 
 from .gate import ALLOW, ASK, DENY, ProposedAction
 
+WARN = "warn"  # the v1 outcome (cavra_engine.policy.vocabulary.WARN; not imported: hook start-up stays lean)
+
 READ_TOOLS = {"Read": "file_path", "Glob": "path", "Grep": "path"}
 WRITE_TOOLS = {
     "Write": "file_path",
@@ -178,6 +180,11 @@ def _decide(payload: dict) -> tuple[str, str]:
     answer = Gate(config).check(proposed)
     if answer.verdict == ALLOW and answer.decision_id and isinstance(payload.get("tool_use_id"), str):
         _remember_tool_use(config.state_dir, payload["tool_use_id"], answer.decision_id)
+    if answer.verdict == ALLOW and (answer.answer or {}).get("outcome") == WARN:
+        # The policy allows it but wants the user told first: Claude Code's `ask` is exactly that, and
+        # it is never looser than the portal's answer (a require_approval is never turned into `ask`:
+        # the local user would approve in place of the reviewer).
+        return ASK, answer.reason.replace("CAVRA allowed", "CAVRA warns (confirm to proceed)", 1)
     return answer.verdict, answer.reason
 
 

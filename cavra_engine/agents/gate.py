@@ -286,7 +286,9 @@ class Gate:
                 DENY, f"CAVRA denied this action because {problem}, and the offline bundle is unusable: {exc}"
             )
         if verdict["decision"] == "allow":
-            return GateAnswer(ALLOW, f"CAVRA (offline bundle) allowed: {_describe(verdict)}", offline=True)
+            return GateAnswer(
+                ALLOW, f"CAVRA (offline bundle) allowed: {_describe(verdict)}", offline=True, answer=verdict
+            )
         if verdict["decision"] == "require_approval":
             return GateAnswer(
                 DENY,

@@ -1,5 +1,6 @@
-"""`cavra mcp-gateway`: an MCP server to the client and an MCP client to one upstream server, built on
-the official `mcp` SDK. On tools/list it reports each tool's description and input schema to the
+"""`cavra mcp-gateway`: an MCP server to the client and an MCP client to one or more upstream servers,
+built on the official `mcp` SDK. With several upstreams (`--config`), each tool is listed as
+`<server>__<tool>` and a call is routed to its server by that prefix; each server keeps its own pins. On tools/list it reports each tool's description and input schema to the
 registry (which pins them: a change is a rug pull and the tool is held until re-approved) and lists
 only tools that are not held; on tools/call it asks the portal (`mcp_tool_call`, `server:tool`,
 arguments) and forwards the call only on allow. A block, an unanswered approval or a portal that
@@ -35,8 +36,9 @@ def _observe(client, server_id: str, tool) -> dict:
     )
 
 
-def build_server(*, upstream, gate, state: GatewayState):
-    """The downstream-facing MCP server; `upstream` is an initialised mcp.ClientSession."""
+def build_server(*, upstream=None, gate, state: GatewayState | None = None, routes: dict | None = None):
+    """The downstream-facing MCP server over initialised mcp.ClientSessions: one (`upstream`, `state`),
+    or several (`routes`: server id -> (session, GatewayState)), whose tools are then `<server>__<tool>`."""
     import anyio
     from mcp import types
     from mcp.server.lowlevel import Server
@@ -45,11 +47,14 @@ def build_server(*, upstream, gate, state: GatewayState):
     from .gate import ALLOW, ProposedAction
     from .portal import PortalError
 
+    routes = routes or {state.server_id: (upstream, state)}
+    namespaced = len(routes) > 1
+
     def refusal(text: str) -> types.CallToolResult:
         return types.CallToolResult(content=[types.TextContent(text=text)], is_error=True)
 
-    async def list_tools(ctx, params) -> types.ListToolsResult:
-        listed = await upstream.list_tools(params=params)
+    async def visible_tools(session, state: GatewayState, params) -> tuple[list, str | None]:
+        listed = await session.list_tools(params=params)
         visible = []
         for tool in listed.tools:
             try:
@@ -67,11 +72,37 @@ def build_server(*, upstream, gate, state: GatewayState):
                 continue
             state.held.pop(tool.name, None)
             state.tools[tool.name] = tool
-            visible.append(tool)
-        return types.ListToolsResult(tools=visible, next_cursor=listed.next_cursor)
+            visible.append(
+                tool.model_copy(update={"name": f"{state.server_id}__{tool.name}"}) if namespaced else tool
+            )
+        return visible, listed.next_cursor
+
+    async def list_tools(ctx, params) -> types.ListToolsResult:
+        if not namespaced:
+            session, state = next(iter(routes.values()))
+            tools, cursor = await visible_tools(session, state, params)
+            return types.ListToolsResult(tools=tools, next_cursor=cursor)
+        tools = []
+        for session, state in routes.values():
+            cursor, first = None, True
+            while first or cursor:  # every page of every upstream: one merged list has no shared cursor
+                page = types.PaginatedRequestParams(cursor=cursor) if cursor else None
+                more, cursor = await visible_tools(session, state, page)
+                tools.extend(more)
+                first = False
+        return types.ListToolsResult(tools=tools)
 
     async def call_tool(ctx, params: types.CallToolRequestParams) -> types.CallToolResult:
         name, arguments = params.name, params.arguments or {}
+        if namespaced:
+            server_id, sep, name = name.partition("__")
+            if not sep or server_id not in routes:
+                return refusal(
+                    f"CAVRA: no upstream server serves {params.name!r} (tools are <server>__<tool>)."
+                )
+        else:
+            server_id = next(iter(routes))
+        session, state = routes[server_id]
         if name in state.held:
             return refusal(state.held[name])
         tool = state.tools.get(name)
@@ -84,26 +115,36 @@ def build_server(*, upstream, gate, state: GatewayState):
         answer = await anyio.to_thread.run_sync(gate.check, proposed)
         if answer.verdict != ALLOW:
             return refusal(answer.reason)
-        return await upstream.call_tool(name, arguments)
+        return await session.call_tool(name, arguments)
 
+    names = ", ".join(routes)
     return Server(
         "cavra-mcp-gateway",
         version="1",
-        instructions=f"Tools of {state.server_id}, governed by CAVRA: every call is decided by the portal first.",
+        instructions=f"Tools of {names}, governed by CAVRA: every call is decided by the portal first.",
         on_list_tools=list_tools,
         on_call_tool=call_tool,
     )
 
 
 async def serve(
-    *, server_id: str, command: list[str], gate, transport: str = "stdio", host="127.0.0.1", port=0
-):
+    *, server_id: str = "", command: list[str] | None = None, gate, transport: str = "stdio",
+    host="127.0.0.1", port=0, upstreams: list[tuple[str, list[str]]] | None = None,
+):  # fmt: skip
+    from contextlib import AsyncExitStack
+
     from mcp import ClientSession, StdioServerParameters, stdio_client
 
-    params = StdioServerParameters(command=command[0], args=command[1:], env=dict(os.environ))
-    async with stdio_client(params) as (read, write), ClientSession(read, write) as upstream:
-        await upstream.initialize()
-        server = build_server(upstream=upstream, gate=gate, state=GatewayState(server_id))
+    upstreams = upstreams or [(server_id, command)]
+    async with AsyncExitStack() as stack:
+        routes = {}
+        for upstream_id, argv in upstreams:
+            params = StdioServerParameters(command=argv[0], args=argv[1:], env=dict(os.environ))
+            read, write = await stack.enter_async_context(stdio_client(params))
+            session = await stack.enter_async_context(ClientSession(read, write))
+            await session.initialize()
+            routes[upstream_id] = (session, GatewayState(upstream_id))
+        server = build_server(gate=gate, routes=routes)
         if transport == "stdio":
             from mcp.server.stdio import stdio_server
 
@@ -117,13 +158,48 @@ async def serve(
             await uvicorn.Server(config).serve()
 
 
+def load_upstreams(path: str) -> list[tuple[str, list[str]]]:
+    """`{"upstreams": [{"server": "github", "command": ["npx", "..."]}, ...]}`; ValueError names the entry."""
+    import json
+    import re
+
+    with open(path, encoding="utf-8") as handle:
+        document = json.load(handle)
+    entries = document.get("upstreams") if isinstance(document, dict) else None
+    if not isinstance(entries, list) or not entries:
+        raise ValueError("the config needs a non-empty `upstreams` list")
+    out, seen = [], set()
+    for n, entry in enumerate(entries):
+        server = entry.get("server") if isinstance(entry, dict) else None
+        command = entry.get("command") if isinstance(entry, dict) else None
+        if (
+            not isinstance(server, str)
+            or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", server)
+            or "__" in server
+        ):
+            raise ValueError(
+                f"upstreams[{n}].server: a registered server id (letters, digits, . _ -; no '__')"
+            )
+        if server in seen:
+            raise ValueError(f"upstreams[{n}].server: {server!r} is listed twice")
+        if not isinstance(command, list) or not command or not all(isinstance(a, str) and a for a in command):
+            raise ValueError(
+                f"upstreams[{n}].command: a non-empty list of strings (the server's command line)"
+            )
+        seen.add(server)
+        out.append((server, command))
+    return out
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="cavra mcp-gateway",
-        description="Put CAVRA in front of one MCP server: cavra mcp-gateway --server ID -- COMMAND [ARGS...]",
+        description="Put CAVRA in front of MCP servers: cavra mcp-gateway --server ID -- COMMAND [ARGS...] "
+        "| --config upstreams.json",
     )
+    parser.add_argument("--server", help="the server's id as registered in CAVRA (e.g. github)")
     parser.add_argument(
-        "--server", required=True, help="the server's id as registered in CAVRA (e.g. github)"
+        "--config", help='several upstreams: JSON {"upstreams": [{"server": ID, "command": [...]}, ...]}'
     )
     parser.add_argument("--transport", choices=["stdio", "streamable-http"], default="stdio")
     parser.add_argument("--host", default="127.0.0.1")
@@ -134,9 +210,20 @@ def main(argv: list[str]) -> int:
     except SystemExit as exc:
         return 2 if exc.code else 0
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
-    if not command:
-        sys.stderr.write("cavra mcp-gateway: give the upstream server's command after --\n")
+    if args.config:
+        if args.server or command:
+            sys.stderr.write("cavra mcp-gateway: give either --config or --server ID -- COMMAND, not both\n")
+            return 2
+        try:
+            upstreams = load_upstreams(args.config)
+        except (OSError, ValueError) as exc:
+            sys.stderr.write(f"cavra mcp-gateway: not starting: {args.config}: {exc}\n")
+            return 2
+    elif not args.server or not command:
+        sys.stderr.write("cavra mcp-gateway: give --server ID and the upstream server's command after --\n")
         return 2
+    else:
+        upstreams = [(args.server, command)]
     from .config import ConfigError, load_config
     from .gate import Gate
 
@@ -148,6 +235,6 @@ def main(argv: list[str]) -> int:
         return 2
     import anyio
 
-    anyio.run(lambda: serve(server_id=args.server, command=command, gate=Gate(config), transport=args.transport,
+    anyio.run(lambda: serve(upstreams=upstreams, gate=Gate(config), transport=args.transport,
                             host=args.host, port=args.port))  # fmt: skip
     return 0

@@ -299,7 +299,8 @@ def _compile_v1(pack: Pack) -> dict:
         data = current.data
         for section in ("filesystem", "commands"):
             for key, items in (data.get(section) or {}).items():
-                sections[section][key].extend(str(item) for item in items or [])
+                # setdefault: the v1 outcome lists appear only when used, so older packs keep their digest
+                sections[section].setdefault(key, []).extend(str(item) for item in items or [])
         mcp = data.get("mcp") or {}
         for key in ("allowed_servers", "blocked_servers"):
             sections["mcp"][key].extend(str(item) for item in mcp.get(key) or [])

@@ -44,9 +44,12 @@ class Verdict:
     normalised_target: str = ""
     policy_digest: str = ""
     pack_id: str = ""
+    # A CAVRA v1 outcome finer than `decision` (warn, audit_only, allow_with_attestation); "" = decision.
+    outcome: str = ""
 
     def to_dict(self) -> dict:
         return {
+            **({"outcome": self.outcome} if self.outcome and self.outcome != self.decision else {}),
             "decision": self.decision,
             "rule_id": self.rule_id,
             "severity": self.severity,

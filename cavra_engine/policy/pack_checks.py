@@ -223,8 +223,15 @@ _V1_KEYS = {
         "network",
     },
     "metadata": {"id", "name", "title", "version", "description", "owner", "labels", "readme", "inherits"},
-    "filesystem": {"block_read", "block_write", "require_approval_write"},
-    "commands": {"block", "allow", "require_approval"},
+    "filesystem": {
+        "block_read",
+        "block_write",
+        "require_approval_write",
+        "allow_with_attestation_write",
+        "warn_write",
+        "audit_only_write",
+    },
+    "commands": {"block", "allow", "require_approval", "allow_with_attestation", "warn", "audit_only"},
     "git": {"protected_branches", "block_direct_push", "block_force_push"},
     "mcp": {
         "block_unknown_servers",

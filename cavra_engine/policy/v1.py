@@ -7,6 +7,20 @@ from functools import lru_cache
 
 from .evaluator import ActionRequest, Verdict
 from .normalise import git_ops_for_request, parse_mcp_target
+from .vocabulary import OUTCOME_DECISION
+
+# v1's finer outcomes, checked (in this order) after the block / approval lists and before `allow`:
+# (list key, outcome, severity). A command list is `commands.<key>`, a write list `filesystem.<key>_write`.
+SOFT_OUTCOMES = (
+    ("allow_with_attestation", "allow_with_attestation", "medium"),
+    ("warn", "warn", "low"),
+    ("audit_only", "audit_only", "low"),
+)
+SOFT_REASON = {
+    "allow_with_attestation": "Allowed with an attestation (who and why) recorded in evidence",
+    "warn": "Allowed with a warning",
+    "audit_only": "Allowed and audited",
+}
 
 
 @lru_cache(maxsize=4096)
@@ -27,7 +41,8 @@ class V1Runtime:
 
     def _verdict(self, decision, rule_id, severity, reason, target, approvers=()) -> Verdict:
         return Verdict(
-            decision=decision,
+            decision=OUTCOME_DECISION[decision],
+            outcome=decision if OUTCOME_DECISION[decision] != decision else "",
             rule_id=rule_id,
             severity=severity,
             reason=reason,
@@ -36,6 +51,14 @@ class V1Runtime:
             policy_digest=self.digest,
             pack_id=self.pack_id,
         )
+
+    def _soft(self, section: dict, prefix: str, target: str, suffix: str = "") -> Verdict | None:
+        for key, outcome, severity in SOFT_OUTCOMES:
+            for pattern in section.get(key + suffix) or ():
+                if _hit(target, [pattern]):
+                    reason = f"{SOFT_REASON[outcome]}: {pattern}"
+                    return self._verdict(outcome, f"{prefix}.{outcome}", severity, reason, target)
+        return None
 
     def evaluate(self, request: ActionRequest) -> Verdict:
         action = request.action
@@ -63,6 +86,9 @@ class V1Runtime:
                             target,
                             ["Platform Security"],
                         )
+                soft = self._soft(files, "filesystem.write", target, suffix="_write")
+                if soft is not None:
+                    return soft
             return self._verdict(
                 "allow", f"filesystem.{mode}.allow", "low", "No sensitive path policy matched.", target
             )
@@ -79,6 +105,9 @@ class V1Runtime:
                         f"Matched blocked command policy: {pattern}",
                         cleaned,
                     )
+            soft = self._soft(commands, "commands", cleaned)
+            if soft is not None:
+                return soft
             for pattern in commands["allow"]:
                 if _hit(cleaned, [pattern]):
                     return self._verdict(

@@ -34,6 +34,30 @@ VERDICTS: tuple[str, ...] = (ALLOW, BLOCK, REQUIRE_APPROVAL)
 # The most restrictive verdict wins: block > require_approval > allow.
 VERDICT_RANK: dict[str, int] = {ALLOW: 0, REQUIRE_APPROVAL: 1, BLOCK: 2}
 
+# CAVRA v1's finer outcomes. Each is enforced as one of the three verdicts (OUTCOME_DECISION): an agent
+# that only knows allow/block/require_approval still does the right thing; `outcome` says which.
+WARN = "warn"
+AUDIT_ONLY = "audit_only"
+ALLOW_WITH_ATTESTATION = "allow_with_attestation"
+OUTCOMES: tuple[str, ...] = (*VERDICTS, WARN, AUDIT_ONLY, ALLOW_WITH_ATTESTATION)
+OUTCOME_DECISION: dict[str, str] = {
+    ALLOW: ALLOW,
+    BLOCK: BLOCK,
+    REQUIRE_APPROVAL: REQUIRE_APPROVAL,
+    WARN: ALLOW,
+    AUDIT_ONLY: ALLOW,
+    ALLOW_WITH_ATTESTATION: ALLOW,
+}
+
+# Rollout modes, from the most permissive. Moving a scope to a lower rank is a loosening.
+MODE_AUDIT_ONLY = "audit_only"
+MODE_BREAK_GLASS = "break_glass"
+MODE_ENFORCE = "enforce"
+MODE_STRICT_REGULATED = "strict_regulated"
+MODE_STRICT = "strict"
+MODES: tuple[str, ...] = (MODE_AUDIT_ONLY, MODE_BREAK_GLASS, MODE_ENFORCE, MODE_STRICT_REGULATED, MODE_STRICT)
+MODE_RANK: dict[str, int] = {name: rank for rank, name in enumerate(MODES)}
+
 SEVERITIES: tuple[str, ...] = ("low", "medium", "high", "critical")
 # 1-based: approvals store it as `severity_rank` to order the reviewer queue.
 SEVERITY_RANK: dict[str, int] = {name: n for n, name in enumerate(SEVERITIES, start=1)}

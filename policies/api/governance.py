@@ -10,6 +10,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from cavra_engine.policy.vocabulary import MODES
 from core.authz import HasCapability
 from policies import selectors
 from policies.models import PolicyDraft, PolicyPack, PolicyReplay, PolicyVersion, PublishPlan
@@ -355,9 +356,7 @@ def rollout_plan_json(plan) -> dict:
 
 class ChangePlanSerializer(serializers.Serializer):
     version = serializers.CharField(required=False, help_text="Policy version (pv_...) the scope should run.")
-    mode = serializers.ChoiceField(
-        choices=["audit_only", "enforce", "strict"], required=False, default="enforce"
-    )
+    mode = serializers.ChoiceField(choices=list(MODES), required=False, default="enforce")
     repository = serializers.CharField(required=False, allow_blank=True, max_length=300)
     environment = serializers.CharField(required=False, allow_blank=True, max_length=100)
     remove = serializers.BooleanField(required=False, default=False)

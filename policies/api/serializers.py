@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from cavra_engine.policy.vocabulary import ACTIONS, VERDICTS
+from cavra_engine.policy.vocabulary import ACTIONS, OUTCOMES, VERDICTS
 from core.api.validators import storable_json
 from evidence.models import AgentSession, Decision
 from evidence.services.common import evidence_reference
@@ -21,6 +21,20 @@ class McpSerializer(serializers.Serializer):
     input_schema = serializers.JSONField(required=False, validators=[storable_json])
 
 
+class AttestationSerializer(serializers.Serializer):
+    actor = serializers.CharField(
+        max_length=254,
+        help_text="E-mail of the tenant member who vouches for the action (break glass: one who may).",
+    )
+    reason = serializers.CharField(
+        max_length=2000, help_text="Why the action is needed; recorded in evidence."
+    )
+
+
+class AttestationUsedSerializer(AttestationSerializer):
+    break_glass = serializers.BooleanField(help_text="True when break_glass mode let an approval be skipped.")
+
+
 class DecisionRequestSerializer(serializers.Serializer):
     action = serializers.ChoiceField(choices=ACTIONS)
     target = serializers.CharField(max_length=MAX_TARGET, trim_whitespace=False)
@@ -35,6 +49,11 @@ class DecisionRequestSerializer(serializers.Serializer):
     mcp = McpSerializer(required=False, allow_null=True)
     approval_id = serializers.CharField(max_length=64, required=False, allow_null=True, allow_blank=True)
     context = serializers.DictField(required=False, allow_null=True, validators=[storable_json])
+    attestation = AttestationSerializer(
+        required=False,
+        allow_null=True,
+        help_text="Who vouches and why: needed by a v1 `allow_with_attestation` rule and by break_glass mode.",
+    )
 
     def validate_target(self, value: str) -> str:
         if not value.strip():
@@ -86,7 +105,16 @@ class EvidenceRefSerializer(serializers.Serializer):
 
 class DecisionResponseSerializer(serializers.Serializer):
     decision_id = serializers.CharField()
-    decision = serializers.ChoiceField(choices=list(VERDICTS))
+    decision = serializers.ChoiceField(
+        choices=list(VERDICTS), help_text="What the agent must do; every client acts on this field."
+    )
+    outcome = serializers.ChoiceField(
+        choices=list(OUTCOMES),
+        help_text=(
+            "The finer CAVRA v1 outcome: warn, audit_only and allow_with_attestation are answered with "
+            "decision allow; otherwise equal to decision."
+        ),
+    )
     rule_id = serializers.CharField(allow_null=True)
     reason = serializers.CharField()
     severity = serializers.CharField(allow_null=True)
@@ -97,6 +125,9 @@ class DecisionResponseSerializer(serializers.Serializer):
     timestamp = serializers.DateTimeField()
     audit_only = serializers.DictField(
         required=False, help_text="In audit_only mode: what enforce would have said."
+    )
+    attestation = AttestationUsedSerializer(
+        required=False, help_text="The attestation this answer relies on (allow_with_attestation)."
     )
 
 

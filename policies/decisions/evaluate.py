@@ -80,6 +80,7 @@ def engine_verdict(compiled: CompiledPolicy, data: DecisionInput, agent) -> Verd
         matched_segment=v.matched_segment,
         compliance=v.compliance,
         normalised_target=v.normalised_target or data.target,
+        outcome=v.outcome,
     )
 
 

@@ -9,7 +9,7 @@ from django.db import DatabaseError, transaction
 from policies.decisions.approval import action_binding, approval_opener, approval_use
 from policies.decisions.evaluate import evaluate_policy
 from policies.decisions.idempotency import idempotency_claim, idempotency_remember
-from policies.decisions.mode import apply_mode
+from policies.decisions.mode import apply_mode, attestation_of
 from policies.decisions.record import DecisionFacts, decision_record
 from policies.decisions.registry_checks import registry_review
 from policies.decisions.resolve import resolve
@@ -24,7 +24,7 @@ def decide(*, tenant, agent, data: DecisionInput) -> DecisionOutcome:
     resolution = resolve(caller, data)
     judgement = evaluate_policy(resolution, caller, data)
     judgement = registry_review(judgement, caller, data)
-    judgement = apply_mode(judgement, resolution.mode)
+    judgement = apply_mode(judgement, resolution.mode, attestation=attestation_of(data), tenant=tenant)
     policy = resolution.policy
     digest = action_binding(caller, data, judgement, policy)
     try:
@@ -42,6 +42,7 @@ def decide(*, tenant, agent, data: DecisionInput) -> DecisionOutcome:
                 judged.would_have,
                 used.approval,
                 agent_profile=getattr(agent, "profile", None),
+                attestation=judged.attestation,
             )
             opener = approval_opener(caller, data, judged, policy, digest)
             return decision_record(tenant=tenant, facts=facts, session=session, open_approval=opener)

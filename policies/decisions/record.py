@@ -37,6 +37,16 @@ class DecisionFacts:
     # {seq, hash, prev_hash, bundle, decided_at} of the spool entry; decided_at becomes created_at.
     offline: dict | None = None
     agent_profile: str | None = None
+    attestation: dict | None = None  # {actor, reason, break_glass} the answer relies on
+
+    @property
+    def outcome(self) -> str:
+        return self.verdict.outcome or self.verdict.decision
+
+    def outcome_fields(self) -> dict:
+        """v1 outcome and attestation, stored only when they say more than `decision` does."""
+        fields = {"outcome": self.outcome} if self.outcome != self.verdict.decision else {}
+        return {**fields, **({"attestation": self.attestation} if self.attestation else {})}
 
 
 def decision_row(tenant, facts: DecisionFacts, session) -> Decision:
@@ -73,6 +83,7 @@ def decision_row(tenant, facts: DecisionFacts, session) -> Decision:
             if data.operation
             else None,
             **({"offline": True, "spool": facts.offline} if facts.offline else {}),
+            **facts.outcome_fields(),
             # What shadow replay needs to evaluate this exact request again under another policy.
             "replay": {
                 "agent_profile": facts.agent_profile,
@@ -109,6 +120,7 @@ def evidence_payload(decision: Decision, facts: DecisionFacts, session, approval
         "approval": approval.public_id if approval is not None else None,
         "would_have": facts.would_have,
         **({"offline": facts.offline} if facts.offline else {}),
+        **facts.outcome_fields(),
         "compliance": decision.compliance,
         "surface": decision.surface,
     }
@@ -154,4 +166,6 @@ def decision_record(
         evidence_seq=record.seq if record else None,
         evidence_hash=record.hash if record else None,
         would_have=facts.would_have,
+        outcome=facts.outcome,
+        attestation=facts.attestation,
     )

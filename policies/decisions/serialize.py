@@ -29,6 +29,7 @@ def decision_response(outcome: DecisionOutcome) -> dict:
     body = {
         "decision_id": d.public_id,
         "decision": d.decision,
+        "outcome": outcome.outcome or d.decision,
         "rule_id": d.rule_id or None,
         "reason": d.reason,
         "severity": d.severity or None,
@@ -50,4 +51,6 @@ def decision_response(outcome: DecisionOutcome) -> dict:
     }
     if outcome.would_have:
         body["audit_only"] = outcome.would_have
+    if outcome.attestation:
+        body["attestation"] = outcome.attestation
     return body

@@ -37,6 +37,9 @@ class DecisionInput:
     mcp: dict | None = None
     approval_id: str | None = None
     context: dict = field(default_factory=dict)
+    attestation: dict | None = (
+        None  # {actor, reason}: who vouches for an allow_with_attestation / break glass
+    )
 
     @classmethod
     def from_validated(cls, data: dict) -> DecisionInput:
@@ -96,6 +99,7 @@ class Judgement:
     from_policy: bool
     registry_blocks: bool = False
     would_have: dict | None = None
+    attestation: dict | None = None  # {actor, reason, break_glass} when the answer relies on one
 
     @property
     def decision(self) -> str:
@@ -122,3 +126,5 @@ class DecisionOutcome:
     evidence_seq: int | None = None
     evidence_hash: str | None = None
     would_have: dict | None = None
+    outcome: str = ""
+    attestation: dict | None = None

@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from cavra_engine.policy import CompiledPolicy, diff_packs, run_pack_tests
-from cavra_engine.policy.canaries import LOOSENING, classify_risk
+from cavra_engine.policy.canaries import LOOSENING, classify_risk, is_add_on
 from core.authz import authorize_actor
 from evidence.models import Decision
 from policies.models import (
@@ -55,6 +55,23 @@ def _version_in_force(*, tenant: Tenant, draft: PolicyDraft) -> PolicyVersion | 
     return default.version if default else None
 
 
+def _add_on_alone(*, tenant: Tenant, compiled: CompiledPolicy) -> list[str]:
+    """A narrow add-on would be the only pack of every scope that runs its pack (publish moves them)."""
+    if not is_add_on(compiled):
+        return []
+    scopes = [
+        r.scope_label
+        for r in Rollout.objects.filter(
+            tenant=tenant, version__pack__pack_id=compiled.pack_id
+        ).select_related("repository", "environment")
+    ]
+    if not scopes:
+        return []
+    return [
+        f"{compiled.pack_id} is a narrow add-on and would be the only pack of: {', '.join(sorted(scopes))}"
+    ]
+
+
 def _stored(version: PolicyVersion) -> CompiledPolicy:
     return CompiledPolicy.from_json(version.compiled_json)
 
@@ -78,6 +95,10 @@ def publish_plan_create(*, draft: PolicyDraft, actor: User | None, since=None, u
     old = _stored(against) if against else None
     diff = diff_packs(old, compiled) if old is not None else {}
     risk = classify_risk(old=old, new=compiled, diff=diff or None, canaries=tenant_canaries(tenant=tenant))
+    alone = _add_on_alone(tenant=tenant, compiled=compiled)
+    if alone:
+        risk["reasons"].extend(alone)
+        risk["risk"] = LOOSENING
     tests = [r.to_dict() for r in run_pack_tests(compiled)]
     failed = sum(1 for t in tests if not t["passed"])
     if failed:

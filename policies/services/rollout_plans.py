@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from cavra_engine.policy import CompiledPolicy
 from cavra_engine.policy.canaries import LOOSENING, NEUTRAL, TIGHTENING, classify_risk
+from cavra_engine.policy.vocabulary import MODE_RANK
 from core.authz import authorize_actor
 from evidence.models import Decision
 from policies.decisions.resolve import rollout_resolve
@@ -23,7 +24,6 @@ from tenants.audit import record_audit
 from tenants.models import Tenant, User
 
 SUBJECT_TYPE = "rollout_change"
-MODE_RANK = {Rollout.Mode.AUDIT_ONLY: 0, Rollout.Mode.ENFORCE: 1, Rollout.Mode.STRICT: 2}
 REPLAY_WINDOW = timedelta(days=7)
 REPLAY_INLINE_LIMIT = 20_000
 

@@ -377,3 +377,26 @@ def test_post_tool_use_with_the_portal_down_is_a_non_blocking_error(portal, agen
     )
     result = run_cavra(["hook", "claude-code"], {**agent_env, "CAVRA_URL": "http://127.0.0.1:9"}, stdin=post)
     assert result.returncode == 1 and b"could not record the outcome" in result.stderr
+
+
+def test_a_warn_outcome_is_ask_and_a_pending_approval_is_never_ask(portal, agent_env):
+    """v1 `warn` (allowed, tell the user) -> Claude Code's `ask`; with CAVRA_APPROVAL_WAIT=0 a
+    require_approval stays deny: `ask` would let the local user approve in the reviewer's place."""
+    from policies.services import policy_pack_upload, rollout_set
+
+    warn_pack = (
+        "metadata: {id: warn-pack, version: '1'}\ncommands: {warn: ['npm publish*'], allow: ['ls*']}\n"
+    )
+    version = policy_pack_upload(tenant=portal.tenant, text=warn_pack, actor=None)
+    rollout_set(tenant=portal.tenant, version=version, mode="enforce", actor=None, repository="acme/warned")
+    env = {**agent_env, "CAVRA_REPOSITORY": "acme/warned"}
+    warned = hook_answer(hook(env, "Bash", {"command": "npm publish --tag next"}))
+    assert warned["permissionDecision"] == "ask", warned
+    assert warned["permissionDecisionReason"].startswith("CAVRA warns (confirm to proceed)")
+    assert "commands.warn" in warned["permissionDecisionReason"]
+    plain = hook_answer(hook(env, "Bash", {"command": "ls"}))
+    assert plain["permissionDecision"] == "allow"
+    pending = hook_answer(hook(agent_env, "Bash", DEPLOY))
+    assert (
+        pending["permissionDecision"] == "deny" and "requires approval" in pending["permissionDecisionReason"]
+    )

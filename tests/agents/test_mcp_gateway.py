@@ -190,3 +190,73 @@ def test_streamable_http_transport(portal, agent_env, files_server, tmp_path):
     assert names == ["read_file", "run_command", "turn_evil"]
     assert not allowed.is_error and _text(allowed) == "contents of src/app.py"
     assert blocked.is_error and "gw.shell" in _text(blocked)
+
+
+def test_several_upstreams_are_namespaced_routed_and_pinned_per_server(
+    portal, agent_env, files_server, tmp_path
+):
+    import json
+
+    tenant = portal.tenant
+    docs = mcp_server_create(
+        tenant=tenant, actor=None, server_id="docs", name="Docs", command="python mcp_upstream.py"
+    )
+    mcp_server_approve(server=docs, actor=None, trust_tier="trusted")
+    config = tmp_path / "upstreams.json"
+    config.write_text(json.dumps({"upstreams": [
+        {"server": "files", "command": [sys.executable, UPSTREAM]},
+        {"server": "docs", "command": [sys.executable, UPSTREAM]},
+    ]}))  # fmt: skip
+
+    async def scenario(session):
+        seen = {"first": sorted(t.name for t in (await session.list_tools()).tools)}
+        await anyio.to_thread.run_sync(_approve_all, tenant)
+        seen["read"] = await session.call_tool("docs__read_file", {"path": "README.md"})
+        seen["shell"] = await session.call_tool("files__run_command", {"cmd": "id"})
+        seen["nowhere"] = await session.call_tool("nope__read_file", {"path": "README.md"})
+        seen["bare"] = await session.call_tool("read_file", {"path": "README.md"})
+        seen["evil"] = await session.call_tool("files__turn_evil", {})  # rug pull on files only
+        seen["second"] = sorted(t.name for t in (await session.list_tools()).tools)
+        return seen
+
+    from mcp import ClientSession, StdioServerParameters, stdio_client
+
+    async def run():
+        params = StdioServerParameters(
+            command=CAVRA, args=["mcp-gateway", "--config", str(config)], env=agent_env
+        )
+        with anyio.fail_after(90):
+            async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
+                await session.initialize()
+                return await scenario(session)
+
+    seen = anyio.run(run)
+    assert seen["first"] == [
+        f"{s}__{t}" for s in ("docs", "files") for t in ("read_file", "run_command", "turn_evil")
+    ]
+    assert not seen["read"].is_error and _text(seen["read"]) == "contents of README.md"
+    assert seen["shell"].is_error and "gw.shell" in _text(seen["shell"])
+    assert seen["nowhere"].is_error and "no upstream server serves" in _text(seen["nowhere"])
+    assert seen["bare"].is_error
+    assert "files__read_file" not in seen["second"] and "docs__read_file" in seen["second"]
+    statuses = dict(
+        McpTool.objects.filter(tenant=tenant, name="read_file").values_list("server__server_id", "status")
+    )
+    assert statuses["files"] == "changed" and statuses["docs"] != "changed"  # pinned per server
+    from evidence.models import Decision
+
+    targets = list(Decision.objects.filter(tenant=tenant).order_by("id").values_list("target", "decision"))
+    assert targets == [
+        ("docs:read_file", "allow"),
+        ("files:run_command", "block"),
+        ("files:turn_evil", "allow"),
+    ]
+
+
+def test_a_bad_upstream_config_does_not_start(portal, agent_env, tmp_path):
+    from tests.agents.conftest import run_cavra
+
+    config = tmp_path / "bad.json"
+    config.write_text('{"upstreams": [{"server": "a__b", "command": ["x"]}]}')
+    result = run_cavra(["mcp-gateway", "--config", str(config)], agent_env)
+    assert result.returncode == 2 and b"upstreams[0].server" in result.stderr

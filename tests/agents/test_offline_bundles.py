@@ -13,10 +13,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.test import Client
 
 from cavra_engine.agents.bundle import BundleError, Spool, offline_verdict, sign_bundle, verify_bundle
-from cavra_engine.evidence.bundle import key_id_for, public_key_raw, trust_root_document
 from evidence.models import Decision, EvidenceRecord
 from evidence.services import trust_root_export
 from policies.services import rollout_set
+from policies.services.signing import policy_signing_key_rotate, policy_trust_root
 from registry.services import agent_create, agent_credential_issue, agent_set_status
 from tests.agents.conftest import hook_answer, run_cavra
 from tests.policies.conftest import TEST_PACK
@@ -38,7 +38,7 @@ def issued(acme, rolled_out, token):
 @pytest.mark.django_db
 class TestPortalEndpoint:
     def test_the_bundle_verifies_against_the_tenants_trust_root(self, acme, rolled_out, agent, issued):
-        verified = verify_bundle(issued, trust_root_export(acme))
+        verified = verify_bundle(issued, policy_trust_root(tenant=acme))
         bundle = verified.bundle
         assert bundle["policy"]["digest"] == rolled_out.version.digest
         assert bundle["scope"] == {
@@ -48,7 +48,10 @@ class TestPortalEndpoint:
             "mode": "enforce",
         }
         assert bundle["agent"]["id"] == agent.public_id and "mcp_tool_call" in bundle["agent"]["actions"]
-        assert {c["name"] for c in bundle["canaries"]} >= {"rm -rf /", "read dotenv", "force-push main"}
+        assert {c["id"] for c in bundle["canaries"]} >= {"rm-root", "read-dotenv", "force-push-main"}
+        assert all(
+            c["expect"] != "allow" for c in bundle["canaries"] if c["id"] in ("rm-root", "read-dotenv")
+        )
         issued_at = datetime.fromisoformat(bundle["issued_at"])
         assert datetime.fromisoformat(bundle["expires_at"]) - issued_at == timedelta(hours=24)
         record = EvidenceRecord.objects.get(tenant=acme, kind="policy.bundle.issued")
@@ -109,42 +112,80 @@ class TestVerification:
         compiled["rules"] = []
         bad["bundle"]["policy"]["compiled"] = json.dumps(compiled)
         with pytest.raises(BundleError, match="signature"):
-            verify_bundle(bad, trust_root_export(acme))
+            verify_bundle(bad, policy_trust_root(tenant=acme))
 
     def test_extended_expiry_is_refused(self, acme, issued):
         bad = copy.deepcopy(issued)
         bad["bundle"]["expires_at"] = "2099-01-01T00:00:00.000000Z"
         with pytest.raises(BundleError, match="signature"):
-            verify_bundle(bad, trust_root_export(acme))
+            verify_bundle(bad, policy_trust_root(tenant=acme))
 
     def test_expired_bundle_is_refused(self, acme, issued):
         later = datetime.now(UTC) + timedelta(hours=25)
         with pytest.raises(BundleError, match="expired"):
-            verify_bundle(issued, trust_root_export(acme), now=later)
+            verify_bundle(issued, policy_trust_root(tenant=acme), now=later)
 
     def test_wrong_trust_root_is_refused(self, acme, globex, issued):
-        with pytest.raises(BundleError, match="tenant"):
-            verify_bundle(issued, trust_root_export(globex))
-        root = trust_root_export(globex)
+        from policies.services.signing import policy_signing_key_current
+
+        with pytest.raises(BundleError, match="non-empty `keys`"):
+            verify_bundle(issued, policy_trust_root(tenant=globex))  # globex has no policy key yet
+        policy_signing_key_current(tenant=globex)
+        with pytest.raises(BundleError, match="the bundle is for tenant 'acme'"):
+            verify_bundle(issued, policy_trust_root(tenant=globex))
+        root = policy_trust_root(tenant=globex)
         root["tenant"] = issued["bundle"]["tenant"]  # same name, another key
         with pytest.raises(BundleError, match="not in the trust root"):
             verify_bundle(issued, root)
 
+    def test_the_evidence_trust_root_does_not_verify_a_bundle(self, acme, issued):
+        with pytest.raises(BundleError, match="not a policy trust root"):
+            verify_bundle(issued, trust_root_export(acme))
+
+    def test_signed_with_the_policy_key_and_still_valid_after_rotation(self, acme, member, issued, token):
+        root = policy_trust_root(tenant=acme)
+        assert issued["key_id"] == root["keys"][0]["key_id"] and issued["key_id"].startswith("psk_")
+        record = EvidenceRecord.objects.get(tenant=acme, kind="policy.bundle.issued")
+        assert record.payload["key_id"] == issued["key_id"]
+        new_key = policy_signing_key_rotate(tenant=acme, actor=member(acme, "tenant_admin"))
+        rotated = policy_trust_root(tenant=acme)
+        assert verify_bundle(issued, rotated)  # signed while the old key was valid
+        fresh = pull(token, repository="acme/web").json()
+        assert fresh["key_id"] == new_key.key_id and verify_bundle(fresh, rotated)
+        with pytest.raises(BundleError, match="not in the trust root"):
+            verify_bundle(fresh, root)  # the old trust root does not know the new key
+        old_only = copy.deepcopy(rotated)
+        old_only["keys"][0]["valid_until"] = "2000-01-01T00:00:00Z"
+        old_only["keys"][0]["valid_from"] = "1999-01-01T00:00:00Z"
+        with pytest.raises(BundleError, match="was not valid at"):
+            verify_bundle(issued, old_only)
+
+    def test_the_tenants_own_and_overridden_canaries_are_signed(self, acme, member, rolled_out, token):
+        from policies.services.canaries import tenant_canaries_set
+
+        tenant_canaries_set(
+            tenant=acme, actor=member(acme, "tenant_admin"),
+            source_text="- {id: prod-dump, title: dump prod, action: execute_command, target: pg_dump -h prod-db}\n",
+        )  # fmt: skip
+        bundle = verify_bundle(pull(token).json(), policy_trust_root(tenant=acme)).bundle
+        assert "prod-dump" in [c["id"] for c in bundle["canaries"]]
+
     def test_engine_disagreeing_with_a_signed_canary_is_refused(self, issued):
         key = Ed25519PrivateKey.generate()
-        raw = public_key_raw(key.public_key())
         bundle = copy.deepcopy(issued["bundle"])
-        root = trust_root_document(
-            tenant=bundle["tenant"], created_at=bundle["issued_at"],
-            keys=[{"public_key": raw.hex(), "valid_from": "2020-01-01T00:00:00.000000Z", "valid_until": None}],
-        )  # fmt: skip
-        assert verify_bundle(sign_bundle(bundle, key_id=key_id_for(raw), sign=key.sign), root)
+        from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+        raw = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw).hex()
+        root = {"format": "cavra-policy-trust-root/v1", "tenant": bundle["tenant"], "keys": [
+            {"key_id": "psk_test", "algorithm": "Ed25519", "public_key": raw,
+             "valid_from": "2020-01-01T00:00:00.000000Z", "valid_until": None}]}  # fmt: skip
+        assert verify_bundle(sign_bundle(bundle, key_id="psk_test", sign=key.sign), root)
         bundle["canaries"][0]["expect"] = "allow"
         with pytest.raises(BundleError, match="canary"):
-            verify_bundle(sign_bundle(bundle, key_id=key_id_for(raw), sign=key.sign), root)
+            verify_bundle(sign_bundle(bundle, key_id="psk_test", sign=key.sign), root)
 
     def test_registry_slice_is_applied_offline(self, acme, rolled_out, agent, token):
-        verified = verify_bundle(pull(token).json(), trust_root_export(acme))
+        verified = verify_bundle(pull(token).json(), policy_trust_root(tenant=acme))
         assert (
             offline_verdict(verified, {"action": "read_file", "target": "README.md"})["decision"] == "allow"
         )
@@ -157,7 +198,7 @@ class TestVerification:
         )
         assert (unknown["decision"], unknown["rule_id"]) == ("block", "registry.mcp.server_unknown")
         agent_set_status(agent=agent, actor=None, status="suspended")
-        suspended = verify_bundle(pull(token).json(), trust_root_export(acme))
+        suspended = verify_bundle(pull(token).json(), policy_trust_root(tenant=acme))
         assert (
             offline_verdict(suspended, {"action": "read_file", "target": "README.md"})["decision"] == "block"
         )
@@ -166,7 +207,7 @@ class TestVerification:
 @pytest.mark.django_db(transaction=True)
 def test_pull_then_evaluate_and_hook_offline_with_a_spool(portal, agent_env, tmp_path):
     trust_root = tmp_path / "trust-root.json"
-    trust_root.write_text(json.dumps(trust_root_export(portal.tenant)))
+    trust_root.write_text(json.dumps(policy_trust_root(tenant=portal.tenant)))
     bundle = tmp_path / "bundle.json"
     env = {**agent_env, "CAVRA_BUNDLE": str(bundle), "CAVRA_TRUST_ROOT": str(trust_root)}
     pulled = run_cavra(["bundle", "pull"], env)

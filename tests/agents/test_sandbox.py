@@ -10,8 +10,8 @@ from django.test import Client
 
 from cavra_engine.agents.sandbox import SCENARIOS
 from evidence.models import Decision, EvidenceRecord
-from evidence.services import trust_root_export
 from policies.services import policy_pack_install_bundled, policy_pack_upload, rollout_set
+from policies.services.signing import policy_trust_root
 from registry.services import agent_create, agent_credential_issue
 from tests.agents.conftest import run_cavra
 
@@ -36,7 +36,7 @@ def bundle_files(tmp_path, tenant, version):
     )
     bundle, trust = tmp_path / "bundle.json", tmp_path / "trust-root.json"
     bundle.write_text(json.dumps(envelope))
-    trust.write_text(json.dumps(trust_root_export(tenant)))
+    trust.write_text(json.dumps(policy_trust_root(tenant=tenant)))
     return bundle, trust
 
 

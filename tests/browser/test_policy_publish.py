@@ -26,6 +26,20 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
+def edit_in_codemirror(page, text: str, *, keyboard: bool = False) -> None:
+    """Replace the editor's text: typed (select all + insert) or as one CodeMirror transaction."""
+    if keyboard:
+        page.click(".cm-editor .cm-content")
+        page.keyboard.press("Control+A")
+        page.keyboard.insert_text(text)
+        return
+    page.evaluate(
+        """text => { const view = window.CavraCodeMirror.EditorView.findFromDOM(document.querySelector('.cm-editor'));
+                     view.dispatch({changes: {from: 0, to: view.state.doc.length, insert: text}}); }""",
+        text,
+    )
+
+
 def test_loosening_publish_end_to_end(browser, live_server, tmp_path):
     acme = seed_foundation()["acme"]
     rollout = Rollout.objects.select_related("version__pack").get(
@@ -56,11 +70,14 @@ def test_loosening_publish_end_to_end(browser, live_server, tmp_path):
         author.get_by_role("button", name="Open draft").click()
         author.wait_for_url("**/policies/drafts/pdr_*/")
         source = author.input_value("#f-source")
-        author.fill("#f-source", "apiVersion: cavra.policy/v2\nmetadata: {id: x\n")
-        author.get_by_test_id("errors").wait_for()  # live validation, with the line
+        author.locator(".cm-editor .cm-content").wait_for()  # the vendored CodeMirror replaced the textarea
+        assert not author.is_visible("#f-source")
+        edit_in_codemirror(author, "apiVersion: cavra.policy/v2\nmetadata: {id: x\n", keyboard=True)
+        author.get_by_test_id("errors").wait_for()  # live validation (htmx), with the line
         assert "line" in author.get_by_test_id("errors").inner_text()
-        author.fill("#f-source", loosen(source))
+        edit_in_codemirror(author, loosen(source))
         author.get_by_test_id("draft-digest").wait_for()
+        assert author.input_value("#f-source") == loosen(source)  # the form field follows the editor
         author.get_by_test_id("make-plan").click()
         author.wait_for_url("**/policies/plans/ppl_*/")
         assert author.get_by_test_id("risk").inner_text() == "loosening"

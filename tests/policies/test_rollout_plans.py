@@ -179,10 +179,8 @@ def test_a_tenant_canary_is_checked_by_plans_and_a_bad_list_names_the_entry(setu
     admin = client_as(member(acme, "tenant_admin"), acme)
     bad = admin.post("/policies/canaries/", {"canaries": "- {id: x, title: X, action: fly, target: moon}"})
     assert bad.status_code == 422 and "canaries[0].action" in bad.content.decode()
-    clash = admin.post(
-        "/policies/canaries/", {"canaries": "- {id: rm-root, action: execute_command, target: ls}"}
-    )
-    assert clash.status_code == 422 and "shipped" in clash.content.decode()
+    twice = admin.post("/policies/canaries/", {"canaries": "- {id: a, action: read_file, target: x}\n" * 2})
+    assert twice.status_code == 422 and "canaries[1].id" in twice.content.decode()
     ok = admin.post(
         "/policies/canaries/",
         {
@@ -196,3 +194,73 @@ def test_a_tenant_canary_is_checked_by_plans_and_a_bad_list_names_the_entry(setu
         {"version": setup.baseline.public_id, "repository": "acme/x"},
     ).json()
     assert "prod-dump" in [c["id"] for c in plan["canaries"]]
+
+
+def test_publishing_an_add_on_that_runs_alone_somewhere_is_loosening_and_names_the_scopes(setup, acme):
+    from policies.services import rollout_set
+    from policies.services.drafts import policy_draft_create
+    from policies.services.plans import publish_plan_create
+
+    rollout_set(tenant=acme, version=setup.baseline, mode="enforce", actor=None, repository="acme/web")
+    draft = policy_draft_create(tenant=acme, actor=setup.author, base_version=setup.baseline)
+    plan = publish_plan_create(draft=draft, actor=setup.author)
+    alone = [r for r in plan.reasons if "would be the only pack of" in r]
+    assert plan.risk == "loosening" and alone == [
+        "baseline is a narrow add-on and would be the only pack of: acme/web / all environments"
+    ]
+
+    # the same draft when no scope runs the pack alone: no such reason
+    Rollout.objects.filter(tenant=acme, repository__name="acme/web").delete()
+    plan = publish_plan_create(draft=draft, actor=setup.author)
+    assert not [r for r in plan.reasons if "would be the only pack of" in r]
+
+
+def test_disabling_or_overriding_a_shipped_canary_waits_for_someone_elses_approval(
+    setup, acme, member, client_as
+):
+    from approvals.services import approval_request_deny
+    from policies.services.canaries import tenant_canaries, tenant_canaries_set
+
+    admin = member(acme, "tenant_admin", email="admin@acme.test")
+    ids = lambda: [c.id for c in tenant_canaries(tenant=acme)]  # noqa: E731
+    assert "read-dotenv" in ids()
+    row = tenant_canaries_set(tenant=acme, actor=admin, source_text="- {id: read-dotenv, disabled: true}\n")
+    assert row.pending_approval_ref.startswith("apr_") and "read-dotenv" in ids()  # nothing changed yet
+    assert row.pending_reasons == ["canary read-dotenv (read .env) no longer checked"]
+    approval = ApprovalRequest.objects.get(public_id=row.pending_approval_ref)
+    assert approval.subject_type == "canary_change" and approval.status == "pending"
+
+    another = client_as(admin, acme).post("/policies/canaries/", {"canaries": ""})
+    assert another.status_code == 422 and row.pending_approval_ref in another.content.decode()
+    with pytest.raises(PermissionDenied):
+        approval_request_approve(approval=approval, actor=admin)  # the requester never approves
+    approval_request_approve(approval=approval, actor=setup.reviewer, reason="dotenv is not used here")
+    assert "read-dotenv" not in ids()
+    kinds = EvidenceRecord.objects.filter(tenant=acme, kind__startswith="audit.policy.canaries")
+    assert sorted(kinds.values_list("kind", flat=True)) == [
+        "audit.policy.canaries.request",
+        "audit.policy.canaries.set",
+    ]
+
+    # overriding a shipped canary is a loosening too; a denial leaves the list as it was
+    row = tenant_canaries_set(
+        tenant=acme, actor=admin,
+        source_text="- {id: read-dotenv, disabled: true}\n- {id: rm-root, title: rm, action: execute_command, target: ls}\n",
+    )  # fmt: skip
+    assert row.pending_reasons == ["canary rm-root (rm -rf /) now checks a different action"]
+    approval_request_deny(
+        approval=ApprovalRequest.objects.get(public_id=row.pending_approval_ref),
+        actor=setup.reviewer,
+        reason="no",
+    )
+    assert next(c for c in tenant_canaries(tenant=acme) if c.id == "rm-root").case["target"] == "rm -rf /"
+
+    # adding one applies at once; re-enabling a canary is a tightening
+    row = tenant_canaries_set(
+        tenant=acme, actor=admin, source_text="- {id: mine, action: read_file, target: k.pem}\n"
+    )
+    assert not row.pending_approval_ref and "read-dotenv" in ids() and "mine" in ids()
+    bad = tenant_canaries_set
+    with pytest.raises(Exception) as err:
+        bad(tenant=acme, actor=admin, source_text="- {id: mine, disabled: true}\n")
+    assert "only a shipped canary can be disabled" in str(err.value)
