@@ -233,6 +233,9 @@ EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="CAVRA Portal <cavra@localhost>")
 
+# Fernet keys for secrets at rest (core/secrets.py), comma-separated, the first one encrypts.
+CAVRA_SECRET_KEYS = env.list("CAVRA_SECRET_KEYS", default=[])
+
 EVIDENCE_KEY_ENCRYPTION_KEY = env("EVIDENCE_KEY_ENCRYPTION_KEY", default="")
 # Append-only file that receives every signed tree head (for air-gapped sites: ship it to WORM media).
 EVIDENCE_HEADS_FILE = env("EVIDENCE_HEADS_FILE", default="")

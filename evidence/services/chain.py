@@ -12,6 +12,7 @@ from cavra_engine.evidence.canonical import (
     canonicalize,
     normalize,
 )
+from core.events import Fact, fact_announce
 from evidence.models import (
     ChainHead,
     EvidenceRecord,
@@ -50,6 +51,9 @@ def evidence_append(*, tenant: Tenant, kind: str, subject: str, payload: dict, a
         repository=_text(payload.get("repository"), 300),
         decision=_text(payload.get("decision"), 32),
     )
+    # Listeners (connectors) write their outbox rows now, before the chain lock is taken, so they
+    # do not lengthen the time the tenant's chain is locked.
+    fact_announce(Fact(tenant, record.kind, record.subject, payload, record.public_id, timezone.now()))
     connection = transaction.get_connection()
     if connection.vendor == "postgresql":
         return _append_postgresql(connection, record)
