@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "approvals",
     "policies",
     "aispm",
+    "connectors",
 ]
 
 MIDDLEWARE = [
