@@ -100,6 +100,8 @@ def _summary(event_type: str, fact_kind: str, payload: dict) -> str:
         return f"Approval needed: {what} by {payload.get('agent') or 'a person'}"
     if event_type == "break_glass":
         return f"BREAK-GLASS: {what} allowed without review"
+    if event_type == TEST_EVENT:
+        return "Test message from CAVRA Portal: this connector works"
     if event_type == "finding":
         return f"Finding {payload.get('status', 'open')}: {payload.get('check', '')} on {payload.get('subject', '')}"
     return f"Approval {fact_kind.split('.', 1)[-1]}: {what}"
