@@ -76,5 +76,8 @@ bench-replay: install
 bench-aispm: install
 	$(BIN)/python bench/bench_aispm.py --write-doc
 
+bench-outbox: install
+	$(BIN)/python bench/bench_outbox.py --write-doc
+
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -166,6 +166,7 @@ class Receiver:
         self.check, self.secret, self.port, self.delay = check, secret, port, delay
         self.down = False
         self.events: list[dict] = []
+        self.first_received: dict[str, float] = {}  # idempotency key -> time.time() of its first receipt
         self.requests = 0
         self.rejections: list[tuple[int, str]] = []
         self._lock = threading.Lock()
@@ -206,8 +207,11 @@ class Receiver:
                     with receiver._lock:
                         receiver.rejections.append((exc.status, str(exc.body)))
                     return self._answer(exc.status, exc.body)
+                now = time.time()
                 with receiver._lock:
                     receiver.events.extend(events)
+                    for event in events:
+                        receiver.first_received.setdefault(event["idempotency_key"], now)
                 return self._answer(status, answer)
 
             def _answer(self, status, answer):
