@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 
 import pytest
-from kombu import pools
 
 from cavra_portal.celery import app as celery_app
 from core.models import OutboxMessage
@@ -29,9 +28,10 @@ def celery_inline():
 
 
 def _reconnect() -> None:
-    """Drop every pooled broker connection of this process (kombu keeps pools per connection URL)."""
+    """Make this process's producer connect to the configured broker afresh (the app pools connections)."""
     celery_app.close()
-    pools.reset()
+    celery_app._pool = None
+    celery_app.amqp._producer_pool = None
 
 
 @pytest.fixture(scope="module")
