@@ -21,6 +21,17 @@ def approval_expire(approval_id: int) -> None:
     approval_request_expire(approval_id=approval_id)
 
 
+def _each_due(qs, tenant_id: int | None, action) -> int:
+    """`action(approval_id=)` on up to 1,000 due requests (of one tenant, if given), soonest first, each
+    in its own transaction; the count it ran on."""
+    if tenant_id is not None:
+        qs = qs.filter(tenant_id=tenant_id)
+    ids = list(qs.order_by("expires_at").values_list("pk", flat=True)[:1000])
+    for approval_id in ids:
+        action(approval_id=approval_id)
+    return len(ids)
+
+
 @shared_task(name=EXPIRE_TASK)
 def approvals_expire_due(tenant_id: int | None = None) -> int:
     """Expire every pending or unused approval whose time is up (each in its own transaction)."""
@@ -29,12 +40,7 @@ def approvals_expire_due(tenant_id: int | None = None) -> int:
     qs = ApprovalRequest.objects.filter(
         status__in=[ApprovalRequest.Status.PENDING, *USABLE], expires_at__lte=timezone.now()
     )
-    if tenant_id is not None:
-        qs = qs.filter(tenant_id=tenant_id)
-    ids = list(qs.order_by("expires_at").values_list("pk", flat=True)[:1000])
-    for approval_id in ids:
-        approval_request_expire(approval_id=approval_id)
-    return len(ids)
+    return _each_due(qs, tenant_id, approval_request_expire)
 
 
 @shared_task(name=ESCALATE_TASK)
@@ -54,9 +60,4 @@ def approvals_escalate_due(tenant_id: int | None = None) -> int:
         )
         .filter(expires_at__lte=now + F("window"))
     )
-    if tenant_id is not None:
-        qs = qs.filter(tenant_id=tenant_id)
-    ids = list(qs.order_by("expires_at").values_list("pk", flat=True)[:1000])
-    for approval_id in ids:
-        approval_request_escalate(approval_id=approval_id)
-    return len(ids)
+    return _each_due(qs, tenant_id, approval_request_escalate)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import REDIRECT_FIELD_NAME, get_user_model
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -149,6 +150,42 @@ class TenantScopedAdmin(admin.ModelAdmin):
     def delete_queryset(self, request, queryset):
         for obj in queryset:
             self.delete_model(request, obj)
+
+
+class ServiceSavedAdmin(TenantScopedAdmin):
+    """An admin whose saves go through the app's service. Its form runs the service's own checks
+    (`service_check`), so an error shows beside its field instead of surfacing after a save."""
+
+    def service_check(self, *, tenant, form, obj) -> None:
+        """Raise the service's ValidationError for the form's cleaned data (obj is None when adding)."""
+
+    def service_tenant(self, request, obj, data=None):
+        """The tenant a save acts in: the row's, else the one a superuser chose, else the request's."""
+        if obj is not None and obj.pk:
+            return getattr(obj, self.tenant_field)
+        if self._is_super(request) and (data or {}).get(self.tenant_field):
+            return data[self.tenant_field]
+        if self._is_super(request) and obj is not None and getattr(obj, f"{self.tenant_field}_id", None):
+            return getattr(obj, self.tenant_field)
+        return request.tenant
+
+    def get_form(self, request, obj=None, **kwargs):
+        form_class = super().get_form(request, obj, **kwargs)
+        admin_ = self
+
+        class ServiceChecked(form_class):
+            def clean(self):
+                data = super().clean()
+                tenant = admin_.service_tenant(request, obj, data)
+                if not self.errors and tenant is not None:
+                    try:
+                        admin_.service_check(tenant=tenant, form=self, obj=obj)
+                    except ValidationError as exc:
+                        for field, errors in exc.message_dict.items():
+                            self.add_error(field if field in self.fields else None, errors)
+                return data
+
+        return ServiceChecked
 
 
 class TenantSelfAdmin(TenantScopedAdmin):

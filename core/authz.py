@@ -48,6 +48,9 @@ CAPABILITY_ROLES: dict[str, frozenset[str]] = {
     "approvals.cancel": frozenset({R.TENANT_ADMIN}),  # the agent's owner too (object rule)
     "approvals.break_glass": frozenset({R.TENANT_ADMIN}),  # grantees too (approvals.may_break_glass)
     "approvals.review_break_glass": frozenset({R.TENANT_ADMIN, R.COMPLIANCE_OFFICER, R.AUDITOR}),
+    # who is told (e-mail): a request nobody can decide as routed, or left unanswered near expiry
+    "approvals.receive_escalations": frozenset({R.TENANT_ADMIN}),
+    "approvals.receive_break_glass": frozenset({R.TENANT_ADMIN, R.SECURITY_REVIEWER}),  # glass was broken
     # policies and decisions
     "policies.view": frozenset(
         {R.TENANT_ADMIN, R.SECURITY_REVIEWER, R.OPERATOR, R.EVALUATOR, R.COMPLIANCE_OFFICER, R.AUDITOR}

@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from core.admin import TenantScopedAdmin
+from core.admin import ReadOnlyTenantScopedAdmin
 from evidence.models import (
     AgentSession,
     Checkpoint,
@@ -14,19 +14,8 @@ from evidence.models import (
 )
 
 
-class ReadOnlyAdmin(TenantScopedAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
 @admin.register(EvidenceRecord)
-class EvidenceRecordAdmin(ReadOnlyAdmin):
+class EvidenceRecordAdmin(ReadOnlyTenantScopedAdmin):
     list_display = ("seq", "tenant", "kind", "subject", "actor", "created_at")
     list_filter = ("tenant", "kind")
     search_fields = ("public_id", "subject")
@@ -34,33 +23,33 @@ class EvidenceRecordAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Checkpoint)
-class CheckpointAdmin(ReadOnlyAdmin):
+class CheckpointAdmin(ReadOnlyTenantScopedAdmin):
     list_display = ("seq", "tenant", "created_at", "key", "reason")
     list_select_related = ("tenant", "key")
 
 
 @admin.register(SigningKey)
-class SigningKeyAdmin(ReadOnlyAdmin):
+class SigningKeyAdmin(ReadOnlyTenantScopedAdmin):
     list_display = ("key_id", "tenant", "fingerprint", "valid_from", "valid_until")
     exclude = ("private_key_encrypted",)
 
 
 @admin.register(VerificationRun)
-class VerificationRunAdmin(ReadOnlyAdmin):
+class VerificationRunAdmin(ReadOnlyTenantScopedAdmin):
     list_display = ("tenant", "started_at", "ok", "summary", "trigger")
 
 
 @admin.register(RetentionPolicy)
-class RetentionPolicyAdmin(ReadOnlyAdmin):
+class RetentionPolicyAdmin(ReadOnlyTenantScopedAdmin):
     list_display = ("tenant", "retention_days", "legal_hold")
 
 
 @admin.register(AgentSession)
-class AgentSessionAdmin(ReadOnlyAdmin):
+class AgentSessionAdmin(ReadOnlyTenantScopedAdmin):
     list_display = ("public_id", "tenant", "agent_ref", "repository", "started_at")
 
 
 @admin.register(Decision)
-class DecisionAdmin(ReadOnlyAdmin):
+class DecisionAdmin(ReadOnlyTenantScopedAdmin):
     list_display = ("public_id", "tenant", "decision", "action", "target", "created_at")
     list_filter = ("decision",)

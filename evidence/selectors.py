@@ -10,18 +10,19 @@ from evidence.models import ChainHead, Checkpoint, EvidenceRecord, RetentionPoli
 from evidence.services.common import checkpoint_document
 from tenants.models import Tenant
 
-FILTER_FIELDS = (
-    "kind",
-    "session",
-    "agent",
-    "repository",
-    "decision",
-    "subject",
-    "since",
-    "until",
-    "seq_from",
-    "seq_to",
-)
+# Filter name -> the lookup it narrows by (`kind` is separate: exact, or a prefix ending in ".").
+_LOOKUPS = {
+    "session": "session_ref",
+    "agent": "agent_ref",
+    "repository": "repository",
+    "decision": "decision",
+    "subject": "subject",
+    "since": "created_at__gte",
+    "until": "created_at__lt",
+    "seq_from": "seq__gte",
+    "seq_to": "seq__lte",
+}
+FILTER_FIELDS = ("kind", *_LOOKUPS)
 
 
 def evidence_records(*, tenant: Tenant, user=None, filters: dict | None = None) -> QuerySet[EvidenceRecord]:
@@ -30,25 +31,7 @@ def evidence_records(*, tenant: Tenant, user=None, filters: dict | None = None) 
     f = {k: v for k, v in (filters or {}).items() if v not in (None, "")}
     if "kind" in f:
         qs = qs.filter(kind__startswith=f["kind"]) if f["kind"].endswith(".") else qs.filter(kind=f["kind"])
-    if "session" in f:
-        qs = qs.filter(session_ref=f["session"])
-    if "agent" in f:
-        qs = qs.filter(agent_ref=f["agent"])
-    if "repository" in f:
-        qs = qs.filter(repository=f["repository"])
-    if "decision" in f:
-        qs = qs.filter(decision=f["decision"])
-    if "subject" in f:
-        qs = qs.filter(subject=f["subject"])
-    if "since" in f:
-        qs = qs.filter(created_at__gte=f["since"])
-    if "until" in f:
-        qs = qs.filter(created_at__lt=f["until"])
-    if "seq_from" in f:
-        qs = qs.filter(seq__gte=f["seq_from"])
-    if "seq_to" in f:
-        qs = qs.filter(seq__lte=f["seq_to"])
-    return qs
+    return qs.filter(**{lookup: f[name] for name, lookup in _LOOKUPS.items() if name in f})
 
 
 def evidence_record_get(*, tenant: Tenant, user=None, public_id: str) -> EvidenceRecord:

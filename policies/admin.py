@@ -6,23 +6,78 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils.html import format_html
 
-from core.admin import TenantScopedAdmin
+from core.admin import ReadOnlyTenantScopedAdmin, ServiceSavedAdmin, TenantScopedAdmin
 from policies.models import Environment, PolicyPack, PolicyVersion, Repository, Rollout, RolloutChange
-from policies.services import tenant_policy_changed
 from policies.services.rollout_plans import rollout_change_request
+from policies.services.scopes import (
+    environment_name_clean,
+    environment_save,
+    policy_scope_delete,
+    repository_name_clean,
+    repository_save,
+)
 
 
-class PolicyScopeAdmin(TenantScopedAdmin):
-    """Edits here change which policy applies where: invalidate the decision path's rollout cache."""
+class PolicyScopeAdmin(ServiceSavedAdmin):
+    """Repositories and environments save and delete through policies.services.scopes, as everywhere
+    else: checked, audited into evidence, and the decision path's rollout cache dropped. One that a
+    rollout still applies to is not deleted (the message names the rollouts)."""
+
+    kind: str  # "repository" | "environment"
+
+    def service_check(self, *, tenant, form, obj) -> None:
+        data = form.cleaned_data
+        clean = repository_name_clean if self.kind == "repository" else environment_name_clean
+        try:
+            name = clean(data.get("name"))
+        except ValidationError as exc:
+            raise ValidationError({"name": exc.messages})
+        clash = self.model.objects.filter(tenant=tenant, name=name).exclude(pk=obj.pk if obj else None)
+        if clash.exists():
+            raise ValidationError({"name": f"The tenant already has {self.kind} {name!r}."})
 
     def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        tenant_policy_changed(tenant=obj.tenant)
+        data, tenant = (
+            form.cleaned_data,
+            self.service_tenant(request, obj if change else None, form.cleaned_data),
+        )
+        existing = obj if change else None
+        try:
+            if self.kind == "repository":
+                saved = repository_save(
+                    tenant=tenant,
+                    actor=request.user,
+                    repository=existing,
+                    name=data["name"],
+                    description=data.get("description", ""),
+                    owners=data.get("owners", ()),
+                )
+            else:
+                saved = environment_save(
+                    tenant=tenant,
+                    actor=request.user,
+                    environment=existing,
+                    name=data["name"],
+                    is_production=data.get("is_production", False),
+                )
+        except ValidationError as exc:
+            # A race with another writer (the form ran the same checks); nothing was saved.
+            self.message_user(request, "; ".join(exc.messages), level=messages.ERROR)
+            return
+        obj.pk, obj.tenant = saved.pk, saved.tenant
+
+    def save_related(self, request, form, formsets, change):
+        pass  # the service saved the owners with the row, in its transaction
 
     def delete_model(self, request, obj):
-        tenant = obj.tenant
-        super().delete_model(request, obj)
-        tenant_policy_changed(tenant=tenant)
+        try:
+            policy_scope_delete(scope=obj, actor=request.user)
+        except ValidationError as exc:
+            self.message_user(request, "; ".join(exc.messages), level=messages.ERROR)
+
+    def delete_queryset(self, request, queryset):
+        for scope in queryset:
+            self.delete_model(request, scope)
 
 
 @admin.register(PolicyPack)
@@ -47,14 +102,17 @@ class PolicyVersionAdmin(TenantScopedAdmin):
 
 @admin.register(Repository)
 class RepositoryAdmin(PolicyScopeAdmin):
+    kind = "repository"
     list_display = ("name", "description", "tenant")
     list_filter = ("tenant",)
     search_fields = ("name",)
     filter_horizontal = ("owners",)
+    readonly_fields = ("created_at",)
 
 
 @admin.register(Environment)
 class EnvironmentAdmin(PolicyScopeAdmin):
+    kind = "environment"
     list_display = ("name", "is_production", "tenant")
     list_filter = ("tenant",)
 
@@ -136,15 +194,6 @@ class RolloutAdmin(TenantScopedAdmin):
 
 
 @admin.register(RolloutChange)
-class RolloutChangeAdmin(TenantScopedAdmin):
+class RolloutChangeAdmin(ReadOnlyTenantScopedAdmin):
     list_display = ("created_at", "scope", "actor", "tenant")
     list_filter = ("tenant",)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -120,18 +120,24 @@ class DraftPlanView(CapabilityRequiredMixin, View):
         return redirect("policies:plan", public_id=plan.public_id)
 
 
+def _plan_context(request, plan, **extra) -> dict:
+    """What a publish plan and a rollout change plan page both show: canaries turning allow, the replay
+    matrix, and whether the reader may act on the plan."""
+    return {
+        "plan": plan,
+        "turning": [c for c in plan.canaries if c.get("turns_allow")],
+        "matrix": _matrix_rows(plan.replay) if plan.replay_id else None,
+        "can_write": can(request.user, request.tenant, "policies.publish"),
+        **extra,
+    }
+
+
 class PlanView(CapabilityRequiredMixin, View):
     required_capability = "policies.view"
 
     def get(self, request, public_id: str):
         plan = selectors.publish_plan_get(tenant=request.tenant, user=request.user, public_id=public_id)
-        context = {
-            "plan": plan,
-            "stale": plan.draft.digest != plan.draft_digest,
-            "turning": [c for c in plan.canaries if c.get("turns_allow")],
-            "matrix": _matrix_rows(plan.replay) if plan.replay_id else None,
-            "can_write": can(request.user, request.tenant, "policies.publish"),
-        }
+        context = _plan_context(request, plan, stale=plan.draft.digest != plan.draft_digest)
         return render(request, "policies/plan.html", context)
 
 
@@ -273,13 +279,7 @@ class RolloutPlanView(CapabilityRequiredMixin, View):
         plan = selectors.rollout_change_plan_get(
             tenant=request.tenant, user=request.user, public_id=public_id
         )
-        context = {
-            "plan": plan,
-            "turning": [c for c in plan.canaries if c.get("turns_allow")],
-            "matrix": _matrix_rows(plan.replay) if plan.replay_id else None,
-            "can_write": can(request.user, request.tenant, "policies.publish"),
-        }
-        return render(request, "policies/rollout_plan.html", context)
+        return render(request, "policies/rollout_plan.html", _plan_context(request, plan))
 
 
 class RolloutPlanApplyView(CapabilityRequiredMixin, View):

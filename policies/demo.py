@@ -64,6 +64,14 @@ ACTIVITY = [
 MODULES = ["billing", "auth", "ledger", "api", "checkout", "search", "notifications"]
 
 
+def activity_sample(rng: random.Random, activity=ACTIVITY) -> tuple[str, str, dict]:
+    """One weighted piece of everyday agent work: (action, target, the other DecisionInput fields)."""
+    _, action, target, extra = rng.choices(activity, weights=[a[0] for a in activity])[0]
+    module = rng.choice(MODULES)
+    fields = {k: (v.format(module=module) if isinstance(v, str) else v) for k, v in extra.items()}
+    return action, target.format(module=module), fields
+
+
 @contextmanager
 def simulated_clock(moment):
     with mock.patch("django.utils.timezone.now", return_value=moment):
@@ -139,10 +147,7 @@ def _generate_activity(tenant, count: int) -> int:
     made = 0
     for index in range(count):
         agent, activity, repos = rng.choice(workers)
-        _, action, target, extra = rng.choices(activity, weights=[a[0] for a in activity])[0]
-        module = rng.choice(MODULES)
-        target = target.format(module=module)
-        fields = {k: (v.format(module=module) if isinstance(v, str) else v) for k, v in extra.items()}
+        action, target, fields = activity_sample(rng, activity)
         moment = start + step * index + timedelta(seconds=rng.randint(0, 59))
         data = DecisionInput(
             action=action,

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from django.db.models import QuerySet
-from django.utils.dateparse import parse_datetime
 
 from core.authz import can, get_for_tenant_or_404
 from evidence.models import AgentSession, Decision
@@ -23,79 +20,25 @@ def can_read_activity(user, tenant) -> bool:
     return can(user, tenant, "policies.view_activity")
 
 
-def _parse_time(value: str | None, field: str) -> datetime | None:
-    from django.core.exceptions import ValidationError
-
-    if not value:
-        return None
-    parsed = parse_datetime(value)
-    if parsed is None:
-        raise ValidationError({field: "Use an ISO 8601 time such as 2026-11-01T00:00:00Z."})
-    return parsed
-
-
-def _text_filter(filters, key: str) -> str:
-    from django.core.exceptions import ValidationError
-
-    value = (filters.get(key) or "").strip()
-    if "\x00" in value:
-        raise ValidationError({key: "Null characters are not allowed."})
-    return value
-
-
-def decision_list(*, tenant, user, filters: dict | None = None) -> QuerySet[Decision]:
-    """Decisions the caller may see: an agent only its own, a member with an activity role all."""
+def _activity(model, *, tenant, user) -> QuerySet:
+    """Rows of an activity model the caller may see: an agent only its own, a member with an activity role all."""
     if not can_read_activity(user, tenant):
-        return Decision.objects.none()
-    qs = Decision.objects.filter(tenant=tenant).select_related("session", "evidence")
+        return model.objects.none()
+    qs = model.objects.filter(tenant=tenant)
     agent = _agent_of(user)
-    if agent is not None:
-        qs = qs.filter(agent_ref=agent.public_id)
-    filters = filters or {}
-    mapping = {
-        "agent": "agent_ref",
-        "repository": "repository",
-        "environment": "environment",
-        "decision": "decision",
-        "severity": "severity",
-        "rule_id": "rule_id",
-        "action": "action",
-        "session": "session__public_id",
-    }
-    for key, column in mapping.items():
-        value = _text_filter(filters, key)
-        if value:
-            qs = qs.filter(**{column: value})
-    since = _parse_time(filters.get("since"), "since")
-    until = _parse_time(filters.get("until"), "until")
-    if since:
-        qs = qs.filter(created_at__gte=since)
-    if until:
-        qs = qs.filter(created_at__lt=until)
-    return qs
+    return qs if agent is None else qs.filter(agent_ref=agent.public_id)
+
+
+def decision_list(*, tenant, user) -> QuerySet[Decision]:
+    return _activity(Decision, tenant=tenant, user=user).select_related("session", "evidence")
 
 
 def decision_get(*, tenant, user, public_id: str) -> Decision:
     return get_for_tenant_or_404(decision_list(tenant=tenant, user=user), tenant, public_id=public_id)
 
 
-def session_list(*, tenant, user, filters: dict | None = None) -> QuerySet[AgentSession]:
-    if not can_read_activity(user, tenant):
-        return AgentSession.objects.none()
-    qs = AgentSession.objects.filter(tenant=tenant)
-    agent = _agent_of(user)
-    if agent is not None:
-        qs = qs.filter(agent_ref=agent.public_id)
-    filters = filters or {}
-    for key, column in {
-        "agent": "agent_ref",
-        "repository": "repository",
-        "environment": "environment",
-    }.items():
-        value = _text_filter(filters, key)
-        if value:
-            qs = qs.filter(**{column: value})
-    return qs
+def session_list(*, tenant, user) -> QuerySet[AgentSession]:
+    return _activity(AgentSession, tenant=tenant, user=user)
 
 
 def session_get(*, tenant, user, public_id: str) -> AgentSession:

@@ -13,7 +13,7 @@ from cavra_engine.policy import list_bundled_packs
 from core.authz import CapabilityRequiredMixin, can
 from core.filtersets import filtered, query_without
 from evidence.models import Decision
-from policies.filtersets import DecisionFilterSet, SessionFilterSet
+from policies.filtersets import DecisionPageFilterSet, SessionFilterSet
 from policies.forms import BundledInstallForm, PackUploadForm, RolloutForm
 from policies.selectors import (
     decision_get,
@@ -181,7 +181,7 @@ class ActivityView(CapabilityRequiredMixin, View):
     required_capability = "policies.view_activity"
 
     def get(self, request):
-        filterset = DecisionFilterSet(
+        filterset = DecisionPageFilterSet(
             request.GET, queryset=decision_list(tenant=request.tenant, user=request.user)
         )
         qs, filter_errors = filtered(filterset)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
-from core.admin import TenantScopedAdmin
+from core.admin import ServiceSavedAdmin, TenantScopedAdmin
 from registry.models import Agent, AgentCredential, McpServer, McpTool, WorkloadIdentityBinding
 from registry.services import (
     agent_changes_validate,
@@ -17,10 +17,11 @@ from registry.services import (
     workload_identity_set_enabled,
     workload_identity_unbind,
 )
+from registry.services.agents import AGENT_FIELDS
 
 
 @admin.register(Agent)
-class AgentAdmin(TenantScopedAdmin):
+class AgentAdmin(ServiceSavedAdmin):
     list_display = ("name", "public_id", "tenant", "profile", "status", "risk_tier", "owner", "last_seen_at")
     list_filter = ("tenant", "status", "profile", "risk_tier")
     list_select_related = ("tenant", "owner")
@@ -28,17 +29,7 @@ class AgentAdmin(TenantScopedAdmin):
     readonly_fields = ("public_id", "last_seen_at", "created_at", "updated_at", "created_by")
     # Fields the registry service owns; saving goes through agent_create / agent_update, so retiring
     # revokes every token and is audited into the evidence chain, exactly as from the pages or the API.
-    service_fields = (
-        "name",
-        "description",
-        "profile",
-        "owner",
-        "status",
-        "allowed_repositories",
-        "allowed_actions",
-        "allowed_mcp_tools",
-        "risk_tier",
-    )
+    service_fields = AGENT_FIELDS
 
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))
@@ -50,25 +41,8 @@ class AgentAdmin(TenantScopedAdmin):
     def has_delete_permission(self, request, obj=None):
         return False  # an agent's decisions and evidence point at it: retire it instead
 
-    def get_form(self, request, obj=None, **kwargs):
-        form_class = super().get_form(request, obj, **kwargs)
-        admin_ = self
-
-        class ServiceChecked(form_class):
-            def clean(self):
-                data = super().clean()
-                tenant = obj.tenant if obj is not None else request.tenant
-                if admin_._is_super(request) and obj is None:
-                    tenant = data.get("tenant") or tenant
-                if not self.errors and tenant is not None:
-                    # The service's own checks, so an error shows next to its field, not after a save.
-                    try:
-                        agent_changes_validate(tenant=tenant, changes=admin_._changes(self, obj), agent=obj)
-                    except ValidationError as exc:
-                        self.add_error(None, exc)
-                return data
-
-        return ServiceChecked
+    def service_check(self, *, tenant, form, obj) -> None:
+        agent_changes_validate(tenant=tenant, changes=self._changes(form, obj), agent=obj)
 
     def _changes(self, form, obj) -> dict:
         names = [f for f in self.service_fields if f in form.cleaned_data]
@@ -82,9 +56,8 @@ class AgentAdmin(TenantScopedAdmin):
             if change:
                 saved = agent_update(agent=obj, actor=request.user, **changes)
             else:
-                tenant = obj.tenant if self._is_super(request) else request.tenant
                 status = changes.pop("status", None)
-                saved = agent_create(tenant=tenant, actor=request.user, **changes)
+                saved = agent_create(tenant=self.service_tenant(request, obj), actor=request.user, **changes)
                 if status and status != saved.status:
                     saved = agent_update(agent=saved, actor=request.user, status=status)
         except ValidationError as exc:

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import hmac
-from datetime import timedelta
 
 from django.db import connection
-from django.db.models import Q
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, SessionAuthentication, get_authorization_header
 
-from registry.models import Agent, AgentCredential, WorkloadIdentityBinding
+from core.usage import record_use
+from registry.models import Agent, AgentCredential
 from registry.services import TOKEN_PREFIX, token_hash
 from registry.workload_identity import (
     IdentityProviderUnreachable,
@@ -24,7 +23,6 @@ from registry.workload_identity import (
 from tenants.authentication import PersonalTokenAuthentication
 from tenants.models import Tenant
 
-LAST_USED_GRANULARITY = timedelta(minutes=1)
 _MAX_TOKEN_LENGTH = 200
 
 
@@ -210,7 +208,7 @@ class AgentTokenAuthentication(BaseAuthentication):
             raise exceptions.AuthenticationFailed(
                 f"Agent {agent.name} is retired; its workload identities no longer work."
             )
-        self._touch_binding(binding, agent, timezone.now())
+        self._touch(binding, agent, timezone.now())
         principal = AgentPrincipal(agent, workload=workload)
         self._bind_request(request, agent)
         return principal, workload
@@ -223,33 +221,9 @@ class AgentTokenAuthentication(BaseAuthentication):
                 target.agent = agent
 
     @staticmethod
-    def _touch_binding(binding: WorkloadIdentityBinding, agent: Agent, now) -> None:
-        stale = now - LAST_USED_GRANULARITY
-        if binding.last_used_at is not None and binding.last_used_at > stale:
-            return
-        updated = (
-            WorkloadIdentityBinding.objects.filter(pk=binding.pk)
-            .filter(Q(last_used_at__isnull=True) | Q(last_used_at__lte=stale))
-            .update(last_used_at=now)
-        )
-        if updated:
-            binding.last_used_at = now
-            Agent.objects.filter(pk=agent.pk).update(last_seen_at=now)
-            agent.last_seen_at = now
-
-    @staticmethod
-    def _touch(credential: AgentCredential, agent: Agent, now) -> None:
-        """Record use at most once a minute per credential: one conditional UPDATE, none most of the time."""
-        stale = now - LAST_USED_GRANULARITY
-        if credential.last_used_at is not None and credential.last_used_at > stale:
-            return
-        updated = (
-            AgentCredential.objects.filter(pk=credential.pk)
-            .filter(Q(last_used_at__isnull=True) | Q(last_used_at__lte=stale))
-            .update(last_used_at=now)
-        )
-        if updated:
-            credential.last_used_at = now
+    def _touch(used, agent: Agent, now) -> None:
+        """A credential or binding was used: record it, and the agent as seen, at most once a minute."""
+        if record_use(used, now):
             Agent.objects.filter(pk=agent.pk).update(last_seen_at=now)
             agent.last_seen_at = now
 

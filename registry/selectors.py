@@ -28,7 +28,7 @@ def can_write_registry(user, tenant: Tenant | None) -> bool:
 # ---------------------------------------------------------------- agents
 
 
-def agent_list(*, tenant: Tenant, user, filters: dict | None = None) -> QuerySet[Agent]:
+def agent_list(*, tenant: Tenant, user) -> QuerySet[Agent]:
     """Agents a caller may see: readers see the tenant's, an agent token only itself."""
     principal_agent = _agent_principal(user)
     if principal_agent is not None:
@@ -39,17 +39,6 @@ def agent_list(*, tenant: Tenant, user, filters: dict | None = None) -> QuerySet
         qs = Agent.objects.filter(tenant=tenant)
     else:
         return Agent.objects.none()
-    filters = filters or {}
-    if filters.get("status"):
-        qs = qs.filter(status=filters["status"])
-    if filters.get("profile"):
-        qs = qs.filter(profile=filters["profile"])
-    if filters.get("risk_tier"):
-        qs = qs.filter(risk_tier=filters["risk_tier"])
-    if filters.get("owner"):
-        qs = qs.filter(owner__email__iexact=filters["owner"])
-    if filters.get("q"):
-        qs = qs.filter(Q(name__icontains=filters["q"]) | Q(description__icontains=filters["q"]))
     return qs.select_related("owner", "tenant")
 
 
@@ -84,7 +73,7 @@ def workload_identity_get(*, agent: Agent, public_id: str) -> WorkloadIdentityBi
 # ---------------------------------------------------------------- MCP servers
 
 
-def mcp_server_list(*, tenant: Tenant, user, filters: dict | None = None) -> QuerySet[McpServer]:
+def mcp_server_list(*, tenant: Tenant, user) -> QuerySet[McpServer]:
     principal_agent = _agent_principal(user)
     if principal_agent is not None:
         if principal_agent.tenant_id != tenant.pk:
@@ -92,17 +81,6 @@ def mcp_server_list(*, tenant: Tenant, user, filters: dict | None = None) -> Que
     elif not can_read_registry(user, tenant):
         return McpServer.objects.none()
     qs = McpServer.objects.filter(tenant=tenant)
-    filters = filters or {}
-    if filters.get("trust_tier"):
-        qs = qs.filter(trust_tier=filters["trust_tier"])
-    if filters.get("approval_state"):
-        qs = qs.filter(approval_state=filters["approval_state"])
-    if filters.get("q"):
-        qs = qs.filter(
-            Q(server_id__icontains=filters["q"])
-            | Q(name__icontains=filters["q"])
-            | Q(publisher__icontains=filters["q"])
-        )
     return qs.select_related("owner").annotate(
         tool_count=Count("tools", distinct=True),
         attention_count=Count("tools", filter=~Q(tools__status=McpTool.Status.APPROVED), distinct=True),

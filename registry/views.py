@@ -34,48 +34,86 @@ def _no_store(response):
     return response
 
 
-# ---------------------------------------------------------------- agents
+class RegistryListView(RegistryPageMixin, View):
+    """A registry list with its filters and the register form, declared by the subclass: an htmx GET
+    gets only the table region; a bad filter is a 400, an invalid form a 422 with the list around it."""
 
+    filterset_class: type
+    list_selector = None  # selectors.<x>_list(tenant=, user=)
+    template: str
+    table_partial: str
+    rows_name: str
 
-class AgentsView(RegistryPageMixin, View):
+    def form(self, data=None):
+        raise NotImplementedError
+
+    def create(self, request, data):
+        """Call the service; return the redirect to the new row."""
+        raise NotImplementedError
+
+    def rows(self, queryset):
+        return queryset
+
+    def choices(self) -> dict:
+        return {}
+
     def get(self, request):
-        return self._render(request, AgentForm(tenant=request.tenant))
+        return self._render(request, self.form())
 
     def post(self, request):
-        form = AgentForm(request.POST, tenant=request.tenant)
+        form = self.form(request.POST)
         if form.is_valid():
             try:
-                agent = services.agent_create(tenant=request.tenant, actor=request.user, **form.cleaned_data)
+                return self.create(request, form.cleaned_data)
             except ValidationError as exc:
                 apply_service_errors(form, exc)
-            else:
-                messages.success(request, f"Agent {agent.name} registered. Issue it a token below.")
-                return redirect("registry:agent", agent_id=agent.public_id)
         return self._render(request, form, status=422)
 
     def _render(self, request, form, *, status=200):
-        filterset = AgentFilterSet(
-            request.GET, queryset=selectors.agent_list(tenant=request.tenant, user=request.user)
+        filterset = self.filterset_class(
+            request.GET, queryset=self.list_selector(tenant=request.tenant, user=request.user)
         )
-        agents, filter_errors = filtered(filterset)
+        rows, filter_errors = filtered(filterset)
         context = {
-            "agents": agents.annotate(
-                active_credentials=Count("credentials", filter=Q(credentials__revoked_at__isnull=True))
-            ),
+            self.rows_name: self.rows(rows),
             "filters": filterset.data,
             "filter_errors": filter_errors,
             "form": form,
             "can_write": can_write_registry(request.user, request.tenant),
+            **self.choices(),
+        }
+        htmx_get = request.htmx and request.method == "GET"
+        template = f"{self.template}#{self.table_partial}" if htmx_get else self.template
+        return render(request, template, context, status=400 if filter_errors else status)
+
+
+# ---------------------------------------------------------------- agents
+
+
+class AgentsView(RegistryListView):
+    filterset_class = AgentFilterSet
+    list_selector = staticmethod(selectors.agent_list)
+    template, table_partial, rows_name = "registry/agents.html", "agents-table", "agents"
+
+    def form(self, data=None):
+        return AgentForm(data, tenant=self.request.tenant)
+
+    def create(self, request, data):
+        agent = services.agent_create(tenant=request.tenant, actor=request.user, **data)
+        messages.success(request, f"Agent {agent.name} registered. Issue it a token below.")
+        return redirect("registry:agent", agent_id=agent.public_id)
+
+    def rows(self, queryset):
+        return queryset.annotate(
+            active_credentials=Count("credentials", filter=Q(credentials__revoked_at__isnull=True))
+        )
+
+    def choices(self) -> dict:
+        return {
             "status_choices": Agent.Status.choices,
             "profile_choices": PROFILE_CHOICES,
             "risk_choices": RiskTier.choices,
         }
-        template = (
-            "registry/agents.html#agents-table"
-            if request.htmx and request.method == "GET"
-            else "registry/agents.html"
-        )
-        return render(request, template, context, status=400 if filter_errors else status)
 
 
 def _agent_context(request, agent, **extra) -> dict:
@@ -207,46 +245,27 @@ class AgentCredentialRevokeView(RegistryPageMixin, View):
 # ---------------------------------------------------------------- MCP servers
 
 
-class McpServersView(RegistryPageMixin, View):
+class McpServersView(RegistryListView):
     write_capability = "registry.manage_mcp"
+    filterset_class = McpServerFilterSet
+    list_selector = staticmethod(selectors.mcp_server_list)
+    template, table_partial, rows_name = "registry/mcp_servers.html", "servers-table", "servers"
 
-    def get(self, request):
-        return self._render(request, McpServerForm())
+    def form(self, data=None):
+        return McpServerForm(data)
 
-    def post(self, request):
-        form = McpServerForm(request.POST)
-        if form.is_valid():
-            try:
-                server = services.mcp_server_create(
-                    tenant=request.tenant, actor=request.user, owner=request.user, **form.cleaned_data
-                )
-            except ValidationError as exc:
-                apply_service_errors(form, exc)
-            else:
-                messages.success(request, f"MCP server {server.server_id} registered (approval pending).")
-                return redirect("registry:mcp-server", server_id=server.public_id)
-        return self._render(request, form, status=422)
-
-    def _render(self, request, form, *, status=200):
-        filterset = McpServerFilterSet(
-            request.GET, queryset=selectors.mcp_server_list(tenant=request.tenant, user=request.user)
+    def create(self, request, data):
+        server = services.mcp_server_create(
+            tenant=request.tenant, actor=request.user, owner=request.user, **data
         )
-        servers, filter_errors = filtered(filterset)
-        context = {
-            "servers": servers,
-            "filters": filterset.data,
-            "filter_errors": filter_errors,
-            "form": form,
-            "can_write": can_write_registry(request.user, request.tenant),
+        messages.success(request, f"MCP server {server.server_id} registered (approval pending).")
+        return redirect("registry:mcp-server", server_id=server.public_id)
+
+    def choices(self) -> dict:
+        return {
             "tier_choices": McpServer.TrustTier.choices,
             "approval_choices": McpServer.ApprovalState.choices,
         }
-        template = (
-            "registry/mcp_servers.html#servers-table"
-            if request.htmx and request.method == "GET"
-            else "registry/mcp_servers.html"
-        )
-        return render(request, template, context, status=400 if filter_errors else status)
 
 
 def _server_context(request, server, **extra) -> dict:

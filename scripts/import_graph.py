@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import sys
+import tomllib
+from pathlib import Path
 
 import grimp
 
-PACKAGES = (
-    "cavra_engine",
-    "core",
-    "cavra_portal",
-    "tenants",
-    "evidence",
-    "registry",
-    "approvals",
-    "policies",
-    "aispm",
+# The one list of top-level packages: pyproject.toml's import-linter root_packages.
+PACKAGES = tuple(
+    tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text(encoding="utf-8"))[
+        "tool"
+    ]["importlinter"]["root_packages"]
 )
 
 

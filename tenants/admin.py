@@ -8,7 +8,7 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from core.admin import TenantScopedAdmin, TenantSelfAdmin
+from core.admin import ReadOnlyTenantScopedAdmin, TenantScopedAdmin, TenantSelfAdmin
 from tenants.forms import RolesField
 from tenants.models import AuditEntry, Membership, PersonalAccessToken, RoleMapping, SsoProvider, Tenant, User
 from tenants.services import membership_add, membership_remove, membership_set_roles
@@ -176,19 +176,10 @@ class PersonalAccessTokenAdmin(TenantScopedAdmin):
 
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(TenantScopedAdmin):
+class AuditEntryAdmin(ReadOnlyTenantScopedAdmin):
     list_display = ("created_at", "actor_label", "action", "object_type", "object_repr", "tenant")
     list_filter = ("tenant", "action")
     search_fields = ("actor_label", "object_repr", "action")
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(User)

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import hmac
-from datetime import timedelta
 
-from django.db.models import Q
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 
+from core.usage import record_use
 from tenants.models import Membership, PersonalAccessToken
 from tenants.tokens import TOKEN_PREFIX, personal_token_hash
 
-LAST_USED_GRANULARITY = timedelta(minutes=1)
 _MAX_TOKEN_LENGTH = 200
 
 
@@ -76,7 +74,7 @@ class PersonalTokenAuthentication(BaseAuthentication):
             )
         membership.tenant = token.tenant
         membership.user = user
-        self._touch(token, now)
+        record_use(token, now)
         self._bind_request(request, membership)
         return user, token
 
@@ -87,20 +85,6 @@ class PersonalTokenAuthentication(BaseAuthentication):
                 target.tenant = membership.tenant
                 target.membership = membership
                 target.memberships = [membership]
-
-    @staticmethod
-    def _touch(token: PersonalAccessToken, now) -> None:
-        """Record use at most once a minute per token: one conditional UPDATE, none most of the time."""
-        stale = now - LAST_USED_GRANULARITY
-        if token.last_used_at is not None and token.last_used_at > stale:
-            return
-        updated = (
-            PersonalAccessToken.objects.filter(pk=token.pk)
-            .filter(Q(last_used_at__isnull=True) | Q(last_used_at__lte=stale))
-            .update(last_used_at=now)
-        )
-        if updated:
-            token.last_used_at = now
 
     def authenticate_header(self, request) -> str | None:
         """DRF asks only the first authenticator for the 401 challenge. Answer it for the requests this

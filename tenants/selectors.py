@@ -50,12 +50,27 @@ def tenant_member_get(*, tenant: Tenant, user: User, membership_id: int) -> Memb
 
 
 def members_with_role(*, tenant: Tenant, role: str) -> list[Membership]:
+    return _members_holding(tenant, [role])
+
+
+def members_with_capability(*, tenant: Tenant, capability: str) -> list[Membership]:
+    """Members holding `capability` through any of their roles (who a notification goes to)."""
+    from core.authz import CAPABILITY_ROLES, UnknownCapability
+
+    if capability not in CAPABILITY_ROLES:
+        raise UnknownCapability(capability)
+    return _members_holding(tenant, CAPABILITY_ROLES[capability])
+
+
+def _members_holding(tenant: Tenant, roles) -> list[Membership]:
     holders = UserObjectPermission.objects.filter(
         content_type=tenant_content_type(),
         object_pk=str(tenant.pk),
-        permission__codename=role_permission(role),
+        permission__codename__in=[role_permission(role) for role in roles],
     ).values("user_id")
-    return list(Membership.objects.filter(tenant=tenant, user_id__in=holders).select_related("user"))
+    return list(
+        Membership.objects.filter(tenant=tenant, user_id__in=holders).select_related("user").order_by("pk")
+    )
 
 
 def tenant_sso_providers(*, tenant: Tenant, user: User) -> QuerySet[SsoProvider]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
+from cavra_portal.celery import app as celery_app
 from tenants.models import Tenant, User
 from tests.factories import MemberFactory, TenantFactory
 from tests.support.clients import logged_in
@@ -45,3 +46,13 @@ def client_with_role(db, member):
         return logged_in(member(tenant, *roles), tenant)
 
     return make
+
+
+@pytest.fixture
+def celery_inline():
+    """Queued tasks run inline (the demo mode; the worker runs the same code), so outbox deliveries
+    land in Django's locmem mailbox. Folders whose tests all need it use it from their conftest."""
+    before = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = True
+    yield
+    celery_app.conf.task_always_eager = before

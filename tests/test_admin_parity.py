@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from django.core.exceptions import PermissionDenied, ValidationError
 
 from core.authz import forget_roles, roles_of
 from core.roles import Role
@@ -253,3 +254,109 @@ def test_adding_an_agent_in_the_admin_goes_through_the_service(acme, admin_clien
     ]
     bad = client.post("/admin/registry/agent/add/", data | {"name": "bad name"})
     assert bad.status_code == 200 and "name" in bad.context["adminform"].form.errors
+
+
+# ---------------------------------------------------------------- repositories and environments
+
+
+def _generation(tenant) -> int:
+    tenant.refresh_from_db(fields=["policy_generation"])
+    return tenant.policy_generation
+
+
+def test_a_repository_saved_in_the_admin_equals_the_service(acme, admin_client, member):
+    from policies.models import Repository
+    from policies.services.scopes import repository_save
+
+    client, admin_user = admin_client
+    reviewer = member(acme, Role.SECURITY_REVIEWER, email="rev@acme.test")
+    by_service = repository_save(
+        tenant=acme, actor=admin_user, name="acme/service", description="d", owners=[reviewer]
+    )
+    generation = _generation(acme)
+    response = client.post(
+        "/admin/policies/repository/add/", {"name": "acme/admin", "description": "d", "owners": [reviewer.pk]}
+    )
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    by_admin = Repository.objects.get(tenant=acme, name="acme/admin")
+    assert list(by_admin.owners.all()) == [reviewer]
+    assert _generation(acme) > generation  # the decision path's rollout cache is dropped
+
+    url = f"/admin/policies/repository/{by_admin.pk}/change/"
+    assert client.post(url, _form_data(client, url) | {"description": "changed"}).status_code == 302
+    repository_save(
+        tenant=acme,
+        actor=admin_user,
+        repository=by_service,
+        name="acme/service",
+        description="changed",
+        owners=[reviewer],
+    )
+    assert (
+        _kinds(acme, f"policies.repository:{by_admin.pk}")
+        == _kinds(acme, f"policies.repository:{by_service.pk}")
+        == ["audit.repository.create", "audit.repository.update"]
+    )
+    update = EvidenceRecord.objects.filter(
+        tenant=acme, subject=f"policies.repository:{by_admin.pk}", kind="audit.repository.update"
+    ).get()
+    assert (
+        update.payload["before"]["description"] == "d" and update.payload["after"]["description"] == "changed"
+    )
+    assert update.payload["after"]["owners"] == ["rev@acme.test"]
+
+
+def test_the_admin_repository_form_shows_the_services_errors(acme, admin_client):
+    from policies.models import Repository
+
+    client, admin_user = admin_client
+    Repository.objects.create(tenant=acme, name="acme/taken")
+    for name, message in (("acme/taken", "already has repository"), ("has space", "no spaces")):
+        page = client.post("/admin/policies/repository/add/", {"name": name, "description": ""})
+        assert page.status_code == 200  # the form again, not a redirect and not a 500
+        assert message in " ".join(page.context["adminform"].form.errors["name"])
+    assert Repository.objects.filter(tenant=acme).count() == 1
+
+
+def test_an_environment_saved_and_deleted_in_the_admin_is_recorded(acme, admin_client):
+    from policies.models import Environment
+
+    client, _ = admin_client
+    response = client.post("/admin/policies/environment/add/", {"name": "Staging", "is_production": ""})
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    env = Environment.objects.get(tenant=acme, name="staging")  # named as the service names it
+    url = f"/admin/policies/environment/{env.pk}/change/"
+    assert client.post(url, _form_data(client, url) | {"is_production": "on"}).status_code == 302
+    env.refresh_from_db()
+    assert env.is_production
+    assert client.post(f"/admin/policies/environment/{env.pk}/delete/", {"post": "yes"}).status_code == 302
+    assert not Environment.objects.filter(pk=env.pk).exists()
+    assert _kinds(acme, f"policies.environment:{env.pk}") == [
+        "audit.environment.create",
+        "audit.environment.delete",
+        "audit.environment.update",
+    ]
+
+
+def test_a_scope_a_rollout_applies_to_is_not_deleted(acme, admin_client):
+    from policies.models import Environment
+    from policies.services import rollout_set
+    from policies.services.scopes import policy_scope_delete
+
+    client, admin_user = admin_client
+    version = PolicyVersionFactory(tenant=acme, text=PACK)
+    rollout = rollout_set(tenant=acme, version=version, mode="enforce", actor=admin_user, environment="prod")
+    env = Environment.objects.get(tenant=acme, name="prod")
+    with pytest.raises(ValidationError) as exc:
+        policy_scope_delete(scope=env, actor=admin_user)
+    assert rollout.public_id in exc.value.message_dict["environment"][0]
+    client.post(f"/admin/policies/environment/{env.pk}/delete/", {"post": "yes"})
+    assert Environment.objects.filter(pk=env.pk).exists()
+
+
+def test_scope_services_check_the_actor(acme, member):
+    from policies.services.scopes import environment_save
+
+    auditor = member(acme, Role.AUDITOR, email="auditor@acme.test")
+    with pytest.raises(PermissionDenied):
+        environment_save(tenant=acme, actor=auditor, name="qa")

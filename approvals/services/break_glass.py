@@ -19,22 +19,18 @@ from approvals.services.state import (
     ApprovalNotAllowed,
     ApprovalStateError,
     S,
-    _describe,
-    _emails,
     _evidence,
     _hhmm,
     _iso,
     _locked,
+    _notify_holders,
     _notify_owner,
     _transition,
     may_break_glass,
 )
 from core.authz import can
-from core.outbox import outbox_enqueue
-from core.roles import Role
 from core.timezones import reader_time
 from tenants.models import User
-from tenants.selectors import members_with_role
 
 
 def approval_request_break_glass(
@@ -98,19 +94,15 @@ def approval_request_break_glass(
         _transition(
             approval, S.BREAK_GLASS, actor=actor, justification=justification, review_due=_iso(review.due_at)
         )
-        people = members_with_role(tenant=approval.tenant, role=Role.TENANT_ADMIN) + members_with_role(
-            tenant=approval.tenant, role=Role.SECURITY_REVIEWER
-        )
-        outbox_enqueue(
-            tenant=approval.tenant,
-            kind="email.approval_break_glass",
-            idempotency_key=f"approval:{approval.public_id}:break_glass",
-            recipients=_emails(people),
+        _notify_holders(
+            approval,
+            "break_glass",
+            "approvals.receive_break_glass",
             subject=f"[CAVRA] BREAK-GLASS by {actor.email}: {approval.agent.name} {approval.action}",
             body=(
                 f"{actor.email} broke glass and allowed this action without review.\n"
                 f"Justification: {justification}\n"
-                f"A post-hoc review is due by {_hhmm(review.due_at)}.\n\n" + _describe(approval)
+                f"A post-hoc review is due by {_hhmm(review.due_at)}."
             ),
         )
         _notify_owner(approval, "break_glass")

@@ -12,18 +12,14 @@ from approvals.services.state import (
     ESCALATE_FRACTION,
     USABLE,
     S,
-    _describe,
-    _emails,
     _evidence,
     _hhmm,
     _iso,
     _locked,
+    _notify_holders,
     _notify_owner,
     _transition,
 )
-from core.outbox import outbox_enqueue
-from core.roles import Role
-from tenants.selectors import members_with_role
 
 
 def approval_request_expire(*, approval_id: int) -> ApprovalRequest | None:
@@ -42,7 +38,7 @@ def approval_request_expire(*, approval_id: int) -> ApprovalRequest | None:
 
 
 def approval_request_escalate(*, approval_id: int) -> ApprovalRequest | None:
-    """Tell the tenant admins about a request nearing expiry unanswered (once per request)."""
+    """Tell whoever receives escalations about a request nearing expiry unanswered (once per request)."""
     with transaction.atomic():
         try:
             approval = _locked(approval_id)
@@ -57,16 +53,11 @@ def approval_request_escalate(*, approval_id: int) -> ApprovalRequest | None:
         approval.escalated_at = now
         approval.save(update_fields=["escalated_at"])
         _evidence(approval, "escalated", expires_at=_iso(approval.expires_at))
-        admins = members_with_role(tenant=approval.tenant, role=Role.TENANT_ADMIN)
-        outbox_enqueue(
-            tenant=approval.tenant,
-            kind="email.approval_escalated",
-            idempotency_key=f"approval:{approval.public_id}:escalated",
-            recipients=_emails(admins),
+        _notify_holders(
+            approval,
+            "escalated",
+            "approvals.receive_escalations",
             subject=f"[CAVRA] Unanswered approval expires soon: {approval.agent.name if approval.agent_id else approval.target[:120]} {approval.action}",
-            body=(
-                f"Nobody has decided this request and it expires at {_hhmm(approval.expires_at)}.\n\n"
-                + _describe(approval)
-            ),
+            body=f"Nobody has decided this request and it expires at {_hhmm(approval.expires_at)}.",
         )
     return approval

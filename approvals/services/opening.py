@@ -14,11 +14,9 @@ from approvals.models import (
     ApprovalRequest,
 )
 from approvals.routing import RouteFacts, route
-from approvals.services.state import _describe, _emails, _evidence, _iso, approval_eligible_reviewers
-from core.outbox import outbox_enqueue
+from approvals.services.state import _evidence, _iso, _notify_opened
 from core.roles import Role
 from tenants.models import Tenant
-from tenants.selectors import members_with_role
 
 
 def approval_request_open(
@@ -95,17 +93,10 @@ def approval_request_open(
             severity=severity,
             target=target[:2000],
         )
-        recipients = [u.email for u in approval_eligible_reviewers(approval)]
-        if not recipients:
-            # Nobody can decide it as routed: tell the tenant admins rather than let it expire silently.
-            recipients = _emails(members_with_role(tenant=tenant, role=Role.TENANT_ADMIN))
-        outbox_enqueue(
-            tenant=tenant,
-            kind="email.approval_opened",
-            idempotency_key=f"approval:{approval.public_id}:opened",
-            recipients=recipients,
+        _notify_opened(
+            approval,
             subject=f"[CAVRA] Approval needed: {agent.name} wants to {action} ({severity})",
-            body="An agent is waiting for your decision.\n\n" + _describe(approval),
+            body="An agent is waiting for your decision.",
         )
     return approval
 
@@ -165,15 +156,10 @@ def approval_request_open_for_subject(
             severity=severity,
             target=title[:2000],
         )
-        recipients = [u.email for u in approval_eligible_reviewers(approval)]
-        if not recipients:
-            recipients = _emails(members_with_role(tenant=tenant, role=Role.TENANT_ADMIN))
-        outbox_enqueue(
-            tenant=tenant,
-            kind="email.approval_opened",
-            idempotency_key=f"approval:{approval.public_id}:opened",
-            recipients=[r for r in recipients if not requested_by or r != requested_by.email],
+        _notify_opened(
+            approval,
             subject=f"[CAVRA] Approval needed: {title[:120]}",
-            body="A change is waiting for your review.\n\n" + _describe(approval),
+            body="A change is waiting for your review.",
+            exclude=requested_by.email if requested_by else "",
         )
     return approval

@@ -20,7 +20,7 @@ from core.authz import can, is_member
 from core.outbox import outbox_enqueue
 from evidence.services import evidence_append
 from tenants.models import Tenant, User
-from tenants.selectors import members_with_role
+from tenants.selectors import members_with_capability, members_with_role
 
 S = ApprovalRequest.Status
 
@@ -206,27 +206,50 @@ def _notify_owner(approval: ApprovalRequest, what: str) -> None:
     if owner is None or not owner.is_active:
         return
     who = approval.decided_by.email if approval.decided_by_id else "the portal"
+    verb = what.replace("_", "-")
     if approval.agent_id is None:
-        outbox_enqueue(
-            tenant=approval.tenant,
-            kind=f"email.approval_{what}",
-            idempotency_key=f"approval:{approval.public_id}:{what}:owner",
-            recipients=[owner.email],
-            subject=f"[CAVRA] Your request was {what.replace('_', '-')}: {approval.target[:120]}",
-            body=(
-                f"Your request was {what.replace('_', '-')} by {who}.\n"
-                f"Reason given: {approval.decision_reason or '-'}\n\n" + _describe(approval)
-            ),
-        )
-        return
+        subject = f"[CAVRA] Your request was {verb}: {approval.target[:120]}"
+        opening = f"Your request was {verb} by {who}."
+    else:
+        subject = f"[CAVRA] {approval.agent.name}: {approval.action} {verb}"
+        opening = f"The request of your agent {approval.agent.name} was {verb} by {who}."
     outbox_enqueue(
         tenant=approval.tenant,
         kind=f"email.approval_{what}",
         idempotency_key=f"approval:{approval.public_id}:{what}:owner",
         recipients=[owner.email],
-        subject=f"[CAVRA] {approval.agent.name}: {approval.action} {what.replace('_', '-')}",
-        body=(
-            f"The request of your agent {approval.agent.name} was {what.replace('_', '-')} by {who}.\n"
-            f"Reason given: {approval.decision_reason or '-'}\n\n" + _describe(approval)
-        ),
+        subject=subject,
+        body=f"{opening}\nReason given: {approval.decision_reason or '-'}\n\n" + _describe(approval),
+    )
+
+
+def _notify_holders(
+    approval: ApprovalRequest, event: str, capability: str, *, subject: str, body: str
+) -> None:
+    """E-mail the members holding `capability` about `approval`, once per request and event (outbox)."""
+    outbox_enqueue(
+        tenant=approval.tenant,
+        kind=f"email.approval_{event}",
+        idempotency_key=f"approval:{approval.public_id}:{event}",
+        recipients=_emails(members_with_capability(tenant=approval.tenant, capability=capability)),
+        subject=subject,
+        body=body + "\n\n" + _describe(approval),
+    )
+
+
+def _notify_opened(approval: ApprovalRequest, *, subject: str, body: str, exclude: str = "") -> None:
+    """Tell the routed reviewers; when nobody can decide it as routed, whoever receives escalations
+    (rather than let it expire silently). `exclude`: an address never told (the requester)."""
+    recipients = [u.email for u in approval_eligible_reviewers(approval)]
+    if not recipients:
+        recipients = _emails(
+            members_with_capability(tenant=approval.tenant, capability="approvals.receive_escalations")
+        )
+    outbox_enqueue(
+        tenant=approval.tenant,
+        kind="email.approval_opened",
+        idempotency_key=f"approval:{approval.public_id}:opened",
+        recipients=[r for r in recipients if r != exclude],
+        subject=subject,
+        body=body + "\n\n" + _describe(approval),
     )

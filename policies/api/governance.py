@@ -27,6 +27,24 @@ class GovernanceAPIView(APIView):
     required_capability = "policies.publish"
     read_capability = "policies.view"
 
+    def draft_and_body(
+        self, draft_id: str, body_class: type[serializers.Serializer]
+    ) -> tuple[PolicyDraft, dict]:
+        """The draft in the URL (404 when the caller may not see it) and the validated request body."""
+        draft = selectors.policy_draft_get(
+            tenant=self.request.tenant, user=self.request.user, public_id=draft_id
+        )
+        body = body_class(data=self.request.data)
+        body.is_valid(raise_exception=True)
+        return draft, body.validated_data
+
+    def referenced(self, get, public_id: str, *, field: str, message: str):
+        """An object the body names: one the caller cannot see is a 400 naming the field, not a 404."""
+        try:
+            return get(tenant=self.request.tenant, user=self.request.user, public_id=public_id)
+        except Http404:
+            raise ValidationError({field: message})
+
 
 def _iso(moment):
     return moment.isoformat().replace("+00:00", "Z") if moment else None
@@ -186,10 +204,8 @@ class PolicyDraftDetailView(GovernanceAPIView):
         responses={200: ANY_OBJECT, **ERRORS},
     )
     def put(self, request, draft_id: str):
-        draft = selectors.policy_draft_get(tenant=request.tenant, user=request.user, public_id=draft_id)
-        body = DraftUpdateSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        compiled, errors = draft_validate(body.validated_data["source"], tenant=request.tenant)
+        draft, data = self.draft_and_body(draft_id, DraftUpdateSerializer)
+        compiled, errors = draft_validate(data["source"], tenant=request.tenant)
         if compiled is None:
             raise ValidationError(
                 {
@@ -201,9 +217,7 @@ class PolicyDraftDetailView(GovernanceAPIView):
                     ]
                 }
             )
-        draft = policy_draft_update(
-            draft=draft, actor=request.user, source_text=body.validated_data["source"]
-        )
+        draft = policy_draft_update(draft=draft, actor=request.user, source_text=data["source"])
         return Response(draft_json(draft))
 
 
@@ -222,14 +236,9 @@ class PublishPlanView(GovernanceAPIView):
         responses={201: ANY_OBJECT, **ERRORS},
     )
     def post(self, request, draft_id: str):
-        draft = selectors.policy_draft_get(tenant=request.tenant, user=request.user, public_id=draft_id)
-        body = WindowSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
+        draft, data = self.draft_and_body(draft_id, WindowSerializer)
         plan = publish_plan_create(
-            draft=draft,
-            actor=request.user,
-            since=body.validated_data.get("since"),
-            until=body.validated_data.get("until"),
+            draft=draft, actor=request.user, since=data.get("since"), until=data.get("until")
         )
         return Response(plan_json(plan), status=status.HTTP_201_CREATED)
 
@@ -249,20 +258,16 @@ class PublishRequestView(GovernanceAPIView):
         responses={201: ANY_OBJECT, **ERRORS},
     )
     def post(self, request, draft_id: str):
-        draft = selectors.policy_draft_get(tenant=request.tenant, user=request.user, public_id=draft_id)
-        body = PublishRequestSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        try:
-            plan = selectors.publish_plan_get(
-                tenant=request.tenant, user=request.user, public_id=body.validated_data["plan"]
-            )
-        except Http404:
-            raise ValidationError({"plan": "No such publish plan in this tenant."})
+        draft, data = self.draft_and_body(draft_id, PublishRequestSerializer)
+        plan = self.referenced(
+            selectors.publish_plan_get,
+            data["plan"],
+            field="plan",
+            message="No such publish plan in this tenant.",
+        )
         if plan.draft_id != draft.pk:
             raise ValidationError({"plan": f"{plan.public_id} is a plan of another draft."})
-        plan = publish_request_create(
-            plan=plan, actor=request.user, reason=body.validated_data.get("reason", "")
-        )
+        plan = publish_request_create(plan=plan, actor=request.user, reason=data.get("reason", ""))
         return Response(plan_json(plan), status=status.HTTP_201_CREATED)
 
 
@@ -274,13 +279,10 @@ class DraftReplayView(GovernanceAPIView):
         responses={202: ANY_OBJECT, **ERRORS},
     )
     def post(self, request, draft_id: str):
-        draft = selectors.policy_draft_get(tenant=request.tenant, user=request.user, public_id=draft_id)
-        body = WindowSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
+        draft, data = self.draft_and_body(draft_id, WindowSerializer)
         compiled, errors = draft_validate(draft.source_text, tenant=request.tenant)
         if compiled is None:
             raise ValidationError({"source": [e["message"] for e in errors]})
-        data = body.validated_data
         replay = policy_replay_start(
             tenant=request.tenant,
             actor=request.user,
@@ -379,12 +381,12 @@ class RolloutChangePlanView(GovernanceAPIView):
         body.is_valid(raise_exception=True)
         data = body.validated_data
         if data.get("rollback_of"):
-            try:
-                applied = selectors.rollout_change_plan_get(
-                    tenant=request.tenant, user=request.user, public_id=data["rollback_of"]
-                )
-            except Http404:
-                raise ValidationError({"rollback_of": "No such rollout change plan in this tenant."})
+            applied = self.referenced(
+                selectors.rollout_change_plan_get,
+                data["rollback_of"],
+                field="rollback_of",
+                message="No such rollout change plan in this tenant.",
+            )
             plan = rollout_change_rollback_plan(plan=applied, actor=request.user)
             return Response(rollout_plan_json(plan), status=status.HTTP_201_CREATED)
         version = None
@@ -393,12 +395,12 @@ class RolloutChangePlanView(GovernanceAPIView):
                 raise ValidationError(
                     {"version": "A policy version (pv_...) is required unless remove is true."}
                 )
-            try:
-                version = selectors.policy_version_get(
-                    tenant=request.tenant, user=request.user, public_id=data["version"]
-                )
-            except Http404:
-                raise ValidationError({"version": "No such policy version in this tenant."})
+            version = self.referenced(
+                selectors.policy_version_get,
+                data["version"],
+                field="version",
+                message="No such policy version in this tenant.",
+            )
         plan = rollout_change_plan_create(
             tenant=request.tenant,
             actor=request.user,
@@ -431,12 +433,12 @@ class RolloutApplyChangeView(GovernanceAPIView):
 
         body = ApplyChangeSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        try:
-            plan = selectors.rollout_change_plan_get(
-                tenant=request.tenant, user=request.user, public_id=body.validated_data["plan"]
-            )
-        except Http404:
-            raise ValidationError({"plan": "No such rollout change plan in this tenant."})
+        plan = self.referenced(
+            selectors.rollout_change_plan_get,
+            body.validated_data["plan"],
+            field="plan",
+            message="No such rollout change plan in this tenant.",
+        )
         plan = rollout_change_apply(
             plan=plan, actor=request.user, acknowledgement=body.validated_data.get("acknowledgement", "")
         )

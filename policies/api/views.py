@@ -17,7 +17,6 @@ from rest_framework.views import APIView
 from core.api.exceptions import fail_closed_body, fail_closed_headers
 from core.api.problems import PROBLEM_CONTENT_TYPE, problem_body
 from evidence.models import AgentSession, Decision
-from policies.api.filtersets import DecisionFilterSet, SessionFilterSet
 from policies.api.serializers import (
     DecisionOutcomeRequestSerializer,
     DecisionOutcomeSerializer,
@@ -39,6 +38,7 @@ from policies.decisions import (
     decision_answer,
     session_open,
 )
+from policies.filtersets import DecisionFilterSet, SessionFilterSet
 from policies.offline import offline_decisions_sync
 from policies.outcomes import decision_outcome_record
 from policies.selectors import (

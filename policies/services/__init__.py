@@ -6,17 +6,19 @@ from pathlib import Path
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F
 from django.utils import timezone
 
 from cavra_engine.policy import PolicyError, compile_pack, load_bundled_pack, load_pack_text, run_pack_tests
 from core.authz import authorize_actor
-from policies.models import Environment, PolicyPack, PolicyVersion, Repository, Rollout, RolloutChange
+from policies.models import PolicyPack, PolicyVersion, Rollout, RolloutChange
+from policies.services.scopes import environment_ensure as environment_ensure  # used from here too
+from policies.services.scopes import repository_ensure as repository_ensure
+from policies.services.scopes import tenant_policy_changed as tenant_policy_changed
+from policies.services.versions import policy_publish_record, policy_version_store
 from tenants.audit import record_audit
 from tenants.models import Tenant, User
 
 MAX_PACK_BYTES = 512 * 1024
-PRODUCTION_NAMES = {"prod", "production", "prd", "live"}
 
 
 def _policy_error_messages(exc: PolicyError) -> list[str]:
@@ -55,38 +57,11 @@ def _store_version(*, tenant: Tenant, pack_obj, text: str, source: str, actor: U
                     "source": f"Pack id {compiled.pack_id!r} is already used by a {pack.get_source_display().lower()} pack."
                 }
             )
-        existing = PolicyVersion.objects.filter(tenant=tenant, pack=pack, digest=compiled.digest).first()
-        if existing is not None:
-            return existing
-        version = PolicyVersion.objects.create(
-            tenant=tenant,
-            pack=pack,
-            version=compiled.version or "0",
-            digest=compiled.digest,
-            source_text=text,
-            compiled_json=compiled.to_json(),
-            rule_count=len(compiled.rules),
-            test_count=len(compiled.tests),
-            created_by=actor,
+        version, new = policy_version_store(
+            tenant=tenant, pack=pack, compiled=compiled, text=text, created_by=actor
         )
-        from policies.services.signing import policy_version_sign
-
-        # Bundled (and test-fixture) versions are signed too, so every version verifies offline.
-        version.signature = policy_version_sign(version=version, plan_ref=None)
-        version.save(update_fields=["signature"])
-        record_audit(
-            tenant=tenant,
-            actor=actor,
-            action="policy.publish",
-            obj=version,
-            object_id=version.public_id,
-            after={
-                "pack": pack.pack_id,
-                "version": version.version,
-                "digest": version.digest,
-                "source": source,
-            },
-        )
+        if new:
+            policy_publish_record(version=version, actor=actor, source=source)
     return version
 
 
@@ -120,41 +95,6 @@ def policy_pack_install_bundled(*, tenant: Tenant, pack_id: str, actor: User | N
     )
 
 
-def repository_ensure(*, tenant: Tenant, name: str, actor: User | None = None) -> Repository:
-    name = (name or "").strip()
-    if not name or len(name) > 300 or any(c.isspace() for c in name):
-        raise ValidationError(
-            {"repository": "A repository name like 'acme/payments' is required (no spaces)."}
-        )
-    repo = Repository.objects.filter(tenant=tenant, name=name).first()
-    if repo is None:
-        with transaction.atomic():
-            repo = Repository.objects.create(tenant=tenant, name=name)
-            record_audit(
-                tenant=tenant, actor=actor, action="repository.create", obj=repo, after={"name": name}
-            )
-    return repo
-
-
-def environment_ensure(*, tenant: Tenant, name: str, actor: User | None = None) -> Environment:
-    name = (name or "").strip().lower()
-    if not name or len(name) > 100 or any(c.isspace() for c in name):
-        raise ValidationError({"environment": "An environment name like 'prod' is required (no spaces)."})
-    env = Environment.objects.filter(tenant=tenant, name=name).first()
-    if env is None:
-        with transaction.atomic():
-            env = Environment.objects.create(tenant=tenant, name=name, is_production=name in PRODUCTION_NAMES)
-            record_audit(
-                tenant=tenant, actor=actor, action="environment.create", obj=env, after={"name": name}
-            )
-    return env
-
-
-def tenant_policy_changed(*, tenant: Tenant) -> None:
-    """Invalidate every process's cached rollout lookups for this tenant (call inside the change's transaction)."""
-    Tenant.objects.filter(pk=tenant.pk).update(policy_generation=F("policy_generation") + 1)
-
-
 def _rollout_snapshot(rollout: Rollout | None) -> dict | None:
     if rollout is None:
         return None
@@ -165,6 +105,23 @@ def _rollout_snapshot(rollout: Rollout | None) -> dict | None:
         "digest": rollout.version.digest,
         "mode": rollout.mode,
     }
+
+
+def _rollout_change_record(
+    *, rollout: Rollout, before: dict | None, actor: User | None, removed: bool = False
+) -> dict | None:
+    """The RolloutChange row of a change to `rollout` (inside its transaction); the after-snapshot."""
+    after = None if removed else _rollout_snapshot(rollout)
+    RolloutChange.objects.create(
+        tenant=rollout.tenant,
+        rollout_public_id=rollout.public_id,
+        scope=rollout.scope_label,
+        before=before,
+        after=after,
+        actor=actor,
+    )
+    tenant_policy_changed(tenant=rollout.tenant)
+    return after
 
 
 def _authorize_rollout_change(actor, tenant: Tenant, approval) -> None:
@@ -224,16 +181,7 @@ def rollout_set(
             raise ValidationError(
                 {"scope": "Another change to this scope's rollout happened at the same time; retry."}
             )
-        after = _rollout_snapshot(rollout)
-        RolloutChange.objects.create(
-            tenant=tenant,
-            rollout_public_id=rollout.public_id,
-            scope=rollout.scope_label,
-            before=before,
-            after=after,
-            actor=actor,
-        )
-        tenant_policy_changed(tenant=tenant)
+        after = _rollout_change_record(rollout=rollout, before=before, actor=actor)
         record_audit(
             tenant=tenant,
             actor=actor,
@@ -251,15 +199,7 @@ def rollout_remove(*, rollout: Rollout, actor: User | None, approval=None) -> No
     _authorize_rollout_change(actor, rollout.tenant, approval)
     with transaction.atomic():
         before = _rollout_snapshot(rollout)
-        RolloutChange.objects.create(
-            tenant=rollout.tenant,
-            rollout_public_id=rollout.public_id,
-            scope=rollout.scope_label,
-            before=before,
-            after=None,
-            actor=actor,
-        )
-        tenant_policy_changed(tenant=rollout.tenant)
+        _rollout_change_record(rollout=rollout, before=before, actor=actor, removed=True)
         record_audit(
             tenant=rollout.tenant,
             actor=actor,

@@ -20,13 +20,12 @@ from policies.models import (
     PolicyVersion,
     PublishPlan,
     Rollout,
-    RolloutChange,
 )
-from policies.services import _rollout_snapshot, tenant_policy_changed
+from policies.services import _rollout_change_record, _rollout_snapshot
 from policies.services.canaries import tenant_canaries
 from policies.services.drafts import draft_validate
 from policies.services.replay import policy_replay_start
-from policies.services.signing import policy_version_sign
+from policies.services.versions import policy_publish_record, policy_version_store
 from tenants.audit import record_audit
 from tenants.models import Tenant, User
 
@@ -246,24 +245,14 @@ def policy_publish_on_approval(*, approval, actor: User) -> PolicyVersion:
         pack_id=compiled.pack_id,
         defaults={"title": compiled.title or compiled.pack_id, "source": PolicyPack.Source.UPLOADED},
     )
-    version = PolicyVersion.objects.filter(tenant=tenant, pack=pack, digest=compiled.digest).first()
-    if version is None:
-        version = PolicyVersion.objects.create(
-            tenant=tenant,
-            pack=pack,
-            version=compiled.version or "0",
-            digest=compiled.digest,
-            source_text=draft.source_text,
-            compiled_json=compiled.to_json(),
-            rule_count=len(compiled.rules),
-            test_count=len(compiled.tests),
-            created_by=draft.author,
-            plan_ref=plan.public_id,
-        )
-    if not version.signature:
-        version.signature = policy_version_sign(version=version, plan_ref=plan.public_id)
-        version.plan_ref = version.plan_ref or plan.public_id
-        version.save(update_fields=["signature", "plan_ref"])
+    version, _ = policy_version_store(
+        tenant=tenant,
+        pack=pack,
+        compiled=compiled,
+        text=draft.source_text,
+        created_by=draft.author,
+        plan_ref=plan.public_id,
+    )
     # The new version takes the place of the previous versions of its pack wherever they run.
     moved = []
     for rollout in (
@@ -275,39 +264,21 @@ def policy_publish_on_approval(*, approval, actor: User) -> PolicyVersion:
         before = _rollout_snapshot(rollout)
         rollout.version, rollout.updated_by, rollout.updated_at = version, actor, timezone.now()
         rollout.save(update_fields=["version", "updated_by", "updated_at"])
-        after = _rollout_snapshot(rollout)
-        RolloutChange.objects.create(
-            tenant=tenant,
-            rollout_public_id=rollout.public_id,
-            scope=rollout.scope_label,
-            before=before,
-            after=after,
-            actor=actor,
-        )
+        _rollout_change_record(rollout=rollout, before=before, actor=actor)
         moved.append(rollout.public_id)
-    if moved:
-        tenant_policy_changed(tenant=tenant)
     plan.status = PublishPlan.Status.PUBLISHED
     plan.save(update_fields=["status"])
     draft.status, draft.published_version = PolicyDraft.Status.PUBLISHED, version
     draft.save(update_fields=["status", "published_version"])
-    record_audit(
-        tenant=tenant,
+    policy_publish_record(
+        version=version,
         actor=actor,
-        action="policy.publish",
-        obj=version,
-        object_id=version.public_id,
-        after={
-            "pack": pack.pack_id,
-            "version": version.version,
-            "digest": version.digest,
-            "plan": plan.public_id,
-            "approval": approval.public_id,
-            "requested_by": approval.requested_by.email if approval.requested_by_id else None,
-            "risk": plan.risk,
-            "signature": {"key_id": version.signature["key_id"], "signature": version.signature["signature"]},
-            "rollouts_moved": moved,
-        },
+        plan=plan.public_id,
+        approval=approval.public_id,
+        requested_by=approval.requested_by.email if approval.requested_by_id else None,
+        risk=plan.risk,
+        signature={"key_id": version.signature["key_id"], "signature": version.signature["signature"]},
+        rollouts_moved=moved,
     )
     return version
 

@@ -15,6 +15,7 @@ from registry.models import (
     WorkloadIdentityBinding,
 )
 from registry.profiles import ACTION_TYPES, PROFILE_CHOICES
+from registry.services.mcp_servers import MCP_SERVER_FIELDS
 
 
 class CredentialSerializer(serializers.ModelSerializer):
@@ -176,22 +177,7 @@ class McpServerSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = McpServer
-        fields = [
-            "id",
-            "server_id",
-            "name",
-            "publisher",
-            "description",
-            "transport",
-            "url",
-            "command",
-            "trust_tier",
-            "approval_state",
-            "owner",
-            "capabilities",
-            "created_at",
-            "updated_at",
-        ]
+        fields = ["id", *MCP_SERVER_FIELDS, "created_at", "updated_at"]
 
 
 class McpServerDetailSerializer(McpServerSerializer):

@@ -11,7 +11,6 @@ from rest_framework.views import APIView
 
 from core.authz import HasCapability
 from registry import selectors, services
-from registry.api.filtersets import AgentFilterSet, McpServerFilterSet
 from registry.api.serializers import (
     AgentDetailSerializer,
     AgentSerializer,
@@ -28,6 +27,7 @@ from registry.api.serializers import (
     WorkloadIdentitySerializer,
 )
 from registry.authentication import AGENT_OR_SESSION_AUTHENTICATION, request_agent
+from registry.filtersets import AgentFilterSet, McpServerFilterSet
 from registry.models import Agent, McpServer, McpTool
 from tenants.models import User
 

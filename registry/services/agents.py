@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from core.audit import model_snapshot
 from core.authz import authorize_actor
 from registry.models import (
     AGENT_NAME_VALIDATOR,
@@ -19,15 +17,19 @@ from registry.services.common import (
     _actions,
     _actor,
     _choice,
+    _create_audited,
     _mcp_tool_globs,
     _member_or_none,
     _repositories,
+    _settable_only,
+    _unique_in_tenant,
+    _update_audited,
     _validate,
 )
-from tenants.audit import record_audit
 from tenants.models import Tenant, User
 
-_AGENT_FIELDS = (
+# What a caller may set on an agent (pages, API, admin); everything else the service owns.
+AGENT_FIELDS = (
     "name",
     "description",
     "profile",
@@ -41,18 +43,20 @@ _AGENT_FIELDS = (
 
 
 def _clean_agent_fields(tenant: Tenant, changes: dict, *, agent: Agent | None) -> dict:
-    unknown = sorted(set(changes) - set(_AGENT_FIELDS))
-    if unknown:
-        raise ValidationError({unknown[0]: "This field cannot be set."})
+    _settable_only(changes, AGENT_FIELDS)
     clean: dict = {}
     if "name" in changes:
         name = str(changes["name"] or "").strip()
         _validate(AGENT_NAME_VALIDATOR, name, "name")
-        clash = Agent.objects.filter(tenant=tenant, name__iexact=name)
-        if agent is not None:
-            clash = clash.exclude(pk=agent.pk)
-        if clash.exists():
-            raise ValidationError({"name": f"An agent named {name!r} already exists in {tenant.name}."})
+        _unique_in_tenant(
+            Agent,
+            tenant,
+            agent,
+            field="name",
+            value=name,
+            lookup="iexact",
+            message=f"An agent named {name!r} already exists in {tenant.name}.",
+        )
         clean["name"] = name
     if "description" in changes:
         clean["description"] = str(changes["description"] or "").strip()[:5000]
@@ -80,12 +84,8 @@ def _clean_agent_fields(tenant: Tenant, changes: dict, *, agent: Agent | None) -
 def agent_changes_validate(*, tenant: Tenant, changes: dict, agent: Agent | None = None) -> dict:
     """The field checks agent_create/agent_update run, without writing (forms show them per field)."""
     cleaned = _clean_agent_fields(tenant, changes, agent=agent)
-    if (
-        agent is not None
-        and agent.status == Agent.Status.RETIRED
-        and cleaned.get("status", agent.status) != agent.status
-    ):
-        raise ValidationError({"status": "A retired agent stays retired; register a new agent instead."})
+    if agent is not None:
+        _refuse_unretire(agent, cleaned)
     return cleaned
 
 
@@ -117,59 +117,47 @@ def agent_create(
         },
         agent=None,
     )
-    try:
-        with transaction.atomic():
-            agent = Agent.objects.create(tenant=tenant, created_by=_actor(actor), **fields)
-            record_audit(
-                tenant=tenant,
-                actor=_actor(actor),
-                action="registry.agent.create",
-                obj=agent,
-                after=model_snapshot(agent),
-            )
-    except IntegrityError:
-        raise ValidationError({"name": f"An agent named {name!r} already exists in {tenant.name}."})
-    return agent
+    return _create_audited(
+        Agent,
+        tenant,
+        fields,
+        actor=actor,
+        action="registry.agent.create",
+        clash={"name": f"An agent named {name!r} already exists in {tenant.name}."},
+        created_by=_actor(actor),
+    )
 
 
 def agent_update(*, agent: Agent, actor: User | None, **changes) -> Agent:
     """Change any of name, description, profile, owner, status, allowed_* and risk_tier."""
     authorize_actor(actor, agent.tenant, "registry.manage_agents")
     fields = _clean_agent_fields(agent.tenant, changes, agent=agent)
-    with transaction.atomic():
-        current = Agent.objects.select_for_update().get(pk=agent.pk)
-        if current.status == Agent.Status.RETIRED and fields.get("status", current.status) != current.status:
-            raise ValidationError({"status": "A retired agent stays retired; register a new agent instead."})
-        before = model_snapshot(current)
-        changed = [k for k, v in fields.items() if getattr(current, k) != v]
-        if not changed:
-            return current
-        for key in changed:
-            setattr(current, key, fields[key])
-        current.updated_at = timezone.now()
-        try:
-            with transaction.atomic():
-                current.save(update_fields=[*changed, "updated_at"])
-        except IntegrityError:
-            raise ValidationError({"name": f"An agent named {fields.get('name')!r} already exists."})
-        if "status" in changed and current.status == Agent.Status.RETIRED:
-            # Retiring is final: every token stops working now, not when it expires.
-            now = timezone.now()
-            AgentCredential.objects.filter(agent=current, revoked_at__isnull=True).update(
-                revoked_at=now, revoked_by=_actor(actor)
-            )
-        action = "registry.agent.update"
-        if changed == ["status"]:
-            action = f"registry.agent.{current.status}"
-        record_audit(
-            tenant=current.tenant,
-            actor=_actor(actor),
-            action=action,
-            obj=current,
-            before=before,
-            after=model_snapshot(current),
+    return _update_audited(
+        agent,
+        fields,
+        actor=actor,
+        action=_agent_update_action,
+        clash={"name": f"An agent named {fields.get('name')!r} already exists."},
+        check=lambda current: _refuse_unretire(current, fields),
+        after_save=lambda current, changed: _revoke_if_retired(current, changed, actor),
+    )
+
+
+def _agent_update_action(changed: list[str], agent: Agent) -> str:
+    return f"registry.agent.{agent.status}" if changed == ["status"] else "registry.agent.update"
+
+
+def _refuse_unretire(agent: Agent, fields: dict) -> None:
+    if agent.status == Agent.Status.RETIRED and fields.get("status", agent.status) != agent.status:
+        raise ValidationError({"status": "A retired agent stays retired; register a new agent instead."})
+
+
+def _revoke_if_retired(agent: Agent, changed: list[str], actor) -> None:
+    if "status" in changed and agent.status == Agent.Status.RETIRED:
+        # Retiring is final: every token stops working now, not when it expires.
+        AgentCredential.objects.filter(agent=agent, revoked_at__isnull=True).update(
+            revoked_at=timezone.now(), revoked_by=_actor(actor)
         )
-    return current
 
 
 def agent_set_status(*, agent: Agent, actor: User | None, status: str) -> Agent:

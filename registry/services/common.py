@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 
 from django.core.exceptions import ValidationError
+from django.db import IntegrityError, models, transaction
+from django.utils import timezone
 
+from core.audit import model_snapshot
 from registry.profiles import ACTION_TYPES
+from tenants.audit import record_audit
 from tenants.models import Membership, Tenant, User
 
 TOKEN_PREFIX = "cvr_"
@@ -116,3 +121,77 @@ def _member_or_none(tenant: Tenant, user: User | None, field: str) -> User | Non
 def _actor(actor) -> User | None:
     # An agent principal is never a User row: the audit trail records it as "system".
     return actor if isinstance(actor, User) else None
+
+
+def _settable_only(changes: dict, settable: tuple[str, ...]) -> None:
+    unknown = sorted(set(changes) - set(settable))
+    if unknown:
+        raise ValidationError({unknown[0]: "This field cannot be set."})
+
+
+def _unique_in_tenant(
+    model, tenant: Tenant, instance, *, field: str, value: str, message: str, lookup="exact"
+):
+    """Refuse `value` when another row of the tenant already has it (a clear message, before the constraint)."""
+    clash = model.objects.filter(tenant=tenant, **{f"{field}__{lookup}": value})
+    if instance is not None:
+        clash = clash.exclude(pk=instance.pk)
+    if clash.exists():
+        raise ValidationError({field: message})
+
+
+def _create_audited(model, tenant: Tenant, fields: dict, *, actor, action: str, clash: dict, **extra):
+    """Create the row from cleaned `fields` and audit it; a unique constraint becomes the `clash` field error."""
+    try:
+        with transaction.atomic():
+            row = model.objects.create(tenant=tenant, **fields, **extra)
+            record_audit(
+                tenant=tenant, actor=_actor(actor), action=action, obj=row, after=model_snapshot(row)
+            )
+    except IntegrityError:
+        raise ValidationError(clash)
+    return row
+
+
+def _update_audited(
+    instance: models.Model,
+    fields: dict,
+    *,
+    actor,
+    action: str | Callable[[list[str], models.Model], str],
+    clash: dict,
+    check: Callable[[models.Model], None] | None = None,
+    after_save: Callable[[models.Model, list[str]], None] | None = None,
+):
+    """Apply cleaned `fields` to the locked row and audit the change (nothing changed: nothing written).
+
+    `check` runs on the locked row before anything changes; `after_save` inside the same transaction;
+    `action` may depend on the changed fields; `clash` is the field error a unique constraint becomes.
+    """
+    with transaction.atomic():
+        current = type(instance).objects.select_for_update().get(pk=instance.pk)
+        if check is not None:
+            check(current)
+        before = model_snapshot(current)
+        changed = [k for k, v in fields.items() if getattr(current, k) != v]
+        if not changed:
+            return current
+        for key in changed:
+            setattr(current, key, fields[key])
+        current.updated_at = timezone.now()
+        try:
+            with transaction.atomic():
+                current.save(update_fields=[*changed, "updated_at"])
+        except IntegrityError:
+            raise ValidationError(clash)
+        if after_save is not None:
+            after_save(current, changed)
+        record_audit(
+            tenant=current.tenant,
+            actor=_actor(actor),
+            action=action(changed, current) if callable(action) else action,
+            obj=current,
+            before=before,
+            after=model_snapshot(current),
+        )
+    return current

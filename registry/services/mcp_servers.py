@@ -3,21 +3,27 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
-from django.utils import timezone
 
-from core.audit import model_snapshot
 from core.authz import authorize_actor
 from registry.models import (
     SERVER_ID_VALIDATOR,
     CapabilityClass,
     McpServer,
 )
-from registry.services.common import _actor, _choice, _member_or_none, _string_list, _validate
-from tenants.audit import record_audit
+from registry.services.common import (
+    _choice,
+    _create_audited,
+    _member_or_none,
+    _settable_only,
+    _string_list,
+    _unique_in_tenant,
+    _update_audited,
+    _validate,
+)
 from tenants.models import Tenant, User
 
-_SERVER_FIELDS = (
+# What a caller may set on an MCP server (pages, API, admin); the API shows each of them too.
+MCP_SERVER_FIELDS = (
     "server_id",
     "name",
     "publisher",
@@ -33,18 +39,19 @@ _SERVER_FIELDS = (
 
 
 def _clean_server_fields(tenant: Tenant, changes: dict, *, server: McpServer | None) -> dict:
-    unknown = sorted(set(changes) - set(_SERVER_FIELDS))
-    if unknown:
-        raise ValidationError({unknown[0]: "This field cannot be set."})
+    _settable_only(changes, MCP_SERVER_FIELDS)
     clean: dict = {}
     if "server_id" in changes:
         server_id = str(changes["server_id"] or "").strip()
         _validate(SERVER_ID_VALIDATOR, server_id, "server_id")
-        clash = McpServer.objects.filter(tenant=tenant, server_id=server_id)
-        if server is not None:
-            clash = clash.exclude(pk=server.pk)
-        if clash.exists():
-            raise ValidationError({"server_id": f"An MCP server {server_id!r} is already registered."})
+        _unique_in_tenant(
+            McpServer,
+            tenant,
+            server,
+            field="server_id",
+            value=server_id,
+            message=f"An MCP server {server_id!r} is already registered.",
+        )
         clean["server_id"] = server_id
     if "name" in changes:
         name = str(changes["name"] or "").strip()
@@ -133,19 +140,14 @@ def mcp_server_create(
         },
         server=None,
     )
-    try:
-        with transaction.atomic():
-            server = McpServer.objects.create(tenant=tenant, **fields)
-            record_audit(
-                tenant=tenant,
-                actor=_actor(actor),
-                action="registry.mcp_server.create",
-                obj=server,
-                after=model_snapshot(server),
-            )
-    except IntegrityError:
-        raise ValidationError({"server_id": f"An MCP server {server_id!r} is already registered."})
-    return server
+    return _create_audited(
+        McpServer,
+        tenant,
+        fields,
+        actor=actor,
+        action="registry.mcp_server.create",
+        clash={"server_id": f"An MCP server {server_id!r} is already registered."},
+    )
 
 
 def mcp_server_update(
@@ -153,25 +155,13 @@ def mcp_server_update(
 ) -> McpServer:
     authorize_actor(actor, server.tenant, "registry.manage_mcp")
     fields = _clean_server_fields(server.tenant, changes, server=server)
-    with transaction.atomic():
-        current = McpServer.objects.select_for_update().get(pk=server.pk)
-        before = model_snapshot(current)
-        changed = [k for k, v in fields.items() if getattr(current, k) != v]
-        if not changed:
-            return current
-        for key in changed:
-            setattr(current, key, fields[key])
-        current.updated_at = timezone.now()
-        current.save(update_fields=[*changed, "updated_at"])
-        record_audit(
-            tenant=current.tenant,
-            actor=_actor(actor),
-            action=f"registry.mcp_server.{action}",
-            obj=current,
-            before=before,
-            after=model_snapshot(current),
-        )
-    return current
+    return _update_audited(
+        server,
+        fields,
+        actor=actor,
+        action=f"registry.mcp_server.{action}",
+        clash={"server_id": f"An MCP server {fields.get('server_id')!r} is already registered."},
+    )
 
 
 def mcp_server_approve(*, server: McpServer, actor: User | None, trust_tier: str | None = None) -> McpServer:

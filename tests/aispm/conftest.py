@@ -38,14 +38,8 @@ tests:
 
 
 @pytest.fixture(autouse=True)
-def eager_celery():
-    """Tasks run inline, as in the demo (the real worker path is the same code)."""
-    from cavra_portal.celery import app as celery_app
-
-    before = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = before
+def _tasks_inline(celery_inline):
+    """Every AISPM test runs its queued tasks inline (tests/conftest.py)."""
 
 
 @pytest.fixture

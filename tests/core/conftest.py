@@ -4,12 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cavra_portal.celery import app as celery_app
-
 
 @pytest.fixture(autouse=True)
-def celery_inline():
-    before = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = before
+def _tasks_inline(celery_inline):
+    """Every core test runs its queued tasks inline (tests/conftest.py)."""

@@ -7,18 +7,10 @@ from pathlib import Path
 
 import grimp
 
+from tests.support.packages import ROOT_PACKAGES
+
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = (
-    "cavra_engine",
-    "core",
-    "cavra_portal",
-    "tenants",
-    "evidence",
-    "registry",
-    "approvals",
-    "policies",
-    "aispm",
-)
+PACKAGES = ROOT_PACKAGES
 LAYERS = ("core", "tenants", "evidence", "registry", "approvals", "policies", "aispm")
 
 

@@ -15,7 +15,12 @@ from registry.models import Agent
 
 ROOT = Path(__file__).resolve().parents[2]
 APPS = ("core", "tenants", "evidence", "registry", "approvals", "policies", "aispm", "cavra_portal")
-AUDIT_WRITERS = {"record_audit", "membership_add"}  # action= becomes the kind `audit.<action>`
+AUDIT_WRITERS = {
+    "record_audit",
+    "membership_add",
+    "_create_audited",
+    "_update_audited",
+}  # action= becomes the kind `audit.<action>`
 
 # Writers whose kind is computed: (file, expression) -> every kind it can produce. A new computed
 # kind fails this test until it is listed here, in evidence/kinds.py and in the format document.
@@ -26,14 +31,17 @@ COMPUTED = {
     ("approvals/services/state.py", "kind or to"): set(),
     ("tenants/services.py", "action"): set(),  # membership_add(action=...), scanned at its callers
     ("approvals/services/review.py", "outcome"): {"approval.approved", "approval.denied"},
-    ("registry/services/agents.py", "action"): {"audit.registry.agent.update"}
+    # the registry's shared create/update writers, scanned at their callers (AUDIT_WRITERS)
+    ("registry/services/common.py", "action"): set(),
+    ("registry/services/common.py", "action(changed, current) if callable(action) else action"): set(),
+    ("registry/services/agents.py", "_agent_update_action"): {"audit.registry.agent.update"}
     | {f"audit.registry.agent.{status}" for status in Agent.Status.values},
+    ("registry/services/mcp_servers.py", "f'registry.mcp_server.{action}'"): {
+        "audit.registry.mcp_server.update"
+    },
     ("registry/services/mcp_tools.py", "action"): {
         "audit.registry.mcp_tool.observe",
         "audit.registry.mcp_tool.changed",
-    },
-    ("registry/services/mcp_servers.py", "f'registry.mcp_server.{action}'"): {
-        "audit.registry.mcp_server.update"
     },
     (
         "registry/services/workload_identities.py",
@@ -41,6 +49,14 @@ COMPUTED = {
     ): {"audit.registry.workload_identity.enable", "audit.registry.workload_identity.disable"},
     ("tenants/signin.py", "f'signin.{event}'"): {
         f"audit.signin.{event}" for event in ("succeeded", "failed", "locked_out", "sso_refused")
+    },
+    ("policies/services/scopes.py", "f\"{kind}.{('create' if created else 'update')}\""): {
+        f"audit.{kind}.{verb}" for kind in ("repository", "environment") for verb in ("create", "update")
+    },
+    ("policies/services/scopes.py", "action"): set(),  # _scope_ensure, scanned at its callers
+    ("policies/services/scopes.py", "f'{kind}.delete'"): {
+        "audit.repository.delete",
+        "audit.environment.delete",
     },
     ("core/admin.py", "f\"admin.{('change' if change else 'add')}\""): {
         "audit.admin.change",

@@ -194,20 +194,9 @@ def test_another_tenants_draft_is_404_and_bad_input_names_the_field(setup, acme,
     assert call(reader, "PUT", f"/api/v1/policy-drafts/{draft['id']}", {"source": "x"}).status_code == 403
 
 
-def test_replay_of_a_draft_through_the_api(setup, acme):
-    from cavra_portal.celery import app as celery_app
-
+def test_replay_of_a_draft_through_the_api(setup, acme, celery_inline):
     draft = call(setup.api, "POST", "/api/v1/policy-packs/baseline/drafts").json()
-    before = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = True
-    try:
-        from django.db import transaction
-
-        with transaction.atomic():
-            pass
-        response = call(setup.api, "POST", f"/api/v1/policy-drafts/{draft['id']}/replay")
-    finally:
-        celery_app.conf.task_always_eager = before
+    response = call(setup.api, "POST", f"/api/v1/policy-drafts/{draft['id']}/replay")
     assert response.status_code == 202
     replay_id = response.json()["id"]
     body = call(setup.api, "GET", f"/api/v1/replays/{replay_id}").json()

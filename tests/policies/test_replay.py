@@ -11,7 +11,6 @@ from django.utils import timezone
 
 from cavra_engine.policy import ActionRequest, compile_pack, evaluate, load_bundled_pack
 from cavra_engine.policy.loader import RECOMMENDED_PACK
-from cavra_portal.celery import app as celery_app
 from evidence.models import Decision
 from policies.models import PolicyReplay
 from policies.services import policy_pack_install_bundled
@@ -19,7 +18,7 @@ from policies.services.replay import policy_replay_start
 from tenants.models import AuditEntry
 from tests.policies.conftest import ask
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("celery_inline")]
 
 VERDICTS = ("allow", "require_approval", "block")
 COMMANDS = [
@@ -45,14 +44,6 @@ PATHS = [
     "README.md",
     ".github/workflows/ci.yml",
 ]
-
-
-@pytest.fixture(autouse=True)
-def celery_inline():
-    before = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = before
 
 
 def _generated(rng: random.Random, index: int) -> tuple[dict, ActionRequest]:

@@ -7,19 +7,10 @@ from pathlib import Path
 
 from cavra_engine.policy import vocabulary
 from cavra_engine.policy.vocabulary import ACTIONS, SEVERITIES, SEVERITY_RANK, VERDICT_RANK, VERDICTS
+from tests.support.packages import ROOT_PACKAGES
 
 ROOT = Path(__file__).resolve().parents[3]
-PACKAGES = (
-    "cavra_engine",
-    "core",
-    "tenants",
-    "evidence",
-    "registry",
-    "approvals",
-    "policies",
-    "aispm",
-    "cavra_portal",
-)
+PACKAGES = ROOT_PACKAGES
 HOME = "cavra_engine/policy/vocabulary.py"
 
 
