@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: install demo test fuzz lint migrations-check schema schema-check bench-policy bench-evidence bench-merkle bench-decisions bench-agents bench-aispm bench-replay backup-drill evidence-vectors clean
+.PHONY: cluster cluster-stop test-cluster bench-cluster install demo test fuzz lint migrations-check schema schema-check bench-policy bench-evidence bench-merkle bench-decisions bench-agents bench-aispm bench-outbox bench-replay backup-drill evidence-vectors clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,6 +17,7 @@ install: $(STAMP)
 
 demo: install
 	mkdir -p var
+	scripts/system-libs.sh
 	CAVRA_DEMO=1 $(BIN)/python manage.py migrate --noinput
 	CAVRA_DEMO=1 $(BIN)/python manage.py cavra_demo
 	@echo "CAVRA Portal demo on http://127.0.0.1:8000 — sign in as e.g. tenant_admin@acme.test, password: cavra-demo"
@@ -78,6 +79,23 @@ bench-aispm: install
 
 bench-outbox: install
 	$(BIN)/python bench/bench_outbox.py --write-doc
+# The multi-node topology on this machine (docs/deployment.md): HAProxy on 127.0.0.1:$(CLUSTER_PORT),
+# 2 web instances, 2 Celery workers + beat on RabbitMQ, the sequencer, PgBouncer, a PostgreSQL primary and
+# its streaming replica (own clusters under var/cluster/, never the machine's server on 5432).
+CLUSTER_PORT ?= 8080
+export CLUSTER_PORT
+cluster: install
+	scripts/cluster/up.sh
+
+cluster-stop:
+	scripts/cluster/down.sh
+
+# Failover drills under decision load (start and stop their own cluster; not part of `make test`).
+test-cluster: install
+	scripts/cluster/drills.sh
+
+bench-cluster: install
+	scripts/cluster/bench.sh --write-doc
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -10,12 +10,15 @@ class AispmConfig(AppConfig):
 
         from aispm.home import HOME_PANELS
         from aispm.navigation import NAV_ITEMS
+        from aispm.receivers import findings_on_witness_failure
         from aispm.schedule import BEAT_SCHEDULE
         from aispm.selectors import CAPABILITIES
         from core.authz import register_capabilities
         from core.pages import register_home_panels, register_navigation
+        from evidence.signals import witness_publication_failed
 
         register_capabilities(CAPABILITIES)
+        witness_publication_failed.connect(findings_on_witness_failure, dispatch_uid="aispm.witness_failure")
 
         register_navigation(NAV_ITEMS, order=15)
         register_home_panels(HOME_PANELS)

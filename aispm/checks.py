@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from django.core.exceptions import ImproperlyConfigured
 from django.db.models import Q
 from django.urls import reverse
 
@@ -22,7 +23,8 @@ from cavra_engine.surfaces import (
     MCP_TOOLS,
     SENSITIVE_DATA,
 )
-from evidence.models import ChainHead, Checkpoint, Decision, SigningKey, VerificationRun
+from evidence.models import ChainHead, Checkpoint, Decision, SigningKey, VerificationRun, WitnessPublication
+from evidence.services.witnesses import witness_publication_status
 from policies.models import Environment, Rollout
 from registry.models import Agent, AgentCredential, McpServer, McpTool
 from tenants.models import SsoProvider, Tenant
@@ -379,6 +381,47 @@ def evidence_not_verified(ctx: CheckContext) -> list[Hit]:
               f"{last.summary}")  # fmt: skip
     return [Hit("chain", detail, [{"type": "evidence", "id": "verification", "label": "Verification",
                                   "url": _url("evidence:verification")}])]  # fmt: skip
+
+
+def _witness_hits(ctx: CheckContext, status: str) -> list[Hit]:
+    """Witnesses whose latest settled publication for the tenant ended in `status`."""
+    hits = []
+    try:
+        rows = witness_publication_status(ctx.tenant)
+    except ImproperlyConfigured:
+        return []  # a malformed EVIDENCE_WITNESSES is a platform problem: cavra_doctor fails and names it
+    for row in rows:
+        settled = row["settled"]
+        if settled is not None and settled.status == status:
+            hits.append(Hit(f"witness:{settled.witness_key_id}",
+                            f"Head #{settled.checkpoint.seq} to {settled.witness_url}: {settled.last_error[:300]}",
+                            [{"type": "evidence", "id": "doctor", "label": "Evidence readiness",
+                              "url": _url("evidence:doctor")}]))  # fmt: skip
+    return hits
+
+
+@check(
+    "evidence.witness_refused",
+    "A witness refused the tenant's tree head (history does not extend what it countersigned)",
+    surface=GENERAL_POLICY,
+    severity="critical",
+    remediation="Treat as a suspected rewrite of evidence: compare the chain with the witness's head "
+    "(cavra evidence verify --witness) and investigate database and key access.",
+)
+def evidence_witness_refused(ctx: CheckContext) -> list[Hit]:
+    return _witness_hits(ctx, WitnessPublication.Status.REFUSED)
+
+
+@check(
+    "evidence.witness_unpublished",
+    "Tree head could not be published to a witness",
+    surface=GENERAL_POLICY,
+    severity="high",
+    remediation="Check that the witness in EVIDENCE_WITNESSES is reachable and holds the tenant's trust root; "
+    "the next signed head is published again.",
+)
+def evidence_witness_unpublished(ctx: CheckContext) -> list[Hit]:
+    return _witness_hits(ctx, WitnessPublication.Status.FAILED)
 
 
 @check(

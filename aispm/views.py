@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.decorators import method_decorator
 from django.views import View
 from kombu.exceptions import OperationalError as KombuOperationalError
 
@@ -27,6 +28,7 @@ from aispm.services.readiness import readiness, readiness_packet_signed
 from aispm.tasks import refresh_findings
 from cavra_engine.surfaces import SURFACE_LABELS
 from core.authz import CapabilityRequiredMixin, can
+from core.db_routing import replica_reads
 from tenants.forms import apply_service_errors
 
 PAGE_SIZE = 50
@@ -44,6 +46,7 @@ def _bad_request(request, exc: ValidationError):
     return render(request, "aispm/error.html", {"message": "; ".join(exc.messages)}, status=400)
 
 
+@method_decorator(replica_reads(), name="get")  # dashboard reads: the replica when fresh
 class OverviewView(CapabilityRequiredMixin, View):
     """The executive's one screen: score and why, trend, decisions, risks, coverage, approvals."""
 
@@ -85,6 +88,7 @@ class OverviewView(CapabilityRequiredMixin, View):
         return render(request, "aispm/overview.html", context)
 
 
+@method_decorator(replica_reads(), name="get")  # dashboard reads: the replica when fresh
 class TrendCsvView(CapabilityRequiredMixin, View):
     required_capability = VIEW
 
@@ -100,6 +104,7 @@ class TrendCsvView(CapabilityRequiredMixin, View):
         return response
 
 
+@method_decorator(replica_reads(), name="get")  # dashboard reads: the replica when fresh
 class ScoreView(CapabilityRequiredMixin, View):
     """Why is it 62? Every deduction with its reason, for the tenant or one surface, repository or agent."""
 
@@ -236,6 +241,7 @@ class FindingTransitionView(FindingDetailView):
         return self._render(request, public_id, form=form, status=422)
 
 
+@method_decorator(replica_reads(), name="get")  # dashboard reads: the replica when fresh
 class CoverageView(CapabilityRequiredMixin, View):
     required_capability = VIEW
 
@@ -246,6 +252,7 @@ class CoverageView(CapabilityRequiredMixin, View):
         })  # fmt: skip
 
 
+@method_decorator(replica_reads(), name="get")  # dashboard reads: the replica when fresh
 class FrameworkView(CapabilityRequiredMixin, View):
     required_capability = VIEW
 
@@ -259,6 +266,7 @@ class FrameworkView(CapabilityRequiredMixin, View):
         })  # fmt: skip
 
 
+@method_decorator(replica_reads(), name="get")  # dashboard reads: the replica when fresh
 class FrameworkCsvView(CapabilityRequiredMixin, View):
     required_capability = VIEW_DETAIL
 
@@ -277,6 +285,7 @@ class FrameworkCsvView(CapabilityRequiredMixin, View):
         return response
 
 
+@method_decorator(replica_reads(), name="get")  # dashboard reads: the replica when fresh
 class ControlView(CapabilityRequiredMixin, View):
     required_capability = VIEW_DETAIL
 
@@ -295,6 +304,7 @@ class ControlView(CapabilityRequiredMixin, View):
                                                       "days": days})  # fmt: skip
 
 
+@method_decorator(replica_reads(), name="get")  # dashboard reads: the replica when fresh
 class NearMissesView(CapabilityRequiredMixin, View):
     required_capability = VIEW_DETAIL
 
@@ -315,6 +325,7 @@ class NearMissesView(CapabilityRequiredMixin, View):
                                                           "drill": drill, "decisions": decisions})  # fmt: skip
 
 
+@method_decorator(replica_reads(), name="get")  # dashboard reads: the replica when fresh
 class TimelineView(CapabilityRequiredMixin, View):
     required_capability = VIEW_DETAIL
 

@@ -30,6 +30,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--requests", type=int, default=2000, help="measured requests (after 200 warm-up)")
     ap.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/cavra_bench_path")
+    ap.add_argument("--show-sql", action="store_true", help="print the statements of one allow and one block")
     args = ap.parse_args()
     db_name = args.database_url.rsplit("/", 1)[1]
     os.environ.update(bench_env(args.database_url))
@@ -84,6 +85,8 @@ def main() -> int:
         with CaptureQueriesContext(connection) as captured:
             verdict = post(body).json()["decision"]
         queries[verdict].append(len(captured))
+        if args.show_sql and len(queries[verdict]) == 1 and verdict != "require_approval":
+            print(f"-- {verdict}:", *(q["sql"][:160] for q in captured.captured_queries), sep="\n   ")
     # Function calls are deterministic: a load-independent measure of the Python work per decision.
     profiler = cProfile.Profile()
     profiler.enable()

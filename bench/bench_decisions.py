@@ -576,6 +576,7 @@ def bench_env(database_url: str) -> dict[str, str]:
         "SECURE_SSL_REDIRECT": "0",
         "ALLOWED_HOSTS": "127.0.0.1",
         "CELERY_TASK_ALWAYS_EAGER": "1",
+        "CAVRA_EVIDENCE_SEQUENCER": "process",
         "DJANGO_SETTINGS_MODULE": "cavra_portal.settings",
         "PYTHONUNBUFFERED": "1",
     }
@@ -620,7 +621,7 @@ def main() -> int:
         pg.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
         pg.execute(f'CREATE DATABASE "{db_name}"')
         pg_version = pg.execute("SHOW server_version").fetchone()[0].split()[0]
-    gunicorn_proc = cerbos_proc = None
+    gunicorn_proc = cerbos_proc = sequencer_proc = None
     logs = CACHE / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     try:
@@ -712,6 +713,15 @@ def main() -> int:
             stderr=subprocess.DEVNULL,
             start_new_session=True,
         )
+        # The evidence sequencer, as in production: decisions commit leaves, this integrates them.
+        sequencer_proc = subprocess.Popen(
+            [python, "manage.py", "cavra_sequencer"],
+            cwd=ROOT,
+            env=env,
+            stdout=open(logs / "sequencer.log", "wb"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         cerbos_proc = subprocess.Popen(
             [
                 str(cerbos),
@@ -794,7 +804,7 @@ def main() -> int:
                 "/api/v1/decisions",
                 cavra_headers,
                 cavra_bodies,
-                lambda: server_cpu(gunicorn_proc.pid, db_name),
+                lambda: {**server_cpu(gunicorn_proc.pid, db_name), **server_cpu(sequencer_proc.pid)},
             ),
         ]
         for name, kind, port, path, headers, bodies, probe in plans:
@@ -838,6 +848,13 @@ def main() -> int:
             print(f"reference: Cerbos under wrk at {max_c} connections: {wrk_rps:.0f} req/s", flush=True)
         stop(gunicorn_proc)
         stop(cerbos_proc)
+        from evidence.models import EvidenceLeaf
+
+        waited_for = time.monotonic()  # the sequencer catches up with what was answered, then stops
+        while EvidenceLeaf.objects.filter(tenant=tenant).exists() and time.monotonic() - waited_for < 120:
+            time.sleep(0.1)
+        stop(sequencer_proc)
+        pending_leaves = EvidenceLeaf.objects.filter(tenant=tenant).count()
 
         # 3. evidence check
         decisions = Decision.objects.filter(tenant=tenant).count()
@@ -851,7 +868,8 @@ def main() -> int:
             "evidence": evidence,
             "chain": chain,
             "chain_records": chain_records,
-            "match": answered == decisions == evidence,
+            "match": answered == decisions == evidence and pending_leaves == 0,
+            "pending_leaves": pending_leaves,
             "commit_ms": commit_ms,
             "load_before": load_before[0],
             "load_after": load_after[0],
@@ -907,6 +925,7 @@ def main() -> int:
     finally:
         stop(gunicorn_proc)
         stop(cerbos_proc)
+        stop(sequencer_proc)
         if not args.keep_db:
             try:
                 from django.db import connections

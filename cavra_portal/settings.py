@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "policies",
     "aispm",
     "connectors",
+    "reports",
 ]
 
 MIDDLEWARE = [
@@ -106,6 +107,26 @@ DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", defau
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL;"}
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+
+# A streaming replica for read-only selectors that opt in (core.db_routing.replica_reads): dashboards,
+# AISPM, reports, exports. Never the decision path or a write. Used while it has replayed all of the
+# primary's WAL or its last replayed commit is at most REPLICA_MAX_LAG_SECONDS old (checked at most every
+# REPLICA_CHECK_INTERVAL seconds per process); otherwise those reads go to the primary.
+if env("DATABASE_REPLICA_URL", default=""):
+    DATABASES["replica"] = env.db("DATABASE_REPLICA_URL")
+    DATABASES["replica"].setdefault("CONN_MAX_AGE", DATABASES["default"]["CONN_MAX_AGE"])
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+DATABASE_ROUTERS = ["core.db_routing.ReplicaRouter"]
+REPLICA_MAX_LAG_SECONDS = env.float("REPLICA_MAX_LAG_SECONDS", default=5.0)
+REPLICA_CHECK_INTERVAL = env.float("REPLICA_CHECK_INTERVAL", default=1.0)
+# Behind PgBouncer in transaction pooling (PGBOUNCER=1): a server connection changes between
+# transactions, so no server-side cursors (a named cursor outlives its transaction) and no prepared
+# statements kept by name (psycopg 3 prepares none unless asked: prepare_threshold=None says so).
+if env.bool("PGBOUNCER", default=False):
+    for _alias in DATABASES:
+        if DATABASES[_alias]["ENGINE"] == "django.db.backends.postgresql":
+            DATABASES[_alias]["DISABLE_SERVER_SIDE_CURSORS"] = True
+            DATABASES[_alias].setdefault("OPTIONS", {})["prepare_threshold"] = None
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "tenants.User"
@@ -171,6 +192,8 @@ _https = not (DEMO or DEBUG)
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=_https)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=_https)
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=_https)
+# The balancer probes instances over plain HTTP on the private network: never redirected.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000 if _https else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = _https
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
@@ -210,13 +233,47 @@ CACHES = {
     )
 }
 
+# The broker: RabbitMQ in production (CELERY_BROKER_URL=amqp://user:pass@host:5672/vhost); Redis stays the
+# cache. Tasks go to queues by kind (cavra_portal.celery_queues), so workers scale per queue and the
+# decision path never waits on any of them. CELERY_QUEUE_PREFIX lets several deployments share a broker.
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL)
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=DEMO)
 CELERY_TASK_EAGER_PROPAGATES = True
+# Evidence leaves are integrated into the chain by `manage.py cavra_sequencer` ("process", production),
+# or in the writer's own transaction under the chain lock ("inline": the demo and the test suite).
+CAVRA_EVIDENCE_SEQUENCER = env.str("CAVRA_EVIDENCE_SEQUENCER", default="inline" if DEMO else "process")
+if CAVRA_EVIDENCE_SEQUENCER not in ("inline", "process"):
+    raise environ.ImproperlyConfigured("CAVRA_EVIDENCE_SEQUENCER must be inline or process.")
+# A task is acknowledged only once it ran, and re-delivered when its worker dies: tasks are idempotent.
 CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_QUEUE_PREFIX = env("CELERY_QUEUE_PREFIX", default="")
+# Queue per kind of work (glob on the task name); every task the project defines must match one
+# (tests/cavra_portal/test_cluster_settings.py), so nothing silently lands on a queue no worker reads.
+TASK_QUEUE_BY_NAME = {
+    "approvals.outbox_deliver*": "notifications",  # notifications and connector deliveries (the outbox)
+    "approvals.expire*": "notifications",
+    "approvals.escalate*": "notifications",
+    "aispm.report*": "reports",
+    "aispm.refresh*findings": "findings",
+    "aispm.rollup*": "findings",
+    "evidence.checkpoint*": "checkpoints",
+    "evidence.verify*": "checkpoints",
+    "policies.replay": "checkpoints",  # publication: shadow replay of a publish plan
+    "evidence.purge*": "retention",
+}
+TASK_QUEUES = ("notifications", "reports", "findings", "checkpoints", "retention")
+CELERY_TASK_DEFAULT_QUEUE = f"{CELERY_QUEUE_PREFIX}default"
+CELERY_TASK_ROUTES = {
+    pattern: {"queue": f"{CELERY_QUEUE_PREFIX}{queue}"} for pattern, queue in TASK_QUEUE_BY_NAME.items()
+}
+# One scheduler across the deployment: beat holds a PostgreSQL advisory lock while it schedules (core.beat).
+CELERY_BEAT_SCHEDULER = "core.beat:LockedDatabaseScheduler"
+BEAT_LOCK_DATABASE_URL = env("BEAT_LOCK_DATABASE_URL", default="")
+BEAT_LOCK_RETRY = env.float("BEAT_LOCK_RETRY", default=5.0)
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE: dict = {}
 
@@ -230,9 +287,15 @@ EMAIL_HOST = env("EMAIL_HOST", default="127.0.0.1")
 EMAIL_PORT = env.int("EMAIL_PORT", default=25)
 EMAIL_HOST_USER = env("EMAIL_HOST_USER", default="")
 EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", default="")
-EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)  # STARTTLS on a plain port (587)
+EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", default=False)  # implicit TLS (465); not both
+EMAIL_SSL_CERTFILE = env("EMAIL_SSL_CERTFILE", default=None)
+EMAIL_SSL_KEYFILE = env("EMAIL_SSL_KEYFILE", default=None)
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="CAVRA Portal <cavra@localhost>")
+# A report e-mail that fails this many times in a row is escalated (tenant admins told, a finding opened);
+# the outbox keeps retrying with backoff until its own budget runs out.
+REPORT_DELIVERY_ESCALATE_AFTER = env.int("REPORT_DELIVERY_ESCALATE_AFTER", default=3)
 
 # Fernet keys for secrets at rest (core/secrets.py), comma-separated, the first one encrypts.
 CAVRA_SECRET_KEYS = env.list("CAVRA_SECRET_KEYS", default=[])
@@ -240,6 +303,16 @@ CAVRA_SECRET_KEYS = env.list("CAVRA_SECRET_KEYS", default=[])
 EVIDENCE_KEY_ENCRYPTION_KEY = env("EVIDENCE_KEY_ENCRYPTION_KEY", default="")
 # Append-only file that receives every signed tree head (for air-gapped sites: ship it to WORM media).
 EVIDENCE_HEADS_FILE = env("EVIDENCE_HEADS_FILE", default="")
+# Witnesses every signed tree head is published to (through the outbox): comma-separated
+# "<base URL>|<the witness's Ed25519 public key, 64 hex>", e.g. "https://witness.example|3b6a…".
+EVIDENCE_WITNESSES = env("EVIDENCE_WITNESSES", default="")
+EVIDENCE_WITNESS_TIMEOUT = env.int("EVIDENCE_WITNESS_TIMEOUT", default=10)
+# An S3 bucket created with object lock: every signed tree head is PUT under COMPLIANCE retention.
+EVIDENCE_S3_ANCHOR_BUCKET = env("EVIDENCE_S3_ANCHOR_BUCKET", default="")
+EVIDENCE_S3_ANCHOR_ENDPOINT = env("EVIDENCE_S3_ANCHOR_ENDPOINT", default="")  # S3-compatible servers
+EVIDENCE_S3_ANCHOR_REGION = env("EVIDENCE_S3_ANCHOR_REGION", default="")
+EVIDENCE_S3_ANCHOR_PREFIX = env("EVIDENCE_S3_ANCHOR_PREFIX", default="cavra/heads/")
+EVIDENCE_S3_ANCHOR_RETENTION_DAYS = env.int("EVIDENCE_S3_ANCHOR_RETENTION_DAYS", default=2557)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -281,6 +354,9 @@ SPECTACULAR_SETTINGS = {
         "SeverityEnum": "approvals.models.Severity",
         "ActionEnum": "cavra_engine.policy.vocabulary.ACTIONS",
         "CapabilityClassEnum": "registry.models.CapabilityClass",
+        "TriggerEnum": "evidence.models.VerificationRun.Trigger",  # kept its name when reports added a trigger
+        "ReportTriggerEnum": "reports.models.ReportRun.Trigger",
+        "ReportDeliveryStatusEnum": "reports.models.ReportDelivery.Status",
     },
 }
 

@@ -12,6 +12,8 @@ os.environ.setdefault(
     "CAVRA_SECRET_KEYS",
     "dGVzdHMtb25seS1mZXJuZXQta2V5LTAwMDAwMDAwMDA=,dGVzdHMtb25seS1vbGQtZmVybmV0LWtleS0wMDAwMDA=",
 )
+# Tests read the chain right after a write; tests of the sequenced path switch to "process" themselves.
+os.environ.setdefault("CAVRA_EVIDENCE_SEQUENCER", "inline")
 os.environ.setdefault("EMAIL_BACKEND", "django.core.mail.backends.locmem.EmailBackend")
 
 from cavra_portal.settings import *  # noqa: E402,F403

@@ -6,6 +6,7 @@ from django.contrib.staticfiles import views as staticfiles_views
 from django.contrib.staticfiles.urls import staticfiles_urlpatterns
 from django.urls import include, path, re_path
 
+from core import health
 from tenants import views as tenant_views
 
 handler400 = "core.api.problems.handler400"
@@ -15,6 +16,9 @@ handler500 = "core.api.problems.handler500"
 
 urlpatterns = [
     path("", tenant_views.home, name="home"),
+    # For the load balancer (and orchestrators): liveness and readiness, public, JSON, no secrets.
+    path("healthz", health.liveness, name="healthz"),
+    path("readyz", health.readiness, name="readyz"),
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("api/", include("cavra_portal.api.urls")),
@@ -29,6 +33,7 @@ urlpatterns += [
     path("evidence/", include("evidence.urls")),
     path("aispm/", include("aispm.urls")),
     path("connectors/", include("connectors.urls")),
+    path("reports/", include("reports.urls")),
 ]
 
 if settings.DEBUG:

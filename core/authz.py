@@ -35,6 +35,7 @@ CAPABILITY_ROLES: dict[str, frozenset[str]] = {
     "evidence.view": frozenset({R.COMPLIANCE_OFFICER, R.AUDITOR, R.TENANT_ADMIN}),
     "evidence.export": frozenset({R.COMPLIANCE_OFFICER, R.AUDITOR, R.TENANT_ADMIN}),
     "evidence.manage_retention": frozenset({R.TENANT_ADMIN, R.COMPLIANCE_OFFICER}),
+    "evidence.readiness": frozenset({R.TENANT_ADMIN}),  # the doctor page: platform and evidence checks
     # registry
     "registry.view": frozenset(
         {R.TENANT_ADMIN, R.OPERATOR, R.SECURITY_REVIEWER, R.EVALUATOR, R.COMPLIANCE_OFFICER, R.AUDITOR}

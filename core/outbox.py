@@ -77,6 +77,10 @@ BatchTransport = Callable[[list[OutboxMessage]], None]
 DeadLetterHandler = Callable[[OutboxMessage], None]
 
 
+class PermanentDeliveryError(Exception):
+    """Raised by a transport when retrying cannot help (the receiver refused on the merits): give up now."""
+
+
 @dataclass(frozen=True)
 class _Channel:
     send: BatchTransport
@@ -157,6 +161,11 @@ def outbox_enqueue_message(
     return message
 
 
+def outbox_enqueue_payload(*, tenant, kind: str, idempotency_key: str, payload: dict) -> OutboxMessage:
+    """Write one unordered message of any channel (its transport reads `payload`) in the current transaction."""
+    return outbox_enqueue_message(tenant=tenant, kind=kind, idempotency_key=idempotency_key, payload=payload)
+
+
 def outbox_enqueue(
     *,
     tenant,
@@ -181,7 +190,7 @@ def outbox_enqueue(
     )
 
 
-def _record(messages: list[OutboxMessage], error: str, started_at) -> int | None:
+def _record(messages: list[OutboxMessage], error: str, started_at, permanent: bool = False) -> int | None:
     """Record one attempt per message; returns the seconds until the next attempt, or None."""
     now = timezone.now()
     OutboxAttempt.objects.bulk_create(
@@ -202,7 +211,7 @@ def _record(messages: list[OutboxMessage], error: str, started_at) -> int | None
             message.status, message.sent_at, message.last_error = OutboxMessage.Status.SENT, now, ""
         else:
             message.last_error = error
-            if message.attempts >= MAX_ATTEMPTS * (message.retries + 1):
+            if permanent or message.attempts >= MAX_ATTEMPTS * (message.retries + 1):
                 message.status = OutboxMessage.Status.FAILED
                 handler = _dead_letter_handlers.get(_channel_of(message))
                 if handler is not None:
@@ -216,15 +225,17 @@ def _record(messages: list[OutboxMessage], error: str, started_at) -> int | None
     return retry_in
 
 
-def _send(messages: list[OutboxMessage]) -> str:
+def _send(messages: list[OutboxMessage]) -> tuple[str, bool]:
+    """(error text, permanent): ("", False) when sent."""
     channel = _channels.get(_channel_of(messages[0]))
     try:
         if channel is None:
             raise LookupError(f"no outbox transport for kind {messages[0].kind!r}")
         channel.send(messages)
     except Exception as exc:  # noqa: BLE001 - any transport failure is recorded and retried
-        return redact(f"{type(exc).__name__}: {exc}") or type(exc).__name__
-    return ""
+        error = redact(f"{type(exc).__name__}: {exc}") or type(exc).__name__
+        return error, isinstance(exc, PermanentDeliveryError)
+    return "", False
 
 
 def _destination_lock(destination: str) -> bool:
@@ -255,8 +266,8 @@ def _deliver_destination_batch(destination: str) -> tuple[str, int | None]:
             if m.next_attempt_at <= timezone.now() and m.kind.split(".", 1)[0] == _channel_of(head)
         ]
         started_at = timezone.now()
-        error = _send(batch)
-        retry_in = _record(batch, error, started_at)
+        error, permanent = _send(batch)
+        retry_in = _record(batch, error, started_at, permanent)
     return ("failed" if error else "sent"), retry_in
 
 
@@ -300,7 +311,8 @@ def outbox_message_deliver(*, message_id: int) -> OutboxMessage | None:
         if message is None or message.status != OutboxMessage.Status.PENDING:
             return message
         started_at = timezone.now()
-        retry_in = _record([message], _send([message]), started_at)
+        error, permanent = _send([message])
+        retry_in = _record([message], error, started_at, permanent)
     if retry_in is not None:
         logger.warning(
             "outbox: message %s attempt %s failed; retry in %ss", message_id, message.attempts, retry_in

@@ -11,6 +11,7 @@ from evidence.models import (
     RetentionPolicy,
     SigningKey,
     VerificationRun,
+    WitnessPublication,
 )
 
 
@@ -53,3 +54,10 @@ class AgentSessionAdmin(ReadOnlyTenantScopedAdmin):
 class DecisionAdmin(ReadOnlyTenantScopedAdmin):
     list_display = ("public_id", "tenant", "decision", "action", "target", "created_at")
     list_filter = ("decision",)
+
+
+@admin.register(WitnessPublication)
+class WitnessPublicationAdmin(ReadOnlyTenantScopedAdmin):
+    list_display = ("checkpoint", "tenant", "witness_url", "status", "attempts", "created_at", "finished_at")
+    list_filter = ("status",)
+    list_select_related = ("tenant", "checkpoint")

@@ -8,14 +8,19 @@ class EvidenceConfig(AppConfig):
     def ready(self):
         from django.conf import settings
 
+        from core.outbox import register_outbox_transport
         from core.pages import register_home_panels, register_navigation
         from evidence.home import HOME_PANELS
         from evidence.navigation import NAV_ITEMS
         from evidence.schedule import BEAT_SCHEDULE
         from evidence.services import evidence_audit_sink
+        from evidence.services.anchoring import s3_anchor_deliver
+        from evidence.services.witnesses import witness_publication_deliver
         from tenants.audit import register_audit_sink
 
         register_audit_sink(evidence_audit_sink)
+        register_outbox_transport("witness", witness_publication_deliver)
+        register_outbox_transport("anchor", s3_anchor_deliver)
         register_navigation(NAV_ITEMS, order=50)
         register_home_panels(HOME_PANELS)
         # Beat reads CELERY_BEAT_SCHEDULE (DatabaseScheduler syncs it into django-celery-beat rows).

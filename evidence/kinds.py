@@ -102,6 +102,13 @@ FINDING_EVENTS: dict[str, str] = {
 }
 CHECK_UPDATED = "aispm.check.updated"
 
+# reports/services writes these (subject = the `rpt_` report id, or the `rdl_` delivery id).
+REPORT_GENERATED = "report.generated"
+REPORT_DELIVERED = "report.delivered"
+REPORT_DELIVERY_FAILED = "report.delivery_failed"
+REPORT_SCHEDULE_CHANGED = "report.schedule.changed"
+REPORT_RECIPIENT_POLICY_CHANGED = "report.recipient_policy.changed"
+
 KINDS: dict[str, str] = {
     DECISION_RECORDED: "one runtime decision (`subject` = its `dec_` id); its Decision row links this record; a decision made offline from a signed bundle and uploaded by `cavra sync` carries `offline` {seq, hash, prev_hash, bundle, decided_at} of its spool entry",
     SESSION_OPENED: "an agent opened a working session (`subject` = its `ses_` id)",
@@ -115,4 +122,9 @@ KINDS: dict[str, str] = {
     **{f"audit.{action}": meaning for action, meaning in AUDIT_ACTIONS.items()},
     **{f"aispm.finding.{event}": meaning for event, meaning in FINDING_EVENTS.items()},
     CHECK_UPDATED: "a tenant admin switched a posture check on or off or changed its threshold",
+    REPORT_GENERATED: "a report was generated (`payload`: type, trigger, manifest digest, key id, file digests)",
+    REPORT_DELIVERED: "a report e-mail was accepted by the SMTP server (digest, recipients, message-id, attempts)",
+    REPORT_DELIVERY_FAILED: "a report e-mail failed N times in a row and was escalated (digest, recipients, error)",
+    REPORT_SCHEDULE_CHANGED: "a report schedule was created, changed, paused, resumed or deleted",
+    REPORT_RECIPIENT_POLICY_CHANGED: "a tenant admin changed the domains reports may be sent to",
 }

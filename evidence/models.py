@@ -85,6 +85,29 @@ class EvidenceRecord(TenantOwned):
         return f"#{self.seq} {self.kind} {self.subject}"
 
 
+class EvidenceLeaf(TenantOwned):
+    """A fact committed with its cause but not yet in the chain: the sequencer integrates it, then deletes it.
+
+    The request's transaction writes only this row (no chain lock); `public_id` becomes the record's id
+    and `leaf_hash` is what the writer can tell its caller at once (docs/evidence-format.md, "Leaves").
+    """
+
+    public_id = models.CharField(max_length=40, unique=True, default=new_record_id, editable=False)
+    kind = models.CharField(max_length=100)
+    subject = models.CharField(max_length=300, blank=True)
+    payload = models.JSONField(default=dict)
+    actor = models.CharField(max_length=300, null=True, blank=True)
+    created_at = models.DateTimeField()
+    leaf_hash = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["tenant", "id"], name="evd_leaf_tenant_id")]
+
+    def __str__(self) -> str:
+        return f"leaf {self.public_id} {self.kind}"
+
+
 class SigningKey(TenantOwned):
     """A tenant's Ed25519 key. The private half is AES-GCM encrypted under a key derived from settings."""
 
@@ -167,6 +190,41 @@ class MerkleNode(TenantOwned):
 
     def __str__(self) -> str:
         return f"node {self.level}/{self.index}"
+
+
+class WitnessPublication(TenantOwned):
+    """One signed tree head sent to one witness (EVIDENCE_WITNESSES) through the outbox, and its answer."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        PUBLISHED = "published", "Countersigned"
+        SUPERSEDED = "superseded", "Superseded (the witness already holds a later head)"
+        REFUSED = "refused", "Refused (the head does not extend what the witness saw)"
+        FAILED = "failed", "Failed (retries exhausted)"
+
+    checkpoint = models.ForeignKey(Checkpoint, on_delete=models.CASCADE, related_name="publications")
+    witness_url = models.CharField(max_length=300)
+    witness_key_id = models.CharField(max_length=40)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    cosignature = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["checkpoint", "witness_key_id"], name="evidence_witnesspub_unique"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "witness_key_id", "created_at"], name="wpub_tenant_witness")
+        ]
+
+    def __str__(self) -> str:
+        return f"head #{self.checkpoint_id} -> {self.witness_key_id} ({self.status})"
 
 
 class RetentionPolicy(TenantOwned):

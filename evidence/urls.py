@@ -11,4 +11,5 @@ urlpatterns = [
     path("bundle/", views.BundleDownloadView.as_view(), name="bundle"),
     path("trust-root.json", views.TrustRootDownloadView.as_view(), name="trust-root"),
     path("retention/", views.RetentionView.as_view(), name="retention"),
+    path("doctor/", views.DoctorView.as_view(), name="doctor"),
 ]

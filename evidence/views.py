@@ -15,6 +15,7 @@ from evidence import selectors, services
 from evidence.filtersets import EvidenceRecordFilterSet
 from evidence.forms import BundleForm, RetentionForm, VerifyRangeForm
 from evidence.models import DEFAULT_RETENTION_DAYS
+from evidence.services import doctor
 
 PAGE_SIZE = 50
 
@@ -119,6 +120,18 @@ class TrustRootDownloadView(CapabilityRequiredMixin, View):
         response = HttpResponse(json.dumps(document, indent=2), content_type="application/json")
         response["Content-Disposition"] = f'attachment; filename="trust-root-{document["tenant"]}.json"'
         return response
+
+
+class DoctorView(CapabilityRequiredMixin, View):
+    """What `manage.py cavra_doctor` checks, for this tenant: platform, keys, heads, verification, witnesses."""
+
+    required_capability = "evidence.readiness"
+
+    def get(self, request):
+        checks = doctor.doctor_run(tenant=request.tenant)
+        failed = sum(c.status == "FAIL" for c in checks)
+        return render(request, "evidence/doctor.html", {"checks": checks, "failed": failed,
+                                                        "warnings": sum(c.status == "WARN" for c in checks)})  # fmt: skip
 
 
 class RetentionView(CapabilityRequiredMixin, View):

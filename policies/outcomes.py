@@ -8,7 +8,7 @@ from django.db import transaction
 from django.http import Http404
 
 from evidence.kinds import DECISION_OUTCOME
-from evidence.models import Decision, EvidenceRecord
+from evidence.models import Decision, EvidenceLeaf, EvidenceRecord
 from evidence.services import evidence_append
 from evidence.services.common import _lock_head  # the tenant chain lock: serialises the duplicate check
 
@@ -24,8 +24,8 @@ def decision_outcome_record(
     tool_use_id: str = "",
     response_sha256: str = "",
     detail: str = "",
-) -> tuple[EvidenceRecord, bool]:
-    """(record, created). Only the agent that asked may report; a second report returns the first."""
+) -> tuple[EvidenceRecord | EvidenceLeaf, bool]:
+    """(record or pending leaf, created). Only the agent that asked may report; a second report returns the first."""
     if outcome not in OUTCOMES:
         raise ValidationError({"outcome": f"One of {', '.join(OUTCOMES)}."})
     decision = Decision.objects.filter(
@@ -35,9 +35,14 @@ def decision_outcome_record(
         raise Http404("No decision with this id belongs to this agent.")
     with transaction.atomic():
         _lock_head(tenant)  # serialises reports so a decision never gets two outcomes
-        existing = EvidenceRecord.objects.filter(
-            tenant=tenant, kind=DECISION_OUTCOME, subject=decision.public_id
-        ).first()
+        existing = (
+            EvidenceRecord.objects.filter(
+                tenant=tenant, kind=DECISION_OUTCOME, subject=decision.public_id
+            ).first()
+            or EvidenceLeaf.objects.filter(
+                tenant=tenant, kind=DECISION_OUTCOME, subject=decision.public_id
+            ).first()
+        )
         if existing is not None:
             return existing, False
         record = evidence_append(

@@ -46,4 +46,7 @@ if [ ! -x /usr/bin/chromium ]; then
   apt_install chromium fonts-dejavu-core || echo "test-env: could not install chromium; browser tests will fail" >&2
 fi
 
+# PDF reports are rendered by WeasyPrint, which loads pango (and its fonts) from the system.
+scripts/system-libs.sh
+
 "$@"

@@ -266,7 +266,7 @@ class EvidenceRecordFactory(ServiceFactory):
     @classmethod
     def create_row(cls, **fields) -> EvidenceRecord:
         with transaction.atomic():
-            return evidence_append(**fields)
+            return evidence_append(**fields).record  # integrated inline (the test settings)
 
 
 class PersonalAccessTokenFactory(ServiceFactory):

@@ -9,17 +9,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from django.db.models import Q
 from django.utils import timezone
 
 from aispm.checks import CHECKS, CheckContext
 from aispm.models import CheckSetting, Finding
-from cavra_engine.evidence.bundle import key_id_for, public_key_raw
-from cavra_engine.evidence.canonical import canonicalize
 from evidence.models import ChainHead, Checkpoint, SigningKey, VerificationRun
 from evidence.services import signing_key_current, utc_timestamp
-from evidence.signing import decrypt_private_key
+from evidence.services.documents import document_sign, document_verify
 from policies.models import Environment, Rollout
 from tenants.models import SsoProvider, Tenant
 
@@ -138,10 +135,23 @@ NOT_EVALUATED = [
     _item("admin_mfa", "MFA enforced for tenant admins", None,
           "This build has no MFA (allauth.mfa is not installed), so it cannot be checked."),
     _item("report_delivered", "A report was delivered in the last 30 days", None,
-          "Scheduled reports are not built yet; no delivery can be checked."),
+          "No app evaluates report deliveries in this build (the reports app registers this item)."),
     _item("backup_fresh", "A backup newer than the RPO", None,
           "The portal records no backups yet; check them in your database platform."),
 ]  # fmt: skip
+
+
+# Items a higher app evaluates (aispm cannot import it): item id -> evaluate(tenant, now) -> item dict.
+# Registered in that app's AppConfig.ready(); a registered item replaces its `not_evaluated` entry.
+_REGISTERED_ITEMS: dict = {}
+
+
+def register_readiness_item(item_id: str, evaluate) -> None:
+    _REGISTERED_ITEMS[item_id] = evaluate
+
+
+def readiness_item(item_id: str, title: str, ok: bool | None, detail: str) -> dict:
+    return _item(item_id, title, ok, detail)
 
 
 def readiness(*, tenant: Tenant) -> dict:
@@ -153,7 +163,10 @@ def readiness(*, tenant: Tenant) -> dict:
         _critical_findings(tenant, now),
         _sso(tenant),
         _entitlement(tenant),
-        *NOT_EVALUATED,
+        *(
+            _REGISTERED_ITEMS[i["id"]](tenant, now) if i["id"] in _REGISTERED_ITEMS else i
+            for i in NOT_EVALUATED
+        ),
     ]
     blockers = [i for i in items if i["status"] == "fail"]
     return {
@@ -168,23 +181,10 @@ def readiness(*, tenant: Tenant) -> dict:
 
 def readiness_packet_signed(*, tenant: Tenant) -> dict:
     """The packet signed with the tenant's current evidence key (verify with the evidence trust root)."""
-    key = signing_key_current(tenant)  # made on first use, before the key check looks for it
-    body = readiness(tenant=tenant)
-    private = decrypt_private_key(key.private_key_encrypted, key_id=key.key_id)
-    body["key_id"] = key_id_for(public_key_raw(private.public_key()))
-    return {**body, "signature": private.sign(canonicalize(body)).hex()}
+    signing_key_current(tenant)  # made on first use, before the key check looks for it
+    return document_sign(tenant=tenant, body=readiness(tenant=tenant))
 
 
 def readiness_packet_verify(packet: dict, trust_root: dict) -> str | None:
     """None when the packet's signature verifies with a key of the trust root, else the reason."""
-    key = next((k for k in trust_root.get("keys", []) if k.get("key_id") == packet.get("key_id")), None)
-    if key is None:
-        return "signed by a key that is not in the trust root"
-    body = {k: v for k, v in packet.items() if k != "signature"}
-    try:
-        Ed25519PublicKey.from_public_bytes(bytes.fromhex(key["public_key"])).verify(
-            bytes.fromhex(packet.get("signature", "")), canonicalize(body)
-        )
-    except Exception:  # noqa: BLE001 - any failure to verify is the same answer
-        return "signature does not verify"
-    return None
+    return document_verify(packet, trust_root)

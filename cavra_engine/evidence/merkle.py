@@ -192,5 +192,23 @@ class Frontier:
         self.size += 1
         return completed
 
+    def extend_records(self, record_hashes: Sequence[str]) -> None:
+        """Append many leaves given as record hashes (hex), without reporting completed subtrees.
+
+        The verifier's hot loop: the same tree as append(leaf_hash(bytes.fromhex(h))) for each, with the
+        hashing and the stack inlined (a third of the cost).
+        """
+        hashes, size, sha256, fromhex = self.hashes, self.size, hashlib.sha256, bytes.fromhex
+        pop, push = hashes.pop, hashes.append
+        for digest in record_hashes:
+            node = sha256(b"\x00" + fromhex(digest)).digest()
+            carry = size
+            while carry & 1:
+                node = sha256(b"\x01" + pop() + node).digest()
+                carry >>= 1
+            push(node)
+            size += 1
+        self.size = size
+
     def root(self) -> bytes:
         return fold(self.hashes) if self.hashes else EMPTY_ROOT

@@ -27,9 +27,11 @@ from evidence.models import (
     EvidenceRecord,
     SigningKey,
 )
+from evidence.services.anchoring import s3_anchor_enqueue
 from evidence.services.chain import evidence_append
 from evidence.services.common import EvidenceError, _lock_head, utc_timestamp
 from evidence.services.merkle import merkle_extend, merkle_root
+from evidence.services.witnesses import witness_publications_enqueue
 from evidence.signing import decrypt_private_key, encrypt_private_key
 from tenants.models import Tenant
 
@@ -118,6 +120,8 @@ def checkpoint_create(
                 tenant=tenant, seq=seq, head_hash=head_hash, created_at=created_at, key=key,
                 signature=document["signature"], reason=reason, root_hash=root_hash or "",
             )  # fmt: skip
+            witness_publications_enqueue(checkpoint)
+            s3_anchor_enqueue(checkpoint)
     except IntegrityError:  # another worker signed the same head a moment ago
         return Checkpoint.objects.select_related("key").get(tenant=tenant, seq=seq)
     if root_hash and settings.EVIDENCE_HEADS_FILE:

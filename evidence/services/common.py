@@ -8,6 +8,7 @@ from cavra_engine.evidence.canonical import (
     canonicalize,
     sha256_hex,
 )
+from cavra_engine.evidence.leaf import leaf_hash
 from cavra_engine.evidence.schema import ACTOR
 from evidence.models import (
     ChainHead,
@@ -66,6 +67,29 @@ def record_document(record: EvidenceRecord, tenant_label: str) -> dict:
         "created_at": utc_timestamp(record.created_at),
         "prev_hash": record.prev_hash,
         "hash": record.hash,
+    }
+
+
+def leaf_document(leaf) -> dict:
+    """A leaf (or record) as its leaf hash covers it (docs/evidence-format.md, "Leaves")."""
+    return {
+        "id": leaf.public_id,
+        "kind": leaf.kind,
+        "subject": leaf.subject,
+        "payload": leaf.payload,
+        "actor": leaf.actor,
+        "created_at": utc_timestamp(leaf.created_at),
+    }
+
+
+def evidence_reference(entry) -> dict:
+    """{id, leaf_hash, seq, hash} of an integrated record or of a leaf (seq and hash null until integrated)."""
+    record = entry if isinstance(entry, EvidenceRecord) else getattr(entry, "record", None)
+    return {
+        "id": entry.public_id,
+        "leaf_hash": getattr(entry, "leaf_hash", None) or leaf_hash(leaf_document(entry)),
+        "seq": record.seq if record is not None else None,
+        "hash": record.hash if record is not None else None,
     }
 
 

@@ -11,16 +11,22 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.migrations.executor import MigrationExecutor
 from django.db.models import Max
 from django.utils import timezone
 
-from evidence.models import ChainHead, Checkpoint, SigningKey
+from evidence.models import ChainHead, Checkpoint, SigningKey, VerificationRun, WitnessPublication
+from evidence.services.anchoring import s3_anchor_status
+from evidence.services.witnesses import witness_publication_status
 
 HEAD_FRESH = timedelta(minutes=10)  # checkpoints are scheduled every minute when the chain grew
 BACKUP_FRESH = timedelta(hours=25)
+VERIFY_FRESH = timedelta(days=2)  # verification is scheduled hourly
+KEY_ROTATION_AGE = timedelta(days=365)
+P = WitnessPublication.Status
 
 
 @dataclass
@@ -91,33 +97,116 @@ def _beat() -> Check:
     return Check("celery beat", "OK", f"last scheduled run {last:%Y-%m-%d %H:%M:%S} UTC")
 
 
-def _keys_and_heads() -> list[Check]:
-    checks, now = [], timezone.now()
-    for head in ChainHead.objects.select_related("tenant").filter(seq__gt=0).order_by("tenant__slug"):
-        slug = head.tenant.slug
-        if not SigningKey.objects.filter(tenant=head.tenant, valid_until__isnull=True).exists():
-            checks.append(Check(f"signing key {slug}", "FAIL", "no current signing key",
-                                "sign a checkpoint (creates the key) or rotate keys"))  # fmt: skip
-        latest = Checkpoint.objects.filter(tenant=head.tenant).order_by("-seq").first()
-        if latest is None:
-            checks.append(Check(f"tree head {slug}", "FAIL", f"{head.seq} records, never signed",
-                                "run the checkpoint schedule (celery beat) or sign one on the Evidence page"))  # fmt: skip
-        elif latest.seq < head.seq and now - latest.created_at > HEAD_FRESH:
-            checks.append(Check(f"tree head {slug}", "FAIL",
-                                f"latest signed head #{latest.seq} is {now - latest.created_at} old, chain at #{head.seq}",
-                                "check that celery beat and workers run the checkpoint task"))  # fmt: skip
-        elif not latest.root_hash:
-            checks.append(Check(f"tree head {slug}", "WARN", f"latest checkpoint #{latest.seq} has no Merkle root (v1)",
-                                "sign a new checkpoint; the tree is built from seq 1"))  # fmt: skip
-        else:
-            checks.append(
-                Check(
-                    f"tree head {slug}", "OK", f"#{latest.seq} signed {latest.created_at:%Y-%m-%d %H:%M} UTC"
-                )
-            )
-        checks.append(Check(f"witness {slug}", "WARN", "tree heads are not published to a witness automatically",
-                            "run a witness (docs/operations.md) and submit heads with their consistency proofs"))  # fmt: skip
+def _tenant_checks(head: ChainHead) -> list[Check]:
+    """One tenant's evidence: signing key, latest signed tree head, last verification, witnesses."""
+    slug, now = head.tenant.slug, timezone.now()
+    checks = []
+    key = SigningKey.objects.filter(tenant=head.tenant, valid_until__isnull=True).first()
+    if key is None:
+        checks.append(Check(f"signing key {slug}", "FAIL", "no current signing key",
+                            "sign a checkpoint (creates the key) or rotate keys"))  # fmt: skip
+    elif now - key.valid_from > KEY_ROTATION_AGE:
+        checks.append(Check(f"signing key {slug}", "WARN", f"{key.key_id} signs since {key.valid_from:%Y-%m-%d}",
+                            "rotate the signing key (Evidence → Verification → Rotate key)"))  # fmt: skip
+    else:
+        checks.append(Check(f"signing key {slug}", "OK", f"{key.key_id} since {key.valid_from:%Y-%m-%d}"))
+    latest = Checkpoint.objects.filter(tenant=head.tenant).order_by("-seq").first()
+    if latest is None:
+        checks.append(Check(f"tree head {slug}", "FAIL", f"{head.seq} records, never signed",
+                            "run the checkpoint schedule (celery beat) or sign one on the Evidence page"))  # fmt: skip
+    elif latest.seq < head.seq and now - latest.created_at > HEAD_FRESH:
+        checks.append(Check(f"tree head {slug}", "FAIL",
+                            f"latest signed head #{latest.seq} is {now - latest.created_at} old, chain at #{head.seq}",
+                            "check that celery beat and workers run the checkpoint task"))  # fmt: skip
+    elif not latest.root_hash:
+        checks.append(Check(f"tree head {slug}", "WARN", f"latest checkpoint #{latest.seq} has no Merkle root (v1)",
+                            "sign a new checkpoint; the tree is built from seq 1"))  # fmt: skip
+    else:
+        age = now - latest.created_at
+        checks.append(Check(f"tree head {slug}", "OK", f"#{latest.seq} signed {latest.created_at:%Y-%m-%d %H:%M} UTC "
+                            f"({int(age.total_seconds() // 60)} min ago), chain at #{head.seq}"))  # fmt: skip
+    checks.append(_verification(head))
+    checks.extend(_witnesses(head, latest))
+    if settings.EVIDENCE_S3_ANCHOR_BUCKET:
+        checks.append(_s3_anchor(head))
     return checks
+
+
+def _s3_anchor(head: ChainHead) -> Check:
+    name = f"s3 anchor {head.tenant.slug}"
+    message = s3_anchor_status(head.tenant)
+    if message is None:
+        return Check(
+            name, "WARN", "no tree head anchored yet", "sign a checkpoint; check the outbox delivers"
+        )
+    if message.status == "sent":
+        return Check(
+            name,
+            "OK",
+            f"latest head written to {settings.EVIDENCE_S3_ANCHOR_BUCKET} {message.sent_at:%Y-%m-%d %H:%M} UTC",
+        )
+    return Check(name, "FAIL" if message.status == "failed" or message.attempts >= 3 else "WARN",
+                 f"latest head not written after {message.attempts} attempt(s): {message.last_error[:200]}",
+                 "check EVIDENCE_S3_ANCHOR_* and the bucket's object lock; the outbox retries")  # fmt: skip
+
+
+def _verification(head: ChainHead) -> Check:
+    slug = head.tenant.slug
+    run = VerificationRun.objects.filter(tenant=head.tenant).order_by("-started_at").first()
+    if run is None:
+        return Check(
+            f"chain {slug}", "WARN", "never verified", "verify it (Evidence → Verification → Verify now)"
+        )
+    when = f"{run.started_at:%Y-%m-%d %H:%M} UTC"
+    if not run.ok:
+        return Check(f"chain {slug}", "FAIL", f"verification of {when} failed: {run.summary[:200]}",
+                     "investigate the problem listed on Evidence → Verification; restore from backup if rewritten")  # fmt: skip
+    if timezone.now() - run.started_at > VERIFY_FRESH:
+        return Check(
+            f"chain {slug}", "WARN", f"last verified {when}", "check that the hourly verification runs"
+        )
+    return Check(f"chain {slug}", "OK", f"{run.records_checked} records verified {when}")
+
+
+def _witnesses(head: ChainHead, latest: Checkpoint | None) -> list[Check]:
+    slug, now = head.tenant.slug, timezone.now()
+    try:
+        rows = witness_publication_status(head.tenant)
+    except ImproperlyConfigured as exc:
+        return [Check(f"witness {slug}", "FAIL", str(exc), "fix EVIDENCE_WITNESSES")]
+    if not rows:
+        return [Check(f"witness {slug}", "WARN", "EVIDENCE_WITNESSES is not set: no tree head leaves the portal",
+                      "run a witness where the operator has no access and set EVIDENCE_WITNESSES")]  # fmt: skip
+    checks = []
+    for row in rows:
+        witness, settled, published = row["witness"], row["settled"], row["published"]
+        name = f"witness {slug} → {witness.url}"
+        if settled is not None and settled.status in (P.REFUSED, P.FAILED):
+            checks.append(Check(name, "FAIL", f"head #{settled.checkpoint.seq} {settled.get_status_display().lower()}: "
+                                f"{settled.last_error[:200]}",
+                                "a refusal means the history was rewritten: investigate; a failure: fix the witness "
+                                "URL/trust root, the next head is published again"))  # fmt: skip
+        elif published is None:
+            status = "WARN" if latest is None or now - latest.created_at <= HEAD_FRESH else "FAIL"
+            checks.append(Check(name, status, "no head countersigned yet",
+                                "check that the outbox delivers (celery workers) and the witness is reachable"))  # fmt: skip
+        elif (
+            latest is not None
+            and published.checkpoint.seq < latest.seq
+            and now - latest.created_at > HEAD_FRESH
+        ):
+            checks.append(Check(name, "FAIL", f"countersigned #{published.checkpoint.seq}, latest head #{latest.seq} "
+                                f"is {now - latest.created_at} old and not countersigned",
+                                "check the outbox (Django admin → Outbox messages) and the witness"))  # fmt: skip
+        else:
+            checks.append(Check(name, "OK", f"#{published.checkpoint.seq} countersigned "
+                                f"{published.cosignature.get('witnessed_at', '?')} by {witness.key_id}"))  # fmt: skip
+    return checks
+
+
+def _tenant_heads(tenant=None):
+    heads = ChainHead.objects.select_related("tenant").filter(seq__gt=0).order_by("tenant__slug")
+    return heads.filter(tenant=tenant) if tenant is not None else heads
 
 
 def _smtp() -> Check:
@@ -172,8 +261,19 @@ def _deploy() -> Check:
     return Check("check --deploy", "OK", "no warnings")
 
 
-def doctor_run() -> list[Check]:
+def _sequencer() -> Check:
+    from evidence.services.sequencer import sequencer_health
+
+    status, detail = sequencer_health()
+    return Check(
+        "evidence sequencer", status, detail, "run `manage.py cavra_sequencer`" if status != "OK" else ""
+    )
+
+
+def doctor_run(*, tenant=None) -> list[Check]:
+    """Every check, or (for a tenant admin's page) the platform checks and that one tenant's evidence."""
     checks = [_database()]
     if checks[0].status == "FAIL":
         return checks
-    return [*checks, _redis(), _celery(), _beat(), *_keys_and_heads(), _smtp(), _backup(), _deploy()]
+    evidence = [check for head in _tenant_heads(tenant) for check in _tenant_checks(head)]
+    return [*checks, _redis(), _celery(), _beat(), _sequencer(), *evidence, _smtp(), _backup(), _deploy()]

@@ -17,15 +17,28 @@ from evidence.services.common import EvidenceError
 from tenants.models import Tenant
 
 _BATCH = 5000
+_CHUNK = 200_000
 
 
 def merkle_extend(*, tenant: Tenant, size: int) -> MerkleTree:
-    """Grow the tenant's tree to at least `size` leaves (records 1..size); raises when records are missing."""
+    """Grow the tenant's tree to at least `size` leaves (records 1..size); raises when records are missing.
+
+    In steps of _CHUNK leaves, each its own transaction (when not called inside one), so the first head
+    of a large existing chain neither holds the tree lock nor one transaction open for the whole build.
+    """
+    while True:
+        tree = _merkle_extend_chunk(tenant=tenant, size=size)
+        if tree.size >= size:
+            return tree
+
+
+def _merkle_extend_chunk(*, tenant: Tenant, size: int) -> MerkleTree:
     with transaction.atomic():
         MerkleTree.objects.bulk_create([MerkleTree(tenant=tenant)], ignore_conflicts=True)
         tree = MerkleTree.objects.select_for_update().get(tenant=tenant)
         if tree.size >= size:
             return tree
+        size = min(size, tree.size + _CHUNK)
         frontier = merkle.Frontier(tree.size, [bytes.fromhex(h) for h in tree.frontier])
         nodes: list[MerkleNode] = []
         rows = (

@@ -7,6 +7,7 @@ from rest_framework import serializers
 from cavra_engine.policy.vocabulary import ACTIONS, VERDICTS
 from core.api.validators import storable_json
 from evidence.models import AgentSession, Decision
+from evidence.services.common import evidence_reference
 
 MAX_TARGET = 8192
 
@@ -68,8 +69,19 @@ class ApprovalRefSerializer(serializers.Serializer):
 
 
 class EvidenceRefSerializer(serializers.Serializer):
-    seq = serializers.IntegerField(allow_null=True)
-    hash = serializers.CharField(allow_null=True)
+    id = serializers.CharField(
+        allow_null=True,
+        help_text="The evidence record's id (evd_…), known at once; the record exists once integrated.",
+    )
+    leaf_hash = serializers.CharField(
+        allow_null=True,
+        help_text="SHA-256 of the record's leaf (docs/evidence-format.md, Leaves): committed durably with the answer.",
+    )
+    seq = serializers.IntegerField(
+        allow_null=True,
+        help_text="Position in the tenant's chain; null until the sequencer integrated the leaf.",
+    )
+    hash = serializers.CharField(allow_null=True, help_text="The record's chain hash; null until integrated.")
 
 
 class DecisionResponseSerializer(serializers.Serializer):
@@ -128,7 +140,7 @@ class DecisionSerializer(serializers.ModelSerializer):
     def get_evidence(self, obj) -> dict | None:
         if obj.evidence_id is None:
             return None
-        return {"id": obj.evidence.public_id, "seq": obj.evidence.seq, "hash": obj.evidence.hash}
+        return evidence_reference(obj.evidence)
 
 
 class SessionCreateSerializer(serializers.Serializer):

@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 from core.api.exceptions import fail_closed_body, fail_closed_headers
 from core.api.problems import PROBLEM_CONTENT_TYPE, problem_body
 from evidence.models import AgentSession, Decision
+from evidence.services.common import evidence_reference
 from policies.api.serializers import (
     DecisionOutcomeRequestSerializer,
     DecisionOutcomeSerializer,
@@ -355,7 +356,7 @@ class DecisionOutcomeView(APIView):
         body = {
             "decision_id": decision_id,
             "outcome": record.payload["outcome"],
-            "evidence": {"seq": record.seq, "hash": record.hash},
+            "evidence": evidence_reference(record),
             "recorded_before": not created,
         }
         return Response(DecisionOutcomeSerializer(body).data)

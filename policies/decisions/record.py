@@ -1,4 +1,4 @@
-"""Step: record. The one writer of Decision rows: the row and its evidence record, in the caller's transaction."""
+"""Step: record. The one writer of Decision rows: the row and its evidence leaf, in the caller's transaction."""
 
 from __future__ import annotations
 
@@ -121,7 +121,7 @@ def decision_record(
     session=None,
     open_approval: Callable[[Decision, Any], Any] | None = None,
 ) -> DecisionOutcome:
-    """Write the Decision and its one evidence record (kind `decision.recorded`); call inside a transaction.
+    """Write the Decision and its one evidence leaf (kind `decision.recorded`); call inside a transaction.
 
     A require_approval without an approval in hand opens one through `open_approval(decision, session)`,
     which needs the saved row, so that path saves first and links the evidence after.
@@ -133,16 +133,25 @@ def decision_record(
     if opens_approval:
         decision.save(force_insert=True)
         approval = open_approval(decision, session)
-    record = evidence_append(
+    leaf = evidence_append(
         tenant=tenant,
         kind=DECISION_RECORDED,
         subject=decision.public_id,
         payload=evidence_payload(decision, facts, session, approval),
         actor=f"agent:{facts.agent_ref}",
+        with_row=None if opens_approval else decision,  # the common path: Decision and leaf in one INSERT
     )
+    # The integration links the Decision to its record: at once when inline, else when the sequencer runs.
+    record = leaf.record
     decision.evidence = record
-    if opens_approval:
+    if opens_approval and record is not None:
         Decision.objects.filter(pk=decision.pk).update(evidence=record)
-    else:
-        decision.save(force_insert=True)  # the common path: one INSERT, already linked to its evidence
-    return DecisionOutcome(decision, approval, record.seq, record.hash, facts.would_have)
+    return DecisionOutcome(
+        decision,
+        approval,
+        evidence_id=leaf.public_id,
+        leaf_hash=leaf.leaf_hash,
+        evidence_seq=record.seq if record else None,
+        evidence_hash=record.hash if record else None,
+        would_have=facts.would_have,
+    )

@@ -39,7 +39,12 @@ def decision_response(outcome: DecisionOutcome) -> dict:
             "mode": d.policy_mode or None,
         },
         "approval": approval_summary(outcome.approval) if outcome.approval is not None else None,
-        "evidence": {"seq": outcome.evidence_seq, "hash": outcome.evidence_hash},
+        "evidence": {
+            "id": outcome.evidence_id,
+            "leaf_hash": outcome.leaf_hash,
+            "seq": outcome.evidence_seq,
+            "hash": outcome.evidence_hash,
+        },
         "session_id": d.session.public_id if d.session_id else None,
         "timestamp": _utc(d.created_at),
     }

@@ -52,7 +52,10 @@ def session_for_decision(caller: Caller, data: DecisionInput) -> AgentSession | 
     """The session the request names, if it is this agent's; another agent's is reported as missing."""
     if not data.session_id:
         return None
-    session = AgentSession.objects.filter(tenant=caller.tenant, public_id=data.session_id).first()
+    # No ORDER BY: public_id is unique, so `.first()`'s ordering would only cost.
+    session = next(
+        iter(AgentSession.objects.filter(tenant=caller.tenant, public_id=data.session_id)[:1]), None
+    )
     if session is None or (session.agent_ref and session.agent_ref != caller.agent.public_id):
         raise DecisionInputError(
             "session_id", "No session with this id belongs to this agent; open one first."

@@ -116,6 +116,9 @@ class DecisionOutcome:
 
     decision: Any
     approval: Any = None
+    # The evidence record's id and leaf hash are known at once; seq and hash once the leaf is integrated.
+    evidence_id: str | None = None
+    leaf_hash: str | None = None
     evidence_seq: int | None = None
     evidence_hash: str | None = None
     would_have: dict | None = None

@@ -116,9 +116,15 @@ def test_verification_finds_a_rewritten_chain_through_the_checkpoint(acme):
     )
     _bypass_triggers("UPDATE evidence_chainhead SET head_hash = %s WHERE tenant_id = %s", [new_hash, acme.pk])
     run = chain_verify(tenant=acme)
-    assert [p["message"] for p in run.problems] == [
+    messages = [p["message"] for p in run.problems]
+    assert messages[0] == (
         "Checkpoint at record #6 signed a different head hash than the record now holds: the chain was rewritten up to here."
-    ]
+    )
+    # The signed Merkle root and the stored tree (rebuilt from the records) say the same.
+    assert messages[1] == (
+        "The stored Merkle tree (size 6) does not match the records: proofs served from it would not verify."
+    )
+    assert messages[2].startswith("Signed tree head at record #6 has Merkle root ") and len(messages) == 3
 
 
 def test_verification_finds_deleted_records_and_broken_links(acme):

@@ -14,7 +14,17 @@ from evidence import kinds
 from registry.models import Agent
 
 ROOT = Path(__file__).resolve().parents[2]
-APPS = ("core", "tenants", "evidence", "registry", "approvals", "policies", "aispm", "cavra_portal")
+APPS = (
+    "core",
+    "tenants",
+    "evidence",
+    "registry",
+    "approvals",
+    "policies",
+    "aispm",
+    "reports",
+    "cavra_portal",
+)
 AUDIT_WRITERS = {
     "record_audit",
     "membership_add",

@@ -199,3 +199,71 @@ def test_signed_tree_heads_are_appended_to_the_heads_file_for_air_gapped_sites(
     for head in heads:
         assert head["type"] == "cavra.evidence.checkpoint/v2"
         keys[head["key_id"]].public_key.verify(bytes.fromhex(head["signature"]), checkpoint_message(head))
+
+
+def _resign_with_root(tenant, checkpoint, root_hash):
+    """A checkpoint whose root was replaced and which was re-signed with the tenant's genuine key."""
+    from cavra_engine.evidence.bundle import sign_checkpoint
+    from evidence.models import Checkpoint
+    from evidence.services import utc_timestamp
+    from evidence.signing import decrypt_private_key
+
+    key = checkpoint.key
+    document = sign_checkpoint(
+        tenant=ChainHead.objects.get(tenant=tenant).tenant_label, seq=checkpoint.seq,
+        head_hash=checkpoint.head_hash, created_at=utc_timestamp(checkpoint.created_at), root_hash=root_hash,
+        private_key=decrypt_private_key(key.private_key_encrypted, key_id=key.key_id),
+    )  # fmt: skip
+    Checkpoint.objects.filter(pk=checkpoint.pk).update(root_hash=root_hash, signature=document["signature"])
+
+
+def test_chain_verify_recomputes_the_merkle_root_of_every_signed_head(acme):
+    from evidence.services import chain_verify
+
+    EvidenceRecordFactory.create_batch(5, tenant=acme, kind="decision.recorded")
+    first = checkpoint_create(tenant=acme)
+    EvidenceRecordFactory.create_batch(4, tenant=acme, kind="decision.recorded")
+    checkpoint_create(tenant=acme)
+    run = chain_verify(tenant=acme)
+    assert run.ok and "Merkle roots recomputed" in run.summary, run.summary
+
+    # Hash links and the signature are intact; only the signed root disagrees with the records.
+    _resign_with_root(acme, first, "ab" * 32)
+    run = chain_verify(tenant=acme)
+    assert not run.ok
+    assert run.problems == [
+        {"seq": first.seq, "message": f"Signed tree head at record #{first.seq} has Merkle root abababababababab…, "
+         f"but the records give {merkle.root(_leaves(acme)[: first.seq]).hex()[:16]}…: records were changed, "
+         "removed or reordered."}
+    ]  # fmt: skip
+    # A range that starts right after it rebuilds from the stored frontier, which the signed root contradicts.
+    run = chain_verify(tenant=acme, first_seq=first.seq + 1)
+    assert not run.ok and f"The stored Merkle tree at #{first.seq} does not give the root" in run.summary
+    assert chain_verify(tenant=acme, first_seq=first.seq + 2).ok
+
+
+def test_chain_verify_finds_a_stored_tree_that_proofs_would_be_served_from_but_does_not_match(acme):
+    from evidence.models import MerkleTree
+    from evidence.services import chain_verify
+
+    EvidenceRecordFactory.create_batch(6, tenant=acme, kind="decision.recorded")
+    head = checkpoint_create(tenant=acme)
+    assert chain_verify(tenant=acme).ok
+    frontier = MerkleTree.objects.get(tenant=acme).frontier
+    MerkleTree.objects.filter(tenant=acme).update(frontier=["cd" * 32, *frontier[1:]])
+    run = chain_verify(tenant=acme)
+    assert (
+        not run.ok and f"The stored Merkle tree (size {head.seq}) does not match the records" in run.summary
+    )
+
+
+def test_the_first_head_of_a_long_chain_builds_the_tree_in_steps(acme, monkeypatch):
+    from evidence.models import MerkleTree
+    from evidence.services import merkle as merkle_service
+
+    monkeypatch.setattr(merkle_service, "_CHUNK", 3)
+    EvidenceRecordFactory.create_batch(10, tenant=acme, kind="decision.recorded")
+    head = checkpoint_create(tenant=acme)
+    assert MerkleTree.objects.get(tenant=acme).size == head.seq
+    assert head.root_hash == merkle.root(_leaves(acme)).hex()
+    assert merkle_root(tenant=acme, size=head.seq - 1) == merkle.root(_leaves(acme)[:-1])

@@ -30,6 +30,7 @@ ENTRIES = [
     Entry("evidence:verification", roles=READERS, method="POST", data={}, ok=(302,)),
     Entry("evidence:bundle", roles=READERS, method="POST", data={}),
     Entry("evidence:trust-root", roles=READERS),
+    Entry("evidence:doctor", roles=(Role.TENANT_ADMIN,)),
     Entry("evidence:retention", roles=READERS),
     Entry(
         "evidence:retention", roles=RETENTION_EDITORS, method="POST", data={"retention_days": 3000}, ok=(302,)

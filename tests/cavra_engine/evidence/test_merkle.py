@@ -153,3 +153,17 @@ def test_tampered_proofs_are_rejected(size):
         assert not merkle.verify_consistency(first, size, ref_leaf(b"x"), tree_root, proof)
         assert not merkle.verify_consistency(first, size, ref_mth(leaves[:first]), ref_leaf(b"x"), proof)
         assert not merkle.verify_consistency(first, size, ref_mth(leaves[:first]), tree_root, proof[:-1])
+
+
+def test_extend_records_builds_the_same_tree_as_the_reference_from_any_start():
+    rng = random.Random(15)
+    for _ in range(200):
+        start, more = rng.randrange(0, 300), rng.randrange(0, 300)
+        records = [hashlib.sha256(str(rng.random()).encode()).hexdigest() for _ in range(start + more)]
+        leaves = [ref_leaf(bytes.fromhex(h)) for h in records]
+        head = merkle.Frontier()
+        for leaf in leaves[:start]:
+            head.append(leaf)
+        tree = merkle.Frontier(start, head.hashes)
+        tree.extend_records(records[start:])
+        assert tree.size == start + more and tree.root() == ref_mth(leaves)

@@ -1,0 +1,1 @@
+"""Writes of the reports app: generation, schedules, recipient policy, deliveries."""
