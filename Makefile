@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: cluster cluster-stop test-cluster bench-cluster install demo test fuzz lint migrations-check schema schema-check bench-policy bench-evidence bench-merkle bench-decisions bench-agents bench-aispm bench-replay backup-drill evidence-vectors clean
+.PHONY: cluster cluster-stop test-cluster bench-cluster install demo test fuzz lint migrations-check schema schema-check bench-policy bench-evidence bench-merkle bench-decisions bench-agents bench-aispm bench-outbox bench-replay backup-drill evidence-vectors clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -77,6 +77,8 @@ bench-replay: install
 bench-aispm: install
 	$(BIN)/python bench/bench_aispm.py --write-doc
 
+bench-outbox: install
+	$(BIN)/python bench/bench_outbox.py --write-doc
 # The multi-node topology on this machine (docs/deployment.md): HAProxy on 127.0.0.1:$(CLUSTER_PORT),
 # 2 web instances, 2 Celery workers + beat on RabbitMQ, the sequencer, PgBouncer, a PostgreSQL primary and
 # its streaming replica (own clusters under var/cluster/, never the machine's server on 5432).

@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "approvals",
     "policies",
     "aispm",
+    "connectors",
     "reports",
 ]
 
@@ -295,6 +296,9 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="CAVRA Portal <cavra@loca
 # A report e-mail that fails this many times in a row is escalated (tenant admins told, a finding opened);
 # the outbox keeps retrying with backoff until its own budget runs out.
 REPORT_DELIVERY_ESCALATE_AFTER = env.int("REPORT_DELIVERY_ESCALATE_AFTER", default=3)
+
+# Fernet keys for secrets at rest (core/secrets.py), comma-separated, the first one encrypts.
+CAVRA_SECRET_KEYS = env.list("CAVRA_SECRET_KEYS", default=[])
 
 EVIDENCE_KEY_ENCRYPTION_KEY = env("EVIDENCE_KEY_ENCRYPTION_KEY", default="")
 # Append-only file that receives every signed tree head (for air-gapped sites: ship it to WORM media).

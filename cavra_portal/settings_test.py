@@ -7,6 +7,11 @@ os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
 os.environ.setdefault("SESSION_COOKIE_SECURE", "0")
 os.environ.setdefault("CSRF_COOKIE_SECURE", "0")
 os.environ.setdefault("SECURE_HSTS_SECONDS", "0")
+# Two test-only Fernet keys (current, previous) so key rotation is exercised.
+os.environ.setdefault(
+    "CAVRA_SECRET_KEYS",
+    "dGVzdHMtb25seS1mZXJuZXQta2V5LTAwMDAwMDAwMDA=,dGVzdHMtb25seS1vbGQtZmVybmV0LWtleS0wMDAwMDA=",
+)
 # Tests read the chain right after a write; tests of the sequenced path switch to "process" themselves.
 os.environ.setdefault("CAVRA_EVIDENCE_SEQUENCER", "inline")
 os.environ.setdefault("EMAIL_BACKEND", "django.core.mail.backends.locmem.EmailBackend")

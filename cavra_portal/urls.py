@@ -32,6 +32,7 @@ urlpatterns += [
     path("registry/", include("registry.urls")),
     path("evidence/", include("evidence.urls")),
     path("aispm/", include("aispm.urls")),
+    path("connectors/", include("connectors.urls")),
     path("reports/", include("reports.urls")),
 ]
 

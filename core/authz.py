@@ -62,6 +62,9 @@ CAPABILITY_ROLES: dict[str, frozenset[str]] = {
     "policies.publish": frozenset({R.TENANT_ADMIN, R.OPERATOR}),
     "policies.manage_rollouts": frozenset({R.TENANT_ADMIN, R.OPERATOR}),
     "policies.manage_signing": frozenset({R.TENANT_ADMIN}),  # rotate the policy-signing key
+    # connectors (SIEM, webhook, ITSM, chat) and their outbox
+    "connectors.view": frozenset({R.TENANT_ADMIN, R.AUDITOR}),
+    "connectors.manage": frozenset({R.TENANT_ADMIN}),  # configure, test-send, retry dead letters
 }
 
 # The same table read the other way, for "which capabilities does this role carry?" (docs, pages).

@@ -39,13 +39,17 @@ class OutboxMessage(TenantOwned):
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
         SENT = "sent", "Sent"
-        FAILED = "failed", "Failed (gave up)"
+        FAILED = "failed", "Dead letter (gave up)"
 
     kind = models.CharField(max_length=80)
+    # Messages to one destination ("connector:12") are delivered strictly in id order; "" = unordered.
+    destination = models.CharField(max_length=120, blank=True, default="")
     idempotency_key = models.CharField(max_length=200, unique=True)
     payload = models.JSONField(default=dict)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveIntegerField(default=0)
+    # Each manual retry of a dead letter grants one more retry budget (core.outbox.MAX_ATTEMPTS).
+    retries = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)
     next_attempt_at = models.DateTimeField(default=timezone.now)
     created_at = models.DateTimeField(default=timezone.now)
@@ -54,7 +58,10 @@ class OutboxMessage(TenantOwned):
     class Meta:
         db_table = "approvals_outboxmessage"
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["status", "next_attempt_at"], name="outbox_due")]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"], name="outbox_due"),
+            models.Index(fields=["destination", "status", "id"], name="outbox_destination_queue"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.idempotency_key} ({self.status})"
@@ -66,6 +73,7 @@ class OutboxAttempt(models.Model):
     message = models.ForeignKey(OutboxMessage, on_delete=models.CASCADE, related_name="attempt_log")
     number = models.PositiveIntegerField()
     started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
     ok = models.BooleanField(default=False)
     error = models.TextField(blank=True)
 

@@ -24,6 +24,8 @@ from approvals.models import ApprovalRequest
 from approvals.services import approval_request_open
 from cavra_engine.policy import Verdict
 from cavra_engine.policy.binding import action_digest
+from connectors.models import Connector
+from connectors.services import connector_create
 from evidence.models import AgentSession, Decision, EvidenceRecord
 from evidence.services import evidence_append
 from policies.decisions import DecisionFacts, DecisionInput, decision_record, session_open
@@ -360,3 +362,23 @@ def recorded_decisions(
             **fields,
         )
     return session
+
+
+class ConnectorFactory(ServiceFactory):
+    class Meta:
+        model = Connector
+
+    tenant = factory.SubFactory(TenantFactory)
+    name = factory.Sequence(lambda n: f"Webhook {n}")
+    kind = "webhook"
+    url = "http://127.0.0.1:9/hook"
+    secret = "whsec-test-secret"
+    options = factory.LazyFunction(dict)
+    event_types = factory.LazyFunction(lambda: ["decision", "approval.pending"])
+    min_severity = "low"
+    redaction = "standard"
+    batching = True
+
+    @classmethod
+    def create_row(cls, *, tenant, secret, **values) -> Connector:
+        return connector_create(tenant=tenant, actor=None, values=values, secret=secret)

@@ -7,7 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 v1_patterns = [
     path("", include((f"{app}.api.urls", f"{app}-api")))
-    for app in ("tenants", "policies", "approvals", "registry", "evidence", "aispm", "reports")
+    for app in ("tenants", "policies", "approvals", "registry", "evidence", "aispm", "connectors", "reports")
 ]
 
 urlpatterns = [

@@ -11,6 +11,7 @@ from cavra_engine.evidence.canonical import (
     normalize,
 )
 from cavra_engine.evidence.leaf import leaf_hash
+from core.events import Fact, fact_announce
 from evidence.models import EvidenceLeaf
 from evidence.services.common import EvidenceError, actor_label, leaf_document
 from evidence.services.sequencer import evidence_integrate, sequencer_inline
@@ -52,6 +53,8 @@ def evidence_append(
         created_at=timezone.now(),
     )
     leaf.leaf_hash = leaf_hash(leaf_document(leaf))
+    # Listeners (connectors) write their outbox rows in this transaction (core.events).
+    fact_announce(Fact(tenant, leaf.kind, leaf.subject, payload, leaf.public_id, leaf.created_at))
     if connection.vendor == "postgresql":
         _insert_leaf_postgresql(connection, leaf, payload_json, with_row)
     else:

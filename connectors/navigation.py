@@ -1,0 +1,3 @@
+from connectors.selectors import VIEW
+
+NAV_ITEMS = [("Connectors", "connectors:list", VIEW)]
