@@ -234,6 +234,8 @@ EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="CAVRA Portal <cavra@localhost>")
 
 EVIDENCE_KEY_ENCRYPTION_KEY = env("EVIDENCE_KEY_ENCRYPTION_KEY", default="")
+# Fernet keys for secrets at rest (core/secrets.py), newest first; empty: one derived from SECRET_KEY.
+CAVRA_SECRET_KEYS = env.list("CAVRA_SECRET_KEYS", default=[])
 # Append-only file that receives every signed tree head (for air-gapped sites: ship it to WORM media).
 EVIDENCE_HEADS_FILE = env("EVIDENCE_HEADS_FILE", default="")
 

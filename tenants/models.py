@@ -180,7 +180,13 @@ class SsoProvider(TenantOwned):
     name = models.CharField(max_length=120)
     issuer_url = models.URLField()
     client_id = models.CharField(max_length=200)
-    client_secret = models.CharField(max_length=500, blank=True)
+    # Fernet token (core.secrets); the plaintext is never stored, shown or logged.
+    client_secret_encrypted = models.TextField(blank=True, editable=False)
+    scopes = models.CharField(
+        max_length=300,
+        default="openid email profile",
+        help_text="Space-separated scopes requested at sign-in; must include openid.",
+    )
     email_domains = models.CharField(
         max_length=500, blank=True, help_text="Comma-separated domains routed here."
     )
@@ -197,7 +203,28 @@ class SsoProvider(TenantOwned):
         null=True,
         blank=True,
         validators=[SLUG_VALIDATOR],
-        help_text="Names the sign-in URL /accounts/oidc/<id>/. Leave empty to derive it from tenant and name.",
+        # No angle brackets: the admin renders help text as HTML, which swallowed "<id>" into /accounts/oidc//.
+        help_text="Names the sign-in URLs /accounts/oidc/{sign-in id}/login/ and the redirect URI "
+        "/accounts/oidc/{sign-in id}/login/callback/. Leave empty to derive it from tenant and name.",
+    )
+    jit_provisioning = models.BooleanField(
+        "just-in-time provisioning",
+        default=True,
+        help_text="Create an account and membership at the first SSO sign-in of a person whose IdP groups "
+        "map to a role. Off: only people already invited can sign in with SSO.",
+    )
+    enforce_sso = models.BooleanField(
+        "require SSO",
+        default=False,
+        help_text="Refuse password sign-in for the routed e-mail domains, except the break-glass admin.",
+    )
+    break_glass_user = models.ForeignKey(
+        User,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The one tenant admin who keeps password sign-in while SSO is required.",
     )
     # allauth's client registration, kept in step by tenants.sso.sso_provider_sync; never edited by hand.
     social_app = models.OneToOneField(
@@ -215,6 +242,14 @@ class SsoProvider(TenantOwned):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def has_client_secret(self) -> bool:
+        return bool(self.client_secret_encrypted)
+
+    @property
+    def callback_path(self) -> str:
+        return f"/accounts/oidc/{self.provider_id}/login/callback/" if self.provider_id else ""
 
     @property
     def domain_list(self) -> list[str]:
