@@ -116,7 +116,20 @@ class SsoProviderAdminForm(forms.ModelForm):
 
     class Meta:
         model = SsoProvider
-        exclude = ["client_secret_encrypted"]
+        fields = [
+            "tenant",
+            "name",
+            "issuer_url",
+            "client_id",
+            "scopes",
+            "groups_claim",
+            "email_domains",
+            "provider_id",
+            "jit_provisioning",
+            "enabled",
+            "enforce_sso",
+            "break_glass_user",
+        ]
 
 
 @admin.register(SsoProvider)

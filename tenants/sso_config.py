@@ -133,7 +133,7 @@ def sso_provider_save(
             errors["provider_id"] = exc.messages[0]
     with transaction.atomic():
         provider = (
-            SsoProvider.objects.select_for_update()
+            SsoProvider.objects.select_for_update(of=("self",))
             .filter(tenant=tenant)
             .select_related("break_glass_user")
             .first()
@@ -190,7 +190,9 @@ def sso_provider_set_state(
     break_glass_email = (break_glass_email or "").strip().lower()
     with transaction.atomic():
         current = (
-            SsoProvider.objects.select_for_update().select_related("break_glass_user").get(pk=provider.pk)
+            SsoProvider.objects.select_for_update(of=("self",))
+            .select_related("break_glass_user")
+            .get(pk=provider.pk)
         )
         before = _snapshot(current)
         break_glass = None

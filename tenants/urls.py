@@ -1,6 +1,6 @@
 from django.urls import path
 
-from tenants import views
+from tenants import sso_views, views
 
 app_name = "tenants"
 
@@ -9,6 +9,10 @@ urlpatterns = [
     path("members/", views.MembersView.as_view(), name="members"),
     path("members/<int:membership_id>/", views.MemberRolesView.as_view(), name="member"),
     path("members/<int:membership_id>/remove/", views.MemberRemoveView.as_view(), name="member-remove"),
+    path("sso/", sso_views.SsoSettingsView.as_view(), name="sso"),
+    path("sso/state/", sso_views.SsoStateView.as_view(), name="sso-state"),
+    path("sso/test/", sso_views.SsoTestView.as_view(), name="sso-test"),
+    path("sso/mappings/", sso_views.SsoMappingsView.as_view(), name="sso-mappings"),
     path("tokens/", views.PersonalTokensView.as_view(), name="tokens"),
     path("tokens/<str:token_id>/revoke/", views.PersonalTokenRevokeView.as_view(), name="token-revoke"),
 ]
