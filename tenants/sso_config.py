@@ -356,6 +356,24 @@ def role_mappings_parse(text: str) -> list[tuple[str, str]]:
     return mappings
 
 
+def role_mappings_from_pairs(pairs: list[dict]) -> list[tuple[str, str]]:
+    """The API's form: [{"idp_group": ..., "role": ...}]; an error names the item (from 1)."""
+    mappings: list[tuple[str, str]] = []
+    for number, pair in enumerate(pairs, start=1):
+        group, role = str(pair.get("idp_group") or "").strip(), str(pair.get("role") or "").strip()
+        if not group:
+            raise ValidationError({"mappings": f"Item {number}: idp_group is required."})
+        if len(group) > _GROUP_MAX:
+            raise ValidationError({"mappings": f"Item {number}: idp_group is over {_GROUP_MAX} characters."})
+        if role not in ALL_ROLES:
+            raise ValidationError(
+                {"mappings": f"Item {number}: unknown role {role!r}. Roles: {', '.join(ALL_ROLES)}."}
+            )
+        if (group, role) not in mappings:
+            mappings.append((group, role))
+    return mappings
+
+
 def role_mappings_text(*, tenant: Tenant) -> str:
     return "\n".join(f"{m.idp_group} = {m.role}" for m in RoleMapping.objects.filter(tenant=tenant))
 

@@ -1,7 +1,8 @@
 """Shell, members, personal API tokens and API skeleton URLs."""
 
 from core.roles import Role
-from tenants.models import Membership
+from core.secrets import secret_encrypt
+from tenants.models import Membership, SsoProvider
 from tests.factories import PersonalAccessTokenFactory
 from tests.permission_matrix import Entry
 
@@ -13,6 +14,38 @@ def _membership(ctx) -> dict:
 
 def _token(ctx) -> dict:
     return {"token_id": PersonalAccessTokenFactory(tenant=ctx.tenant, name="bot").public_id}
+
+
+def _sso_provider(ctx) -> None:
+    SsoProvider.objects.get_or_create(
+        tenant=ctx.tenant,
+        defaults={
+            "name": "Matrix IdP",
+            "issuer_url": "https://idp.matrix.test",
+            "client_id": "matrix",
+            "client_secret_encrypted": secret_encrypt("matrix-secret"),
+            "email_domains": f"{ctx.tenant.slug}.matrix.test",
+            "provider_id": f"{ctx.tenant.slug}-matrix",
+            "enabled": False,
+        },
+    )
+
+
+def _sso_settings(ctx) -> dict:
+    return {
+        "name": "Matrix IdP",
+        "issuer_url": "https://idp.matrix.test",
+        "client_id": "matrix",
+        "client_secret": "matrix-secret",
+        "scopes": "openid email",
+        "groups_claim": "groups",
+        "email_domains": f"{ctx.tenant.slug}.matrix.test",
+    }
+
+
+def _closed_issuer(ctx) -> dict:
+    # Nothing listens on port 9 of loopback: the test answers "could not connect" at once, offline.
+    return {"issuer_url": "http://127.0.0.1:9"}
 
 
 def _switch_data(ctx) -> dict:
@@ -41,6 +74,24 @@ ENTRIES = [
     ),
     Entry("tenants:member-remove", roles=(Role.TENANT_ADMIN,), kwargs=_membership),
     Entry("tenants:member-remove", roles=(Role.TENANT_ADMIN,), method="POST", kwargs=_membership, ok=(302,)),
+    Entry("tenants:sso", roles=(Role.TENANT_ADMIN,), setup=_sso_provider),
+    Entry("tenants:sso", roles=(Role.TENANT_ADMIN,), method="POST", data=_sso_settings, ok=(302,)),
+    Entry(
+        "tenants:sso-state",
+        roles=(Role.TENANT_ADMIN,),
+        method="POST",
+        setup=_sso_provider,
+        data={"enabled": ""},
+        ok=(302,),
+    ),
+    Entry("tenants:sso-test", roles=(Role.TENANT_ADMIN,), method="POST", data=_closed_issuer),
+    Entry(
+        "tenants:sso-mappings",
+        roles=(Role.TENANT_ADMIN,),
+        method="POST",
+        data={"mappings": "g = auditor", "save": "1"},
+        ok=(302,),
+    ),
     Entry("tenants:tokens"),
     Entry("tenants:tokens", method="POST", data={"name": "chat-ops bot"}, note="renders the new token once"),
     Entry(
@@ -53,6 +104,41 @@ ENTRIES = [
     ),
     Entry("tenants-api:me", api=True),
     Entry("tenants-api:members", roles=(Role.TENANT_ADMIN,), api=True),
+    Entry("tenants-api:sso-provider", roles=(Role.TENANT_ADMIN,), api=True, setup=_sso_provider),
+    Entry(
+        "tenants-api:sso-provider",
+        roles=(Role.TENANT_ADMIN,),
+        api=True,
+        method="PUT",
+        data=_sso_settings,
+        content_type="application/json",
+    ),
+    Entry(
+        "tenants-api:sso-provider-state",
+        roles=(Role.TENANT_ADMIN,),
+        api=True,
+        method="POST",
+        setup=_sso_provider,
+        data={"enabled": False},
+        content_type="application/json",
+    ),
+    Entry(
+        "tenants-api:sso-provider-test",
+        roles=(Role.TENANT_ADMIN,),
+        api=True,
+        method="POST",
+        data=_closed_issuer,
+        content_type="application/json",
+    ),
+    Entry("tenants-api:sso-role-mappings", roles=(Role.TENANT_ADMIN,), api=True),
+    Entry(
+        "tenants-api:sso-role-mappings",
+        roles=(Role.TENANT_ADMIN,),
+        api=True,
+        method="PUT",
+        data={"mappings": [{"idp_group": "g", "role": "auditor"}]},
+        content_type="application/json",
+    ),
     Entry("schema", api=True, public=True, note="the OpenAPI schema is public documentation"),
     Entry("swagger-ui", public=True),
     Entry("redoc", public=True),
