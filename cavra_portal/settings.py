@@ -279,6 +279,7 @@ SPECTACULAR_SETTINGS = {
         "SeverityEnum": "approvals.models.Severity",
         "ActionEnum": "cavra_engine.policy.vocabulary.ACTIONS",
         "CapabilityClassEnum": "registry.models.CapabilityClass",
+        "RolesEnum": "core.roles.Role",  # every role list (members, SSO mappings) shares one enum
     },
 }
 
