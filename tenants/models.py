@@ -90,6 +90,12 @@ class Tenant(models.Model):
     allow_self_approval = models.BooleanField(
         default=False, help_text="May an agent's owner approve their own agent's requests?"
     )
+    mfa_required_roles = models.JSONField(
+        "MFA required for roles",
+        default=list,
+        blank=True,
+        help_text="Members holding any of these roles must use multi-factor authentication (tenants.mfa).",
+    )
     created_at = models.DateTimeField(default=timezone.now)
     # Bumped in the same transaction as any change to which policy applies where (rollouts,
     # repositories, environments), so the decision path can cache its rollout lookups per process.

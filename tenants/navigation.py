@@ -3,4 +3,5 @@ NAV_ITEMS = [
     ("Members", "tenants:members", "tenants.manage_members"),
     ("Single sign-on", "tenants:sso", "tenants.manage_sso"),
     ("API tokens", "tenants:tokens", None),
+    ("Two-factor authentication", "mfa_index", None),
 ]

@@ -13,6 +13,7 @@ from core.audit import model_snapshot
 from core.authz import authorize_actor, forget_roles
 from core.roles import ALL_ROLES, Role, parse_roles, role_permission
 from tenants.audit import record_audit
+from tenants.mfa import mfa_grant_check
 from tenants.models import SLUG_VALIDATOR, Membership, Tenant, User
 from tenants.selectors import members_with_role
 
@@ -90,6 +91,8 @@ def membership_add(
 ) -> Membership:
     authorize_actor(actor, tenant, "tenants.manage_members")
     parsed = _validated_roles(roles)
+    if actor is not None:  # SSO sync (actor None) relies on the IdP's own MFA
+        mfa_grant_check(tenant=tenant, user=user, roles=parsed)
     with transaction.atomic():
         if Membership.objects.filter(tenant=tenant, user=user).exists():
             raise ValidationError({"email": f"{user.email} is already a member of {tenant.name}."})
@@ -137,6 +140,10 @@ def membership_set_roles(*, membership: Membership, roles, actor: User | None) -
         before = list(current.roles)
         if before == parsed:
             return current
+        if actor is not None:
+            mfa_grant_check(
+                tenant=current.tenant, user=current.user, roles=[r for r in parsed if r not in before]
+            )
         _grant_roles(current, parsed)
         record_audit(
             tenant=current.tenant,

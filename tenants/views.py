@@ -16,6 +16,7 @@ from core.authz import CapabilityRequiredMixin, can, capabilities_of, roles_of
 from core.pages import panels_for
 from core.roles import Role
 from tenants.forms import MemberInviteForm, MemberRolesForm, PersonalTokenForm, apply_service_errors
+from tenants.mfa import members_with_mfa
 from tenants.middleware import SESSION_KEY
 from tenants.selectors import tenant_member_get, tenant_members
 from tenants.services import membership_invite, membership_remove, membership_set_roles
@@ -90,8 +91,9 @@ class MembersView(CapabilityRequiredMixin, View):
     def _render(self, request, form, *, status=200, partial=None):
         template = "tenants/members.html" + (f"#{partial}" if partial else "")
         context = {
-            "members": tenant_members(tenant=request.tenant, user=request.user),
+            "members": members_with_mfa(tenant_members(tenant=request.tenant, user=request.user)),
             "invite_form": form,
+            "tenant": request.tenant,
             "role_choices": Role.choices,
         }
         return render(request, template, context, status=status)
@@ -127,6 +129,7 @@ class MemberRolesView(CapabilityRequiredMixin, View):
         return self._row(request, membership, form, editing=True, status=422)
 
     def _row(self, request, membership, form, *, editing=False, status=200):
+        membership = members_with_mfa([membership])[0]
         context = {"m": membership, "form": form, "editing": editing, "role_choices": Role.choices}
         if request.htmx:
             return render(request, "tenants/members.html#member-row", context, status=status)
@@ -147,6 +150,7 @@ class MemberRemoveView(CapabilityRequiredMixin, View):
         except ValidationError as exc:
             error = "; ".join(exc.messages)
             if request.htmx:
+                membership = members_with_mfa([membership])[0]
                 form = MemberRolesForm(initial={"roles": membership.roles})
                 context = {"m": membership, "form": form, "editing": False, "row_error": error}
                 return render(request, "tenants/members.html#member-row", context, status=422)

@@ -1,5 +1,7 @@
 """Shell, members, personal API tokens and API skeleton URLs."""
 
+from allauth.mfa.models import Authenticator
+
 from core.roles import Role
 from core.secrets import secret_encrypt
 from tenants.models import Membership, SsoProvider
@@ -9,6 +11,12 @@ from tests.permission_matrix import Entry
 
 def _membership(ctx) -> dict:
     user = ctx.member(Role.AUDITOR)
+    return {"membership_id": Membership.objects.get(tenant=ctx.tenant, user=user).pk}
+
+
+def _membership_with_mfa(ctx) -> dict:
+    user = ctx.member(Role.AUDITOR)
+    Authenticator.objects.create(user=user, type=Authenticator.Type.TOTP, data={"secret": "JBSWY3DPEHPK3PXP"})
     return {"membership_id": Membership.objects.get(tenant=ctx.tenant, user=user).pk}
 
 
@@ -74,6 +82,21 @@ ENTRIES = [
     ),
     Entry("tenants:member-remove", roles=(Role.TENANT_ADMIN,), kwargs=_membership),
     Entry("tenants:member-remove", roles=(Role.TENANT_ADMIN,), method="POST", kwargs=_membership, ok=(302,)),
+    Entry(
+        "tenants:mfa-policy",
+        roles=(Role.TENANT_ADMIN,),
+        method="POST",
+        data={},
+        ok=(302,),
+        note="an empty policy: a policy naming a role would send the matrix's other members to enrolment",
+    ),
+    Entry(
+        "tenants:member-mfa-reset",
+        roles=(Role.TENANT_ADMIN,),
+        method="POST",
+        kwargs=_membership_with_mfa,
+        ok=(302,),
+    ),
     Entry("tenants:sso", roles=(Role.TENANT_ADMIN,), setup=_sso_provider),
     Entry("tenants:sso", roles=(Role.TENANT_ADMIN,), method="POST", data=_sso_settings, ok=(302,)),
     Entry(
