@@ -3,7 +3,8 @@
 allauth.mfa does enrolment (TOTP, WebAuthn, recovery codes) and asks for the second factor at every
 password sign-in of an enrolled person. This module adds the tenant's rule on top: a person holding a
 role the tenant lists in `mfa_required_roles` is sent to enrolment before any page, and a tenant admin
-cannot grant such a role to someone who has not enrolled. SSO sign-ins are left to the identity
+cannot grant such a role to a member who has not enrolled (an invitation may carry it: accepting it
+leads straight to enrolment). SSO sign-ins are left to the identity
 provider's own MFA (the portal cannot see it, and should not ask twice)."""
 
 from __future__ import annotations

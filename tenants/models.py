@@ -334,3 +334,47 @@ class PersonalAccessToken(TenantOwned):
         if self.revoked_at is not None:
             return "revoked"
         return "expired" if self.is_expired else "active"
+
+
+def new_invitation_id() -> str:
+    alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+    return "inv_" + "".join(secrets.choice(alphabet) for _ in range(16))
+
+
+class Invitation(TenantOwned):
+    """An e-mailed invitation to join a tenant with given roles. The link carries a random token of which
+    only the SHA-256 is stored; resending replaces it, accepting or revoking ends it (single use)."""
+
+    public_id = models.CharField(max_length=32, unique=True, default=new_invitation_id, editable=False)
+    email = models.EmailField()
+    full_name = models.CharField(max_length=150, blank=True)
+    roles = models.JSONField(default=list)
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    invited_by = models.ForeignKey(User, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    sent_count = models.PositiveSmallIntegerField(default=0)
+    last_sent_at = models.DateTimeField(null=True, blank=True)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["tenant", "email"])]
+
+    def __str__(self) -> str:
+        return f"{self.email} → {self.tenant_id}"
+
+    @property
+    def state(self) -> str:
+        if self.accepted_at is not None:
+            return "accepted"
+        if self.revoked_at is not None:
+            return "revoked"
+        return "expired" if self.expires_at <= timezone.now() else "pending"
+
+    def role_labels(self) -> list[str]:
+        labels = dict(Role.choices)
+        return [labels.get(r, r) for r in self.roles]

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 from django.db import transaction
 from guardian.shortcuts import assign_perm, remove_perm
 
@@ -106,21 +105,6 @@ def membership_add(
             after={"user": user.email, "roles": parsed},
         )
     return membership
-
-
-def membership_invite(*, tenant: Tenant, email: str, roles, actor: User, full_name: str = "") -> Membership:
-    """Add a person by e-mail; a new address gets an account with no usable password (SSO or reset)."""
-    email = (email or "").strip().lower()
-    try:
-        validate_email(email)
-    except ValidationError:
-        raise ValidationError({"email": "Enter a valid e-mail address."})
-    _validated_roles(roles)
-    with transaction.atomic():
-        user = User.objects.filter(email__iexact=email).first()
-        if user is None:
-            user = User.objects.create_user(email=email, password=None, full_name=full_name.strip())
-        return membership_add(tenant=tenant, user=user, roles=roles, actor=actor, action="membership.invite")
 
 
 def membership_set_roles(*, membership: Membership, roles, actor: User | None) -> Membership:

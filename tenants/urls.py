@@ -1,6 +1,6 @@
 from django.urls import path
 
-from tenants import mfa_views, sso_views, views
+from tenants import invitation_views, mfa_views, sso_views, views
 
 app_name = "tenants"
 
@@ -9,6 +9,19 @@ urlpatterns = [
     path("members/", views.MembersView.as_view(), name="members"),
     path("members/<int:membership_id>/", views.MemberRolesView.as_view(), name="member"),
     path("members/<int:membership_id>/remove/", views.MemberRemoveView.as_view(), name="member-remove"),
+    path(
+        "invitations/<str:invitation_id>/resend/",
+        invitation_views.InvitationResendView.as_view(),
+        name="invitation-resend",
+    ),
+    path(
+        "invitations/<str:invitation_id>/revoke/",
+        invitation_views.InvitationRevokeView.as_view(),
+        name="invitation-revoke",
+    ),
+    path(
+        "invitations/<str:token>/", invitation_views.InvitationAcceptView.as_view(), name="invitation-accept"
+    ),
     path("members/mfa-policy/", mfa_views.MfaPolicyView.as_view(), name="mfa-policy"),
     path(
         "members/<int:membership_id>/mfa-reset/",

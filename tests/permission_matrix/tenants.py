@@ -1,10 +1,14 @@
 """Shell, members, personal API tokens and API skeleton URLs."""
 
+import hashlib
+from datetime import timedelta
+
 from allauth.mfa.models import Authenticator
+from django.utils import timezone
 
 from core.roles import Role
 from core.secrets import secret_encrypt
-from tenants.models import Membership, SsoProvider
+from tenants.models import Invitation, Membership, SsoProvider
 from tests.factories import PersonalAccessTokenFactory
 from tests.permission_matrix import Entry
 
@@ -18,6 +22,29 @@ def _membership_with_mfa(ctx) -> dict:
     user = ctx.member(Role.AUDITOR)
     Authenticator.objects.create(user=user, type=Authenticator.Type.TOTP, data={"secret": "JBSWY3DPEHPK3PXP"})
     return {"membership_id": Membership.objects.get(tenant=ctx.tenant, user=user).pk}
+
+
+def _invitation(ctx) -> dict:
+    invitation = Invitation.objects.create(
+        tenant=ctx.tenant,
+        email=f"invitee-{ctx.seq()}@example.test",
+        roles=["auditor"],
+        token_hash=hashlib.sha256(f"matrix-{ctx.seq()}".encode()).hexdigest(),
+        expires_at=timezone.now() + timedelta(days=1),
+    )
+    return {"invitation_id": invitation.public_id}
+
+
+def _invitation_link(ctx) -> dict:
+    token = f"matrix-link-{ctx.seq()}"
+    Invitation.objects.create(
+        tenant=ctx.tenant,
+        email=f"linked-{ctx.seq()}@example.test",
+        roles=["auditor"],
+        token_hash=hashlib.sha256(token.encode()).hexdigest(),
+        expires_at=timezone.now() + timedelta(days=1),
+    )
+    return {"token": token}
 
 
 def _token(ctx) -> dict:
@@ -82,6 +109,18 @@ ENTRIES = [
     ),
     Entry("tenants:member-remove", roles=(Role.TENANT_ADMIN,), kwargs=_membership),
     Entry("tenants:member-remove", roles=(Role.TENANT_ADMIN,), method="POST", kwargs=_membership, ok=(302,)),
+    Entry(
+        "tenants:invitation-resend", roles=(Role.TENANT_ADMIN,), method="POST", kwargs=_invitation, ok=(302,)
+    ),
+    Entry(
+        "tenants:invitation-revoke", roles=(Role.TENANT_ADMIN,), method="POST", kwargs=_invitation, ok=(302,)
+    ),
+    Entry(
+        "tenants:invitation-accept",
+        public=True,
+        kwargs=_invitation_link,
+        note="the link is the credential; accepting is tested in tests/tenants/test_invitations.py",
+    ),
     Entry(
         "tenants:mfa-policy",
         roles=(Role.TENANT_ADMIN,),
