@@ -18,8 +18,15 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
-def document_fits(page) -> bool:
-    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+def too_wide(page) -> list[str]:
+    """What sticks out past the viewport (for the failure message)."""
+    return page.evaluate(
+        """[...document.querySelectorAll('body *')]
+        .filter(e => e.getBoundingClientRect().right > window.innerWidth)
+        .filter(e => { for (let p = e.parentElement; p && p !== document.body; p = p.parentElement) {
+            if (['auto', 'scroll', 'hidden'].includes(getComputedStyle(p).overflowX)) return false; } return true; })
+        .slice(-8).map(e => e.tagName + '.' + e.className + '#' + e.id + ' ' + Math.round(e.getBoundingClientRect().right))"""
+    )
 
 
 def test_sso_page_end_to_end_and_sso_sign_in_in_the_browser(page, browser, live_server):
@@ -63,9 +70,8 @@ def test_sso_page_end_to_end_and_sso_sign_in_in_the_browser(page, browser, live_
         if os.environ.get("CAVRA_SCREENSHOTS"):
             SCREENSHOTS.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(SCREENSHOTS / "sso.png"), full_page=True)
-        page.set_viewport_size({"width": 390, "height": 844})
-        assert document_fits(page)
-        assert page.console_errors == []
+        # The deliberate bad scope above answered 422; Chromium logs that load, nothing else may fail.
+        assert [e for e in page.console_errors if "status of 422" not in e] == []
 
         # Someone signs in with SSO in a fresh browser: the IdP's groups become their roles.
         idp.user = IdpUser(sub="okta|b1", email="dana@sso.acme.test", claims={"groups": ["acme-secops"]})
@@ -79,7 +85,7 @@ def test_sso_page_end_to_end_and_sso_sign_in_in_the_browser(page, browser, live_
         context.close()
 
 
-def test_members_page_invites_and_fits_a_phone(page, live_server, settings):
+def test_members_page_invites_and_fits_a_phone(page, browser, live_server, settings):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     seed_foundation()
     login(page, live_server, "tenant_admin@acme.test")
@@ -92,7 +98,17 @@ def test_members_page_invites_and_fits_a_phone(page, live_server, settings):
     if os.environ.get("CAVRA_SCREENSHOTS"):
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SCREENSHOTS / "members.png"), full_page=True)
-    page.set_viewport_size({"width": 390, "height": 844})
-    page.reload()
-    assert document_fits(page)
     assert page.console_errors == []
+
+    phone = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True)
+    try:
+        small = phone.new_page()
+        login(small, live_server, "tenant_admin@acme.test")
+        for path in ("/tenants/members/", "/tenants/sso/"):
+            small.goto(f"{live_server.url}{path}")
+            width = small.evaluate(
+                "Math.max(document.documentElement.scrollWidth, document.body.scrollWidth)"
+            )
+            assert width == 390, (path, too_wide(small))
+    finally:
+        phone.close()
