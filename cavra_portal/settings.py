@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "allauth.socialaccount",
+    "allauth.mfa",
     "allauth.socialaccount.providers.openid_connect",
     "django_celery_beat",
     "django_filters",
@@ -72,6 +73,7 @@ MIDDLEWARE = [
     "core.middleware.HtmxMiddleware",  # django-htmx's, adding Vary: HX-Request
     "core.htmx_messages.HtmxMessagesMiddleware",
     "tenants.middleware.TenantMiddleware",
+    "tenants.mfa.MfaRequiredMiddleware",
     "tenants.middleware.SsoFormActionMiddleware",
 ]
 
@@ -177,6 +179,13 @@ SOCIALACCOUNT_EMAIL_AUTHENTICATION = True
 SOCIALACCOUNT_EMAIL_AUTHENTICATION_AUTO_CONNECT = True
 SOCIALACCOUNT_STORE_TOKENS = False
 SOCIALACCOUNT_REQUESTS_TIMEOUT = 10
+# Multi-factor authentication (allauth.mfa): TOTP apps, WebAuthn security keys, recovery codes.
+# Tenants require it per role (tenants.mfa); SSO sign-ins rely on the identity provider's own MFA.
+MFA_SUPPORTED_TYPES = ["totp", "webauthn", "recovery_codes"]
+MFA_PASSKEY_LOGIN_ENABLED = False
+MFA_TOTP_ISSUER = env("MFA_TOTP_ISSUER", default="CAVRA Portal")
+# WebAuthn needs a secure origin; the demo runs on http://localhost.
+MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = DEMO or DEBUG
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -357,6 +366,7 @@ SPECTACULAR_SETTINGS = {
         "TriggerEnum": "evidence.models.VerificationRun.Trigger",  # kept its name when reports added a trigger
         "ReportTriggerEnum": "reports.models.ReportRun.Trigger",
         "ReportDeliveryStatusEnum": "reports.models.ReportDelivery.Status",
+        "RolesEnum": "core.roles.Role",  # every role list (members, SSO mappings) shares one enum
     },
 }
 

@@ -29,6 +29,7 @@ CAPABILITY_ROLES: dict[str, frozenset[str]] = {
     "tenants.view": frozenset(ALL_ROLES),  # any member: home, own API tokens
     "tenants.manage_members": frozenset({R.TENANT_ADMIN}),
     "tenants.manage_tokens": frozenset({R.TENANT_ADMIN}),  # every member's personal tokens
+    "tenants.manage_sso": frozenset({R.TENANT_ADMIN}),  # SSO provider, enforcement, group -> role mappings
     "tenants.view_audit": frozenset({R.TENANT_ADMIN, R.AUDITOR, R.COMPLIANCE_OFFICER}),
     "tenants.administer": frozenset({R.TENANT_ADMIN}),  # the Django admin, scoped to the tenant
     # evidence

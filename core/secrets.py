@@ -46,10 +46,15 @@ def _fernet() -> MultiFernet:
 
 
 def secret_encrypt(plaintext: str) -> str:
+    """The Fernet token for `plaintext` under the first key; empty stays empty (no secret set)."""
+    if not plaintext:
+        return ""
     return _fernet().encrypt(plaintext.encode()).decode()
 
 
 def secret_decrypt(token: str) -> str:
+    if not token:
+        return ""
     try:
         return _fernet().decrypt(token.encode()).decode()
     except InvalidToken as exc:

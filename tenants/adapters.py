@@ -21,6 +21,11 @@ class InviteOnlyAccountAdapter(DefaultAccountAdapter):
     # Sign-in throttling per account with backoff (tenants.signin); allauth keeps its per-address limit.
     def pre_authenticate(self, request, **credentials) -> None:
         email = credentials.get("email") or ""
+        from tenants.sso_config import password_signin_refusal
+
+        refusal = password_signin_refusal(email)
+        if refusal:
+            raise forms.ValidationError(refusal, code="sso_required")
         wait = signin_wait_seconds(email)
         if wait:
             raise forms.ValidationError(
@@ -53,13 +58,24 @@ class InviteOnlyAccountAdapter(DefaultAccountAdapter):
             )
 
 
+def _is_member(tenant, user, email: str) -> bool:
+    from tenants.models import Membership
+
+    if user is not None and user.pk:
+        return Membership.objects.filter(tenant=tenant, user=user).exists()
+    return Membership.objects.filter(tenant=tenant, user__email__iexact=email.strip()).exists()
+
+
 class TenantSocialAccountAdapter(DefaultSocialAccountAdapter):
     def is_open_for_signup(self, request, sociallogin) -> bool:
         # An SSO user may be created only when their e-mail domain routes to the provider they used.
         from tenants.sso import sso_provider_for_login, sso_provider_may_sign_in
 
-        return sso_provider_may_sign_in(
-            provider=sso_provider_for_login(sociallogin), email=sociallogin.user.email
+        provider = sso_provider_for_login(sociallogin)
+        # Without just-in-time provisioning only people already invited have an account to sign in to.
+        return (
+            sso_provider_may_sign_in(provider=provider, email=sociallogin.user.email)
+            and provider.jit_provisioning
         )
 
     def pre_social_login(self, request, sociallogin):
@@ -84,6 +100,16 @@ class TenantSocialAccountAdapter(DefaultSocialAccountAdapter):
         if sociallogin.user.pk and sociallogin.user.is_superuser:
             logger.warning("SSO: refused for superuser %s", sociallogin.user.email)
             raise PermissionDenied("Platform administrators sign in with their password.")
+        if not provider.jit_provisioning and not _is_member(provider.tenant, sociallogin.user, email):
+            signin_event_record(email=email, event="sso_refused", detail={"reason": "not provisioned"})
+            raise PermissionDenied(
+                f"You are not a member of {provider.tenant.name}: ask a tenant admin for an invitation."
+            )
+
+    def list_apps(self, request, provider=None, client_id=None):
+        from tenants.sso import social_apps_with_secrets
+
+        return social_apps_with_secrets(super().list_apps(request, provider=provider, client_id=client_id))
 
     def get_requests_session(self):
         from tenants.sso import verify_id_token_in_token_response

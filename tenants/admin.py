@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from core.admin import ReadOnlyTenantScopedAdmin, TenantScopedAdmin, TenantSelfAdmin
+from core.secrets import secret_encrypt
 from tenants.forms import RolesField
 from tenants.models import AuditEntry, Membership, PersonalAccessToken, RoleMapping, SsoProvider, Tenant, User
 from tenants.services import membership_add, membership_remove, membership_set_roles
@@ -105,21 +106,49 @@ class RoleMappingAdmin(TenantScopedAdmin):
     list_filter = ("tenant", "role")
 
 
+class SsoProviderAdminForm(forms.ModelForm):
+    # Not a column: the secret is stored only as a Fernet token (core.secrets), never shown back.
+    client_secret = forms.CharField(
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="Leave empty to keep the stored secret.",
+    )
+
+    class Meta:
+        model = SsoProvider
+        fields = [
+            "tenant",
+            "name",
+            "issuer_url",
+            "client_id",
+            "scopes",
+            "groups_claim",
+            "email_domains",
+            "provider_id",
+            "jit_provisioning",
+            "enabled",
+            "enforce_sso",
+            "break_glass_user",
+        ]
+
+
 @admin.register(SsoProvider)
 class SsoProviderAdmin(TenantScopedAdmin):
-    list_display = ("name", "provider_id", "issuer_url", "enabled", "tenant")
-    list_filter = ("tenant",)
+    """Kept for platform operators; tenant admins use the SSO page (tenants.sso_views)."""
 
-    def get_form(self, request, obj=None, **kwargs):
-        form = super().get_form(request, obj, **kwargs)
-        if "client_secret" in form.base_fields:
-            form.base_fields["client_secret"].widget = forms.PasswordInput(render_value=False)
-            form.base_fields["client_secret"].help_text = "Leave empty to keep the stored secret."
-        return form
+    form = SsoProviderAdminForm
+    list_display = ("name", "provider_id", "issuer_url", "enabled", "enforce_sso", "tenant")
+    list_filter = ("tenant",)
+    readonly_fields = ("redirect_uri",)
+
+    @admin.display(description="redirect URI to register at the identity provider")
+    def redirect_uri(self, obj):
+        return obj.callback_path or "(shown once the sign-in id is set)"
 
     def save_model(self, request, obj, form, change):
-        if change and not form.cleaned_data.get("client_secret"):
-            obj.client_secret = SsoProvider.objects.get(pk=obj.pk).client_secret
+        secret = form.cleaned_data.get("client_secret")
+        if secret:
+            obj.client_secret_encrypted = secret_encrypt(secret)
         with transaction.atomic():
             super().save_model(request, obj, form, change)
             sso_provider_sync(provider=obj, actor=request.user)

@@ -50,3 +50,28 @@ class PersonalTokenForm(forms.Form):
         input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%d"],
         error_messages={"invalid": "Give a date and time such as 2030-01-31 12:00 (UTC)."},
     )
+
+
+# SSO self-service: every field is plain text here; tenants.sso_config validates and names the field.
+class SsoProviderForm(forms.Form):
+    name = forms.CharField(label="Name shown on the sign-in button", required=False)
+    issuer_url = forms.CharField(label="Issuer URL", required=False)
+    client_id = forms.CharField(label="Client ID", required=False)
+    client_secret = forms.CharField(
+        label="Client secret", required=False, widget=forms.PasswordInput(render_value=False)
+    )
+    scopes = forms.CharField(label="Scopes", required=False, initial="openid email profile")
+    groups_claim = forms.CharField(label="Group claim", required=False, initial="groups")
+    email_domains = forms.CharField(label="E-mail domains", required=False)
+    provider_id = forms.CharField(label="Sign-in id", required=False)
+    jit_provisioning = forms.BooleanField(label="Just-in-time provisioning", required=False, initial=True)
+
+
+class SsoStateForm(forms.Form):
+    enabled = forms.BooleanField(required=False)
+    enforce_sso = forms.BooleanField(required=False)
+    break_glass_email = forms.CharField(label="Break-glass admin", required=False)
+
+
+class RoleMappingsForm(forms.Form):
+    mappings = forms.CharField(label="Group → role mappings", required=False, widget=forms.Textarea)

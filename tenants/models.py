@@ -90,6 +90,12 @@ class Tenant(models.Model):
     allow_self_approval = models.BooleanField(
         default=False, help_text="May an agent's owner approve their own agent's requests?"
     )
+    mfa_required_roles = models.JSONField(
+        "MFA required for roles",
+        default=list,
+        blank=True,
+        help_text="Members holding any of these roles must use multi-factor authentication (tenants.mfa).",
+    )
     created_at = models.DateTimeField(default=timezone.now)
     # Bumped in the same transaction as any change to which policy applies where (rollouts,
     # repositories, environments), so the decision path can cache its rollout lookups per process.
@@ -180,7 +186,13 @@ class SsoProvider(TenantOwned):
     name = models.CharField(max_length=120)
     issuer_url = models.URLField()
     client_id = models.CharField(max_length=200)
-    client_secret = models.CharField(max_length=500, blank=True)
+    # Fernet token (core.secrets); the plaintext is never stored, shown or logged.
+    client_secret_encrypted = models.TextField(blank=True, editable=False)
+    scopes = models.CharField(
+        max_length=300,
+        default="openid email profile",
+        help_text="Space-separated scopes requested at sign-in; must include openid.",
+    )
     email_domains = models.CharField(
         max_length=500, blank=True, help_text="Comma-separated domains routed here."
     )
@@ -197,7 +209,28 @@ class SsoProvider(TenantOwned):
         null=True,
         blank=True,
         validators=[SLUG_VALIDATOR],
-        help_text="Names the sign-in URL /accounts/oidc/<id>/. Leave empty to derive it from tenant and name.",
+        # No angle brackets: the admin renders help text as HTML, which swallowed "<id>" into /accounts/oidc//.
+        help_text="Names the sign-in URLs /accounts/oidc/{sign-in id}/login/ and the redirect URI "
+        "/accounts/oidc/{sign-in id}/login/callback/. Leave empty to derive it from tenant and name.",
+    )
+    jit_provisioning = models.BooleanField(
+        "just-in-time provisioning",
+        default=True,
+        help_text="Create an account and membership at the first SSO sign-in of a person whose IdP groups "
+        "map to a role. Off: only people already invited can sign in with SSO.",
+    )
+    enforce_sso = models.BooleanField(
+        "require SSO",
+        default=False,
+        help_text="Refuse password sign-in for the routed e-mail domains, except the break-glass admin.",
+    )
+    break_glass_user = models.ForeignKey(
+        User,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The one tenant admin who keeps password sign-in while SSO is required.",
     )
     # allauth's client registration, kept in step by tenants.sso.sso_provider_sync; never edited by hand.
     social_app = models.OneToOneField(
@@ -215,6 +248,14 @@ class SsoProvider(TenantOwned):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def has_client_secret(self) -> bool:
+        return bool(self.client_secret_encrypted)
+
+    @property
+    def callback_path(self) -> str:
+        return f"/accounts/oidc/{self.provider_id}/login/callback/" if self.provider_id else ""
 
     @property
     def domain_list(self) -> list[str]:
@@ -293,3 +334,47 @@ class PersonalAccessToken(TenantOwned):
         if self.revoked_at is not None:
             return "revoked"
         return "expired" if self.is_expired else "active"
+
+
+def new_invitation_id() -> str:
+    alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+    return "inv_" + "".join(secrets.choice(alphabet) for _ in range(16))
+
+
+class Invitation(TenantOwned):
+    """An e-mailed invitation to join a tenant with given roles. The link carries a random token of which
+    only the SHA-256 is stored; resending replaces it, accepting or revoking ends it (single use)."""
+
+    public_id = models.CharField(max_length=32, unique=True, default=new_invitation_id, editable=False)
+    email = models.EmailField()
+    full_name = models.CharField(max_length=150, blank=True)
+    roles = models.JSONField(default=list)
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    invited_by = models.ForeignKey(User, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    sent_count = models.PositiveSmallIntegerField(default=0)
+    last_sent_at = models.DateTimeField(null=True, blank=True)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["tenant", "email"])]
+
+    def __str__(self) -> str:
+        return f"{self.email} → {self.tenant_id}"
+
+    @property
+    def state(self) -> str:
+        if self.accepted_at is not None:
+            return "accepted"
+        if self.revoked_at is not None:
+            return "revoked"
+        return "expired" if self.expires_at <= timezone.now() else "pending"
+
+    def role_labels(self) -> list[str]:
+        labels = dict(Role.choices)
+        return [labels.get(r, r) for r in self.roles]

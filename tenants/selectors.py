@@ -89,3 +89,31 @@ def tenant_audit_entries(*, tenant: Tenant, user: User, limit: int = 50) -> list
     if not can(user, tenant, "tenants.view_audit"):
         return []
     return list(AuditEntry.objects.filter(tenant=tenant).order_by("-created_at", "-id")[:limit])
+
+
+def tenant_invitations(*, tenant: Tenant, user: User) -> list:
+    """Invitations not yet accepted (pending, expired, revoked in the last 30 days), newest first."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tenants.models import Invitation
+
+    if not can(user, tenant, "tenants.manage_members"):
+        return []
+    since = timezone.now() - timedelta(days=30)
+    return list(
+        Invitation.objects.filter(tenant=tenant, accepted_at=None, created_at__gte=since).select_related(
+            "invited_by"
+        )
+    )
+
+
+def tenant_invitation_get(*, tenant: Tenant, user: User, public_id: str):
+    from core.authz import get_for_tenant_or_404
+    from tenants.models import Invitation
+
+    queryset = (
+        Invitation.objects.all() if can(user, tenant, "tenants.manage_members") else Invitation.objects.none()
+    )
+    return get_for_tenant_or_404(queryset, tenant, public_id=public_id)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 from django.db import transaction
 from guardian.shortcuts import assign_perm, remove_perm
 
@@ -13,6 +12,7 @@ from core.audit import model_snapshot
 from core.authz import authorize_actor, forget_roles
 from core.roles import ALL_ROLES, Role, parse_roles, role_permission
 from tenants.audit import record_audit
+from tenants.mfa import mfa_grant_check
 from tenants.models import SLUG_VALIDATOR, Membership, Tenant, User
 from tenants.selectors import members_with_role
 
@@ -90,6 +90,8 @@ def membership_add(
 ) -> Membership:
     authorize_actor(actor, tenant, "tenants.manage_members")
     parsed = _validated_roles(roles)
+    if actor is not None:  # SSO sync (actor None) relies on the IdP's own MFA
+        mfa_grant_check(tenant=tenant, user=user, roles=parsed)
     with transaction.atomic():
         if Membership.objects.filter(tenant=tenant, user=user).exists():
             raise ValidationError({"email": f"{user.email} is already a member of {tenant.name}."})
@@ -103,21 +105,6 @@ def membership_add(
             after={"user": user.email, "roles": parsed},
         )
     return membership
-
-
-def membership_invite(*, tenant: Tenant, email: str, roles, actor: User, full_name: str = "") -> Membership:
-    """Add a person by e-mail; a new address gets an account with no usable password (SSO or reset)."""
-    email = (email or "").strip().lower()
-    try:
-        validate_email(email)
-    except ValidationError:
-        raise ValidationError({"email": "Enter a valid e-mail address."})
-    _validated_roles(roles)
-    with transaction.atomic():
-        user = User.objects.filter(email__iexact=email).first()
-        if user is None:
-            user = User.objects.create_user(email=email, password=None, full_name=full_name.strip())
-        return membership_add(tenant=tenant, user=user, roles=roles, actor=actor, action="membership.invite")
 
 
 def membership_set_roles(*, membership: Membership, roles, actor: User | None) -> Membership:
@@ -137,6 +124,10 @@ def membership_set_roles(*, membership: Membership, roles, actor: User | None) -
         before = list(current.roles)
         if before == parsed:
             return current
+        if actor is not None:
+            mfa_grant_check(
+                tenant=current.tenant, user=current.user, roles=[r for r in parsed if r not in before]
+            )
         _grant_roles(current, parsed)
         record_audit(
             tenant=current.tenant,

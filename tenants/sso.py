@@ -103,11 +103,14 @@ def _social_app_sync(provider: SsoProvider, *, actor: User | None) -> SocialApp 
     app.provider_id = provider.provider_id
     app.name = provider.name[:SOCIAL_APP_NAME_MAX]
     app.client_id = provider.client_id
-    app.secret = provider.client_secret
+    # The secret stays encrypted in SsoProvider; TenantSocialAccountAdapter.list_apps decrypts it into
+    # the in-memory app at sign-in, so allauth's table never holds it in clear.
+    app.secret = ""
     app.settings = {
         **(app.settings or {}),
         "server_url": provider.issuer_url.rstrip("/"),
         "oauth_pkce_enabled": True,
+        "scope": provider.scopes.split() or ["openid", "email", "profile"],
     }
     app.save()
     if created:
@@ -128,6 +131,22 @@ def sso_provider_app_remove(*, provider: SsoProvider) -> None:
     provider with the same sign-in id finds its users again."""
     if provider.social_app_id:
         SocialApp.objects.filter(pk=provider.social_app_id).delete()
+
+
+def social_apps_with_secrets(apps: list[SocialApp]) -> list[SocialApp]:
+    """Put each OIDC app's decrypted client secret on the in-memory instance allauth will use."""
+    from core.secrets import secret_decrypt
+
+    ids = [app.pk for app in apps if app.provider == OIDC_PROVIDER and app.pk]
+    tokens = dict(
+        SsoProvider.objects.filter(social_app_id__in=ids).values_list(
+            "social_app_id", "client_secret_encrypted"
+        )
+    )
+    for app in apps:
+        if app.pk in tokens:
+            app.secret = secret_decrypt(tokens[app.pk])
+    return apps
 
 
 def _openid_configuration(server_url: str) -> dict:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from tenants import views
+from tenants import invitation_views, mfa_views, sso_views, views
 
 app_name = "tenants"
 
@@ -9,6 +9,29 @@ urlpatterns = [
     path("members/", views.MembersView.as_view(), name="members"),
     path("members/<int:membership_id>/", views.MemberRolesView.as_view(), name="member"),
     path("members/<int:membership_id>/remove/", views.MemberRemoveView.as_view(), name="member-remove"),
+    path(
+        "invitations/<str:invitation_id>/resend/",
+        invitation_views.InvitationResendView.as_view(),
+        name="invitation-resend",
+    ),
+    path(
+        "invitations/<str:invitation_id>/revoke/",
+        invitation_views.InvitationRevokeView.as_view(),
+        name="invitation-revoke",
+    ),
+    path(
+        "invitations/<str:token>/", invitation_views.InvitationAcceptView.as_view(), name="invitation-accept"
+    ),
+    path("members/mfa-policy/", mfa_views.MfaPolicyView.as_view(), name="mfa-policy"),
+    path(
+        "members/<int:membership_id>/mfa-reset/",
+        mfa_views.MemberMfaResetView.as_view(),
+        name="member-mfa-reset",
+    ),
+    path("sso/", sso_views.SsoSettingsView.as_view(), name="sso"),
+    path("sso/state/", sso_views.SsoStateView.as_view(), name="sso-state"),
+    path("sso/test/", sso_views.SsoTestView.as_view(), name="sso-test"),
+    path("sso/mappings/", sso_views.SsoMappingsView.as_view(), name="sso-mappings"),
     path("tokens/", views.PersonalTokensView.as_view(), name="tokens"),
     path("tokens/<str:token_id>/revoke/", views.PersonalTokenRevokeView.as_view(), name="token-revoke"),
 ]

@@ -16,9 +16,11 @@ from core.authz import CapabilityRequiredMixin, can, capabilities_of, roles_of
 from core.pages import panels_for
 from core.roles import Role
 from tenants.forms import MemberInviteForm, MemberRolesForm, PersonalTokenForm, apply_service_errors
+from tenants.invitations import invitation_create
+from tenants.mfa import members_with_mfa
 from tenants.middleware import SESSION_KEY
-from tenants.selectors import tenant_member_get, tenant_members
-from tenants.services import membership_invite, membership_remove, membership_set_roles
+from tenants.selectors import tenant_invitations, tenant_member_get, tenant_members
+from tenants.services import membership_remove, membership_set_roles
 from tenants.tokens import (
     personal_token_get,
     personal_token_issue,
@@ -70,17 +72,20 @@ class MembersView(CapabilityRequiredMixin, View):
         form = MemberInviteForm(request.POST)
         if form.is_valid():
             try:
-                membership = membership_invite(
+                invitation = invitation_create(
                     tenant=request.tenant,
                     email=form.cleaned_data["email"],
                     roles=form.cleaned_data["roles"],
                     full_name=form.cleaned_data["full_name"],
                     actor=request.user,
+                    base_url=request.build_absolute_uri("/"),
                 )
             except ValidationError as exc:
                 apply_service_errors(form, exc)
             else:
-                messages.success(request, f"{membership.user.email} added to {request.tenant.name}.")
+                messages.success(
+                    request, f"Invitation e-mailed to {invitation.email}; the link is valid for 7 days."
+                )
                 if request.htmx:
                     return self._render(request, MemberInviteForm(), partial="members-region")
                 return redirect("tenants:members")
@@ -90,8 +95,10 @@ class MembersView(CapabilityRequiredMixin, View):
     def _render(self, request, form, *, status=200, partial=None):
         template = "tenants/members.html" + (f"#{partial}" if partial else "")
         context = {
-            "members": tenant_members(tenant=request.tenant, user=request.user),
+            "members": members_with_mfa(tenant_members(tenant=request.tenant, user=request.user)),
             "invite_form": form,
+            "tenant": request.tenant,
+            "invitations": tenant_invitations(tenant=request.tenant, user=request.user),
             "role_choices": Role.choices,
         }
         return render(request, template, context, status=status)
@@ -127,6 +134,7 @@ class MemberRolesView(CapabilityRequiredMixin, View):
         return self._row(request, membership, form, editing=True, status=422)
 
     def _row(self, request, membership, form, *, editing=False, status=200):
+        membership = members_with_mfa([membership])[0]
         context = {"m": membership, "form": form, "editing": editing, "role_choices": Role.choices}
         if request.htmx:
             return render(request, "tenants/members.html#member-row", context, status=status)
@@ -147,6 +155,7 @@ class MemberRemoveView(CapabilityRequiredMixin, View):
         except ValidationError as exc:
             error = "; ".join(exc.messages)
             if request.htmx:
+                membership = members_with_mfa([membership])[0]
                 form = MemberRolesForm(initial={"roles": membership.roles})
                 context = {"m": membership, "form": form, "editing": False, "row_error": error}
                 return render(request, "tenants/members.html#member-row", context, status=422)

@@ -1,7 +1,14 @@
 """Shell, members, personal API tokens and API skeleton URLs."""
 
+import hashlib
+from datetime import timedelta
+
+from allauth.mfa.models import Authenticator
+from django.utils import timezone
+
 from core.roles import Role
-from tenants.models import Membership
+from core.secrets import secret_encrypt
+from tenants.models import Invitation, Membership, SsoProvider
 from tests.factories import PersonalAccessTokenFactory
 from tests.permission_matrix import Entry
 
@@ -11,8 +18,69 @@ def _membership(ctx) -> dict:
     return {"membership_id": Membership.objects.get(tenant=ctx.tenant, user=user).pk}
 
 
+def _membership_with_mfa(ctx) -> dict:
+    user = ctx.member(Role.AUDITOR)
+    Authenticator.objects.create(user=user, type=Authenticator.Type.TOTP, data={"secret": "JBSWY3DPEHPK3PXP"})
+    return {"membership_id": Membership.objects.get(tenant=ctx.tenant, user=user).pk}
+
+
+def _invitation(ctx) -> dict:
+    invitation = Invitation.objects.create(
+        tenant=ctx.tenant,
+        email=f"invitee-{ctx.seq()}@example.test",
+        roles=["auditor"],
+        token_hash=hashlib.sha256(f"matrix-{ctx.seq()}".encode()).hexdigest(),
+        expires_at=timezone.now() + timedelta(days=1),
+    )
+    return {"invitation_id": invitation.public_id}
+
+
+def _invitation_link(ctx) -> dict:
+    token = f"matrix-link-{ctx.seq()}"
+    Invitation.objects.create(
+        tenant=ctx.tenant,
+        email=f"linked-{ctx.seq()}@example.test",
+        roles=["auditor"],
+        token_hash=hashlib.sha256(token.encode()).hexdigest(),
+        expires_at=timezone.now() + timedelta(days=1),
+    )
+    return {"token": token}
+
+
 def _token(ctx) -> dict:
     return {"token_id": PersonalAccessTokenFactory(tenant=ctx.tenant, name="bot").public_id}
+
+
+def _sso_provider(ctx) -> None:
+    SsoProvider.objects.get_or_create(
+        tenant=ctx.tenant,
+        defaults={
+            "name": "Matrix IdP",
+            "issuer_url": "https://idp.matrix.test",
+            "client_id": "matrix",
+            "client_secret_encrypted": secret_encrypt("matrix-secret"),
+            "email_domains": f"{ctx.tenant.slug}.matrix.test",
+            "provider_id": f"{ctx.tenant.slug}-matrix",
+            "enabled": False,
+        },
+    )
+
+
+def _sso_settings(ctx) -> dict:
+    return {
+        "name": "Matrix IdP",
+        "issuer_url": "https://idp.matrix.test",
+        "client_id": "matrix",
+        "client_secret": "matrix-secret",
+        "scopes": "openid email",
+        "groups_claim": "groups",
+        "email_domains": f"{ctx.tenant.slug}.matrix.test",
+    }
+
+
+def _closed_issuer(ctx) -> dict:
+    # Nothing listens on port 9 of loopback: the test answers "could not connect" at once, offline.
+    return {"issuer_url": "http://127.0.0.1:9"}
 
 
 def _switch_data(ctx) -> dict:
@@ -41,6 +109,51 @@ ENTRIES = [
     ),
     Entry("tenants:member-remove", roles=(Role.TENANT_ADMIN,), kwargs=_membership),
     Entry("tenants:member-remove", roles=(Role.TENANT_ADMIN,), method="POST", kwargs=_membership, ok=(302,)),
+    Entry(
+        "tenants:invitation-resend", roles=(Role.TENANT_ADMIN,), method="POST", kwargs=_invitation, ok=(302,)
+    ),
+    Entry(
+        "tenants:invitation-revoke", roles=(Role.TENANT_ADMIN,), method="POST", kwargs=_invitation, ok=(302,)
+    ),
+    Entry(
+        "tenants:invitation-accept",
+        public=True,
+        kwargs=_invitation_link,
+        note="the link is the credential; accepting is tested in tests/tenants/test_invitations.py",
+    ),
+    Entry(
+        "tenants:mfa-policy",
+        roles=(Role.TENANT_ADMIN,),
+        method="POST",
+        data={},
+        ok=(302,),
+        note="an empty policy: a policy naming a role would send the matrix's other members to enrolment",
+    ),
+    Entry(
+        "tenants:member-mfa-reset",
+        roles=(Role.TENANT_ADMIN,),
+        method="POST",
+        kwargs=_membership_with_mfa,
+        ok=(302,),
+    ),
+    Entry("tenants:sso", roles=(Role.TENANT_ADMIN,), setup=_sso_provider),
+    Entry("tenants:sso", roles=(Role.TENANT_ADMIN,), method="POST", data=_sso_settings, ok=(302,)),
+    Entry(
+        "tenants:sso-state",
+        roles=(Role.TENANT_ADMIN,),
+        method="POST",
+        setup=_sso_provider,
+        data={"enabled": ""},
+        ok=(302,),
+    ),
+    Entry("tenants:sso-test", roles=(Role.TENANT_ADMIN,), method="POST", data=_closed_issuer),
+    Entry(
+        "tenants:sso-mappings",
+        roles=(Role.TENANT_ADMIN,),
+        method="POST",
+        data={"mappings": "g = auditor", "save": "1"},
+        ok=(302,),
+    ),
     Entry("tenants:tokens"),
     Entry("tenants:tokens", method="POST", data={"name": "chat-ops bot"}, note="renders the new token once"),
     Entry(
@@ -53,6 +166,41 @@ ENTRIES = [
     ),
     Entry("tenants-api:me", api=True),
     Entry("tenants-api:members", roles=(Role.TENANT_ADMIN,), api=True),
+    Entry("tenants-api:sso-provider", roles=(Role.TENANT_ADMIN,), api=True, setup=_sso_provider),
+    Entry(
+        "tenants-api:sso-provider",
+        roles=(Role.TENANT_ADMIN,),
+        api=True,
+        method="PUT",
+        data=_sso_settings,
+        content_type="application/json",
+    ),
+    Entry(
+        "tenants-api:sso-provider-state",
+        roles=(Role.TENANT_ADMIN,),
+        api=True,
+        method="POST",
+        setup=_sso_provider,
+        data={"enabled": False},
+        content_type="application/json",
+    ),
+    Entry(
+        "tenants-api:sso-provider-test",
+        roles=(Role.TENANT_ADMIN,),
+        api=True,
+        method="POST",
+        data=_closed_issuer,
+        content_type="application/json",
+    ),
+    Entry("tenants-api:sso-role-mappings", roles=(Role.TENANT_ADMIN,), api=True),
+    Entry(
+        "tenants-api:sso-role-mappings",
+        roles=(Role.TENANT_ADMIN,),
+        api=True,
+        method="PUT",
+        data={"mappings": [{"idp_group": "g", "role": "auditor"}]},
+        content_type="application/json",
+    ),
     Entry("schema", api=True, public=True, note="the OpenAPI schema is public documentation"),
     Entry("swagger-ui", public=True),
     Entry("redoc", public=True),

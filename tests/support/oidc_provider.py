@@ -42,6 +42,8 @@ class OidcProvider:
         # When set, ID tokens are signed with this key while the JWKS still publishes signing_key.
         self.forge_with_key: rsa.RSAPrivateKey | None = None
         self.user: IdpUser | None = None
+        # Keys replaced in the discovery document (a test of a misconfigured provider).
+        self.discovery_override: dict = {}
         self.requests: list[tuple[str, str]] = []
         self._codes: dict[str, dict] = {}
         self._tokens: dict[str, IdpUser] = {}
@@ -79,6 +81,7 @@ class OidcProvider:
             "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
             "code_challenge_methods_supported": ["S256"],
             "claims_supported": ["sub", "email", "email_verified", "groups"],
+            **self.discovery_override,
         }
 
     def jwks(self) -> dict:

@@ -7,7 +7,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from guardian.shortcuts import get_perms
 
 from core.roles import Role
-from tenants.models import AuditEntry, Membership, Tenant, User
+from tenants.models import AuditEntry, Invitation, Membership, Tenant, User
 from tenants.services import membership_remove, membership_set_roles, tenant_create
 
 pytestmark = pytest.mark.django_db
@@ -18,16 +18,17 @@ def _admin_client(acme, member, client_as):
     return admin, client_as(admin, acme)
 
 
-def test_invite_creates_member_with_grants_and_audit(acme, member, client_as):
+def test_invite_creates_an_invitation_not_yet_a_membership(acme, member, client_as):
+    """The membership (and its grants) come when the link is followed: tests/tenants/test_invitations.py."""
     admin, client = _admin_client(acme, member, client_as)
     response = client.post(
         "/tenants/members/", {"email": "New.Person@Example.test", "roles": ["auditor", "executive"]}
     )
     assert response.status_code == 302
-    membership = Membership.objects.get(tenant=acme, user__email="new.person@example.test")
-    assert membership.roles == ["auditor", "executive"]
-    assert set(get_perms(membership.user, acme)) == {"role_auditor", "role_executive"}
-    entry = AuditEntry.objects.get(tenant=acme, action="membership.invite")
+    assert not Membership.objects.filter(tenant=acme, user__email="new.person@example.test").exists()
+    invitation = Invitation.objects.get(tenant=acme, email="new.person@example.test")
+    assert invitation.roles == ["auditor", "executive"] and invitation.invited_by == admin
+    entry = AuditEntry.objects.get(tenant=acme, action="invitation.create")
     assert entry.actor == admin and entry.after["roles"] == ["auditor", "executive"]
 
 
@@ -43,13 +44,24 @@ def test_invite_bad_input_is_shown_next_to_the_field_and_changes_nothing(
     acme, member, client_as, data, field, message
 ):
     _, client = _admin_client(acme, member, client_as)
-    before = (Membership.objects.count(), User.objects.count(), AuditEntry.objects.count())
+    before = (
+        Membership.objects.count(),
+        User.objects.count(),
+        AuditEntry.objects.count(),
+        Invitation.objects.count(),
+    )
     response = client.post("/tenants/members/", data, HTTP_HX_REQUEST="true")
     assert response.status_code == 422
     html = response.content.decode()
     assert message in html
     assert f'id="{field}-error"' in html  # the message sits next to its field
-    assert (Membership.objects.count(), User.objects.count(), AuditEntry.objects.count()) == before
+    after = (
+        Membership.objects.count(),
+        User.objects.count(),
+        AuditEntry.objects.count(),
+        Invitation.objects.count(),
+    )
+    assert after == before
 
 
 def test_inviting_an_existing_member_is_refused(acme, member, client_as):

@@ -13,6 +13,7 @@ from django.test import Client
 from guardian.shortcuts import get_perms
 
 from core.roles import Role
+from core.secrets import secret_decrypt, secret_encrypt
 from tenants.models import AuditEntry, Membership, RoleMapping, SsoProvider, User
 from tenants.sso import idp_groups_from_claims, sso_provider_sync
 from tests.support.oidc_provider import IdpUser, OidcProvider
@@ -34,7 +35,7 @@ def acme_sso(acme, idp) -> SsoProvider:
         name="Acme Okta",
         issuer_url=idp.issuer,
         client_id=idp.client_id,
-        client_secret=idp.client_secret,
+        client_secret_encrypted=secret_encrypt(idp.client_secret),
         email_domains="acme.test, acme-labs.test",
     )
     sso_provider_sync(provider=provider)
@@ -272,6 +273,8 @@ def test_tenant_admin_configures_provider_in_the_admin_and_the_secret_stays_hidd
             "client_secret": idp.client_secret,
             "email_domains": "acme.test",
             "groups_claim": "groups",
+            "scopes": "openid email profile",
+            "jit_provisioning": "on",
             "enabled": "on",
             "provider_id": "",
         },
@@ -280,11 +283,10 @@ def test_tenant_admin_configures_provider_in_the_admin_and_the_secret_stays_hidd
     provider = SsoProvider.objects.get(tenant=acme, name="Acme Login")
     assert provider.provider_id == "acme-acme-login"
     app = SocialApp.objects.get(provider="openid_connect", provider_id=provider.provider_id)
-    assert (app.client_id, app.secret, app.settings["server_url"]) == (
-        idp.client_id,
-        idp.client_secret,
-        idp.issuer,
-    )
+    # allauth's table never holds the secret; ours holds only its Fernet token.
+    assert (app.client_id, app.secret, app.settings["server_url"]) == (idp.client_id, "", idp.issuer)
+    assert idp.client_secret not in provider.client_secret_encrypted
+    assert secret_decrypt(provider.client_secret_encrypted) == idp.client_secret
 
     change_url = f"/admin/tenants/ssoprovider/{provider.pk}/change/"
     assert idp.client_secret not in admin.get(change_url).content.decode()
@@ -295,10 +297,13 @@ def test_tenant_admin_configures_provider_in_the_admin_and_the_secret_stays_hidd
         "client_secret": "",
         "email_domains": "acme.test",
         "groups_claim": "groups",
+        "scopes": "openid email profile",
+        "jit_provisioning": "on",
         "provider_id": provider.provider_id,
     }
     assert admin.post(change_url, {**form, "enabled": "on"}).status_code == 302
-    assert SocialApp.objects.get(pk=app.pk).secret == idp.client_secret
+    provider.refresh_from_db()
+    assert secret_decrypt(provider.client_secret_encrypted) == idp.client_secret  # kept
     assert all(
         idp.client_secret not in str(entry.before) + str(entry.after) for entry in AuditEntry.objects.all()
     )

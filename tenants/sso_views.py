@@ -1,0 +1,145 @@
+"""The SSO page for tenant admins: provider settings, connection test, enable/require, group -> role mappings."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.views import View
+
+from core.authz import CapabilityRequiredMixin
+from core.roles import Role
+from tenants.forms import RoleMappingsForm, SsoProviderForm, SsoStateForm, apply_service_errors
+from tenants.selectors import members_with_role
+from tenants.sso_config import (
+    role_mappings_parse,
+    role_mappings_preview,
+    role_mappings_replace,
+    role_mappings_text,
+    sso_connection_test,
+    sso_provider_save,
+    sso_provider_set_state,
+    tenant_sso_provider,
+)
+
+TEMPLATE = "tenants/sso.html"
+
+
+def _provider_initial(provider) -> dict:
+    if provider is None:
+        return {}
+    return {
+        "name": provider.name,
+        "issuer_url": provider.issuer_url,
+        "client_id": provider.client_id,
+        "scopes": provider.scopes,
+        "groups_claim": provider.groups_claim,
+        "email_domains": provider.email_domains,
+        "provider_id": provider.provider_id,
+        "jit_provisioning": provider.jit_provisioning,
+    }
+
+
+def _state_initial(provider) -> dict:
+    if provider is None:
+        return {}
+    return {
+        "enabled": provider.enabled,
+        "enforce_sso": provider.enforce_sso,
+        "break_glass_email": provider.break_glass_user.email if provider.break_glass_user else "",
+    }
+
+
+class _SsoPage(CapabilityRequiredMixin, View):
+    required_capability = "tenants.manage_sso"
+
+    def page(self, request, *, status=200, partial=None, **forms_and_extra):
+        tenant = request.tenant
+        provider = tenant_sso_provider(tenant=tenant)
+        context = {
+            "provider": provider,
+            "redirect_uri": request.build_absolute_uri(provider.callback_path) if provider else "",
+            "provider_form": SsoProviderForm(initial=_provider_initial(provider)),
+            "state_form": SsoStateForm(initial=_state_initial(provider)),
+            "mappings_form": RoleMappingsForm(initial={"mappings": role_mappings_text(tenant=tenant)}),
+            "admins": members_with_role(tenant=tenant, role=Role.TENANT_ADMIN),
+            "role_choices": Role.choices,
+            **forms_and_extra,
+        }
+        template = TEMPLATE + (f"#{partial}" if partial and request.htmx else "")
+        return render(request, template, context, status=status)
+
+    def answered(self, request, message: str, partial: str):
+        messages.success(request, message)
+        if request.htmx:
+            return self.page(request, partial=partial)
+        return redirect("tenants:sso")
+
+
+class SsoSettingsView(_SsoPage):
+    def get(self, request):
+        return self.page(request)
+
+    def post(self, request):
+        form = SsoProviderForm(request.POST)
+        form.is_valid()  # plain text fields: always valid; the service checks the values
+        data = form.cleaned_data
+        try:
+            sso_provider_save(tenant=request.tenant, actor=request.user, **data)
+        except ValidationError as exc:
+            apply_service_errors(form, exc)
+            return self.page(request, status=422, partial="provider-region", provider_form=form)
+        return self.answered(request, "SSO settings saved.", "provider-region")
+
+
+class SsoStateView(_SsoPage):
+    def post(self, request):
+        provider = tenant_sso_provider(tenant=request.tenant)
+        if provider is None:
+            raise Http404("Save the provider settings first.")
+        form = SsoStateForm(request.POST)
+        form.is_valid()
+        try:
+            provider = sso_provider_set_state(provider=provider, actor=request.user, **form.cleaned_data)
+        except ValidationError as exc:
+            apply_service_errors(form, exc)
+            return self.page(request, status=422, partial="state-region", state_form=form)
+        state = "required" if provider.enforce_sso else ("enabled" if provider.enabled else "disabled")
+        return self.answered(request, f"Sign-in with {provider.name} is {state}.", "state-region")
+
+
+class SsoTestView(_SsoPage):
+    """Runs discovery + JWKS against the issuer typed in the form (or the saved one): a read, no change."""
+
+    def post(self, request):
+        provider = tenant_sso_provider(tenant=request.tenant)
+        issuer = (request.POST.get("issuer_url") or "").strip() or (provider.issuer_url if provider else "")
+        if not issuer:
+            form = SsoProviderForm(request.POST)
+            form.is_valid()
+            form.add_error("issuer_url", "Give the issuer URL to test.")
+            return self.page(request, status=422, partial="provider-region", provider_form=form)
+        report = sso_connection_test(issuer_url=issuer)
+        return self.page(request, partial="test-result", test_report=report, tested_issuer=issuer)
+
+
+class SsoMappingsView(_SsoPage):
+    """`preview` shows whose roles would change; `save` replaces the mappings (applied at next sign-in)."""
+
+    def post(self, request):
+        form = RoleMappingsForm(request.POST)
+        form.is_valid()
+        try:
+            mappings = role_mappings_parse(form.cleaned_data["mappings"])
+        except ValidationError as exc:
+            apply_service_errors(form, exc)
+            return self.page(request, status=422, partial="mappings-region", mappings_form=form)
+        preview = role_mappings_preview(tenant=request.tenant, mappings=mappings)
+        if "save" not in request.POST:
+            return self.page(
+                request, partial="mappings-region", mappings_form=form, preview=preview, previewed=True
+            )
+        changed = role_mappings_replace(tenant=request.tenant, actor=request.user, mappings=mappings)
+        message = "Group → role mappings saved; they apply at each member's next SSO sign-in."
+        return self.answered(request, message if changed else "No change to the mappings.", "mappings-region")
