@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "allauth.socialaccount.providers.openid_connect",
     "django_celery_beat",
     "django_filters",
+    "django_tables2",
     "csp",
     "core",
     "cavra_portal",

@@ -6,16 +6,21 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Q
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
 from django.views import View
 
 from core.authz import CapabilityRequiredMixin
 from core.filtersets import filtered
+from core.tables import configured, csv_response
+from core.timezones import request_timezone
 from registry import selectors, services
 from registry.filtersets import AgentFilterSet, McpServerFilterSet
 from registry.forms import AgentForm, AgentStatusForm, CredentialIssueForm, McpServerForm
 from registry.models import Agent, McpServer, RiskTier
 from registry.profiles import PROFILE_CHOICES, PROFILES
 from registry.selectors import can_write_registry
+from registry.tables import AgentTable, McpServerTable
 from tenants.forms import apply_service_errors
 
 
@@ -35,14 +40,18 @@ def _no_store(response):
 
 
 class RegistryListView(RegistryPageMixin, View):
-    """A registry list with its filters and the register form, declared by the subclass: an htmx GET
-    gets only the table region; a bad filter is a 400, an invalid form a 422 with the list around it."""
+    """A registry list with its filters, its table and the register form, declared by the subclass: an htmx
+    GET (a filter or a sort) gets only the table region; a bad filter is a 400, an invalid form a 422 with
+    the list around it. `as_view(export=True)` is the same list as CSV: the same selector, filters, sort
+    and capability as the page, so an export never holds a row the page would not show."""
 
     filterset_class: type
     list_selector = None  # selectors.<x>_list(tenant=, user=)
+    table_class: type
     template: str
-    table_partial: str
-    rows_name: str
+    table_partial: str  # also the id of the table region
+    export_url_name: str
+    export = False
 
     def form(self, data=None):
         raise NotImplementedError
@@ -58,9 +67,19 @@ class RegistryListView(RegistryPageMixin, View):
         return {}
 
     def get(self, request):
-        return self._render(request, self.form())
+        if not self.export:
+            return self._render(request, self.form())
+        table, filter_errors = self._table(request)
+        if filter_errors:
+            return self._render(request, self.form(), table=table, filter_errors=filter_errors)
+        with timezone.override(request_timezone(request)):
+            return csv_response(
+                table, filename=f"{request.tenant.slug}-{self.table_partial.split('-')[0]}.csv"
+            )
 
     def post(self, request):
+        if self.export:
+            return self.http_method_not_allowed(request)
         form = self.form(request.POST)
         if form.is_valid():
             try:
@@ -69,14 +88,22 @@ class RegistryListView(RegistryPageMixin, View):
                 apply_service_errors(form, exc)
         return self._render(request, form, status=422)
 
-    def _render(self, request, form, *, status=200):
+    def _table(self, request):
         filterset = self.filterset_class(
             request.GET, queryset=self.list_selector(tenant=request.tenant, user=request.user)
         )
         rows, filter_errors = filtered(filterset)
+        table = self.table_class(
+            self.rows(rows), region=self.table_partial, export_url=reverse(self.export_url_name)
+        )
+        return configured(table, request), filter_errors
+
+    def _render(self, request, form, *, status=200, table=None, filter_errors=None):
+        if table is None:
+            table, filter_errors = self._table(request)
         context = {
-            self.rows_name: self.rows(rows),
-            "filters": filterset.data,
+            "table": table,
+            "filters": request.GET,
             "filter_errors": filter_errors,
             "form": form,
             "can_write": can_write_registry(request.user, request.tenant),
@@ -84,7 +111,8 @@ class RegistryListView(RegistryPageMixin, View):
         }
         htmx_get = request.htmx and request.method == "GET"
         template = f"{self.template}#{self.table_partial}" if htmx_get else self.template
-        return render(request, template, context, status=400 if filter_errors else status)
+        with timezone.override(request_timezone(request)):
+            return render(request, template, context, status=400 if filter_errors else status)
 
 
 # ---------------------------------------------------------------- agents
@@ -93,7 +121,8 @@ class RegistryListView(RegistryPageMixin, View):
 class AgentsView(RegistryListView):
     filterset_class = AgentFilterSet
     list_selector = staticmethod(selectors.agent_list)
-    template, table_partial, rows_name = "registry/agents.html", "agents-table", "agents"
+    table_class, export_url_name = AgentTable, "registry:agents-export"
+    template, table_partial = "registry/agents.html", "agents-table"
 
     def form(self, data=None):
         return AgentForm(data, tenant=self.request.tenant)
@@ -249,7 +278,8 @@ class McpServersView(RegistryListView):
     write_capability = "registry.manage_mcp"
     filterset_class = McpServerFilterSet
     list_selector = staticmethod(selectors.mcp_server_list)
-    template, table_partial, rows_name = "registry/mcp_servers.html", "servers-table", "servers"
+    table_class, export_url_name = McpServerTable, "registry:mcp-servers-export"
+    template, table_partial = "registry/mcp_servers.html", "servers-table"
 
     def form(self, data=None):
         return McpServerForm(data)

@@ -8,6 +8,7 @@ import json
 
 from django.template.loader import render_to_string
 
+from core.spreadsheet import formula_safe
 from reports.content import Content, cell
 
 # The documents live in reports/templates/ (not the portal's templates/): they are PDFs and e-mails that must
@@ -42,7 +43,7 @@ def render_csv(content: Content) -> bytes:
     writer = csv.writer(out)
     writer.writerow(content.columns)
     for row in content.rows:
-        writer.writerow([_safe_cell(cell(v)) for v in row])
+        writer.writerow([formula_safe(cell(v)) for v in row])
     return out.getvalue().encode("utf-8")
 
 
@@ -53,14 +54,7 @@ def render_xlsx(content: Content, sheet_title: str) -> bytes:
     sheet = book.create_sheet(title=sheet_title[:31])
     sheet.append(content.columns)
     for row in content.rows:
-        sheet.append([_safe_cell(cell(v)) for v in row])
+        sheet.append([formula_safe(cell(v)) for v in row])
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
-
-
-def _safe_cell(value):
-    # A cell starting with = + - @ would run as a formula in a spreadsheet (CSV injection): quote it.
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value

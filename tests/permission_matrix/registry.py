@@ -90,6 +90,11 @@ def _observe_data(ctx) -> dict:
 ENTRIES = [
     # pages
     Entry("registry:agents", roles=READ_ROLES),
+    Entry(
+        "registry:agents-export",
+        roles=READ_ROLES,
+        note="CSV of the page's rows (tests/registry/test_tables.py)",
+    ),
     Entry("registry:agents", roles=WRITE_ROLES, method="POST", data=_new_agent_data, ok=(302,)),
     Entry("registry:agent", roles=READ_ROLES, kwargs=_agent_kwargs),
     Entry("registry:agent-edit", roles=WRITE_ROLES, kwargs=_agent_kwargs),
@@ -120,6 +125,11 @@ ENTRIES = [
         "registry:credential-revoke", roles=WRITE_ROLES, method="POST", kwargs=_credential_kwargs, ok=(302,)
     ),
     Entry("registry:mcp-servers", roles=READ_ROLES),
+    Entry(
+        "registry:mcp-servers-export",
+        roles=READ_ROLES,
+        note="CSV of the page's rows (tests/registry/test_tables.py)",
+    ),
     Entry("registry:mcp-servers", roles=WRITE_ROLES, method="POST", data=_new_server_data, ok=(302,)),
     Entry("registry:mcp-server", roles=READ_ROLES, kwargs=_server_kwargs),
     Entry("registry:mcp-server-approve", roles=WRITE_ROLES, method="POST", kwargs=_server_kwargs, ok=(302,)),
