@@ -5,6 +5,7 @@ export of exactly the rows the page shows (same selector, same filters, same per
 from __future__ import annotations
 
 import django_tables2 as tables
+from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.html import format_html
 from django_tables2.export import TableExport
@@ -13,6 +14,8 @@ from core.spreadsheet import formula_safe
 from core.timezones import reader_time
 
 SORT_PARAMETER = "sort"
+# An export is built in memory: past this many rows the portal asks for narrower filters instead.
+EXPORT_LIMIT = 10_000
 
 
 def human_label(value) -> str:
@@ -72,14 +75,22 @@ class PortalTable(tables.Table):
             yield [formula_safe(value) for value in row]
 
 
-def configured(table: PortalTable, request) -> PortalTable:
-    """Apply `?sort=` from the request: a column that does not exist or cannot sort is ignored, never a 500.
-    The lists are not paginated: the filters narrow them, and the export holds the same rows."""
-    tables.RequestConfig(request, paginate=False).configure(table)
+def configured(table: PortalTable, request, *, per_page: int | None = None) -> PortalTable:
+    """Apply `?sort=` (and `?page=` when `per_page`) from the request: a column that does not exist or
+    cannot sort is ignored, a page out of range is the last one; never a 500. An export passes no
+    `per_page`: it holds every filtered row, in the page's order."""
+    paginate = {"per_page": per_page, "silent": True} if per_page else False
+    tables.RequestConfig(request, paginate=paginate).configure(table)
     return table
 
 
-def csv_response(table: PortalTable, filename: str):
+def csv_response(table: PortalTable, filename: str) -> HttpResponse:
+    if len(table.rows) > EXPORT_LIMIT:
+        return HttpResponse(
+            f"More than {EXPORT_LIMIT:,} rows match: narrow the filters and export again.",
+            status=400,
+            content_type="text/plain; charset=utf-8",
+        )
     response = TableExport(TableExport.CSV, table).response(filename=filename)
     response["Cache-Control"] = "no-store"
     return response

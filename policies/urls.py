@@ -48,6 +48,7 @@ urlpatterns = [
     path("signing-key/", change_views.SigningKeyView.as_view(), name="signing"),
     path("signing-key/rotate/", change_views.SigningKeyRotateView.as_view(), name="signing-rotate"),
     path("activity/", views.ActivityView.as_view(), name="activity"),
+    path("activity/export.csv", views.ActivityView.as_view(export=True), name="activity-export"),
     path("activity/decisions/<str:public_id>/", views.DecisionDetailPage.as_view(), name="decision"),
     path("activity/sessions/", views.SessionsView.as_view(), name="sessions"),
     path("activity/sessions/<str:public_id>/", views.SessionDetailPage.as_view(), name="session"),

@@ -7,11 +7,15 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
 from django.views import View
 
 from cavra_engine.policy import list_bundled_packs
 from core.authz import CapabilityRequiredMixin, can
 from core.filtersets import filtered, query_without
+from core.tables import configured, csv_response
+from core.timezones import request_timezone
 from evidence.models import Decision
 from policies.filtersets import DecisionPageFilterSet, SessionFilterSet
 from policies.forms import BundledInstallForm, PackUploadForm, RolloutForm
@@ -30,6 +34,7 @@ from policies.selectors import (
 from policies.services import policy_pack_install_bundled
 from policies.services.drafts import draft_validate, policy_draft_create
 from policies.services.rollout_plans import rollout_change_plan_create, rollout_change_request
+from policies.tables import DecisionTable
 from tenants.forms import apply_service_errors
 
 PAGE_SIZE = 50
@@ -176,9 +181,11 @@ class VersionDetailView(CapabilityRequiredMixin, View):
 
 
 class ActivityView(CapabilityRequiredMixin, View):
-    """Decisions with filters; an htmx request gets only the results region."""
+    """Decisions with filters and a sortable table; an htmx request gets only the results region.
+    `as_view(export=True)` is the same filtered, sorted list as CSV, under the same capability."""
 
     required_capability = "policies.view_activity"
+    export = False
 
     def get(self, request):
         filterset = DecisionPageFilterSet(
@@ -186,16 +193,20 @@ class ActivityView(CapabilityRequiredMixin, View):
         )
         qs, filter_errors = filtered(filterset)
         qs = qs.order_by("-created_at", "-id")
-        page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
-        context = {
-            "form": filterset.form,
-            "filter_errors": filter_errors,
-            "page": page,
-            "query": query_without(request, "page"),
-            "counts": _counts(qs),
-        }
-        template = "policies/activity.html#results" if request.htmx else "policies/activity.html"
-        return render(request, template, context, status=400 if filter_errors else 200)
+        table = DecisionTable(qs, region="results", export_url=reverse("policies:activity-export"))
+        configured(table, request, per_page=None if self.export else PAGE_SIZE)
+        with timezone.override(request_timezone(request)):
+            if self.export and not filter_errors:
+                return csv_response(table, filename=f"{request.tenant.slug}-decisions.csv")
+            context = {
+                "form": filterset.form,
+                "filter_errors": filter_errors,
+                "table": table,
+                "total": len(table.rows),
+                "counts": _counts(qs),
+            }
+            template = "policies/activity.html#results" if request.htmx else "policies/activity.html"
+            return render(request, template, context, status=400 if filter_errors else 200)
 
 
 def _counts(qs) -> dict:

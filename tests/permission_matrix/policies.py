@@ -287,6 +287,11 @@ ENTRIES = GOVERNANCE_ENTRIES + [
     Entry("policies:sandbox", roles=POLICY_READ_ROLES),
     Entry("policies:activity", roles=ACTIVITY_ROLES),
     Entry(
+        "policies:activity-export",
+        roles=ACTIVITY_ROLES,
+        note="CSV of the page's rows (tests/policies/test_activity_table.py)",
+    ),
+    Entry(
         "policies:decision", roles=ACTIVITY_ROLES, kwargs=lambda ctx: {"public_id": _decision(ctx).public_id}
     ),
     Entry("policies:sessions", roles=ACTIVITY_ROLES),
