@@ -86,7 +86,9 @@ def test_export_needs_the_capability_and_a_bad_filter_is_a_400(acme, member, cli
     denied = recipient.get("/policies/activity/export.csv")
     assert denied.status_code == 403 and b"secret-target" not in denied.content
     bad = reviewer.get("/policies/activity/export.csv?since=not-a-date")
-    assert bad.status_code == 400 and b"since" in bad.content and not bad["Content-Type"].startswith("text/csv")
+    assert (
+        bad.status_code == 400 and b"since" in bad.content and not bad["Content-Type"].startswith("text/csv")
+    )
 
 
 def test_an_export_over_the_limit_asks_for_narrower_filters(acme, reviewer, monkeypatch):
