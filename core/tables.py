@@ -56,7 +56,8 @@ class MomentColumn(tables.Column):
 
 class PortalTable(tables.Table):
     """Base of every list table. `region` is the id of the element an htmx sort replaces (the view answers an
-    htmx GET with that partial); `export_url` the list's CSV address (the page's query string is appended)."""
+    htmx GET with that partial); `export_url` the list's CSV address (the page's query string is appended);
+    `filter_form` the id of the list's filter form, which then submits the current sort with the filters."""
 
     class Meta:
         template_name = "core/table.html"
@@ -64,9 +65,12 @@ class PortalTable(tables.Table):
         order_by_field = SORT_PARAMETER
         empty_text = "Nothing matches."
 
-    def __init__(self, data, *, region: str, export_url: str | None = None, **kwargs):
+    def __init__(
+        self, data, *, region: str, export_url: str | None = None, filter_form: str | None = None, **kwargs
+    ):
         self.region = region
         self.export_url = export_url
+        self.filter_form = filter_form
         super().__init__(data, **kwargs)
 
     def as_values(self, exclude_columns=None):

@@ -193,7 +193,12 @@ class ActivityView(CapabilityRequiredMixin, View):
         )
         qs, filter_errors = filtered(filterset)
         qs = qs.order_by("-created_at", "-id")
-        table = DecisionTable(qs, region="results", export_url=reverse("policies:activity-export"))
+        table = DecisionTable(
+            qs,
+            region="results",
+            export_url=reverse("policies:activity-export"),
+            filter_form="activity-filters",
+        )
         configured(table, request, per_page=None if self.export else PAGE_SIZE)
         with timezone.override(request_timezone(request)):
             if self.export and not filter_errors:

@@ -94,7 +94,10 @@ class RegistryListView(RegistryPageMixin, View):
         )
         rows, filter_errors = filtered(filterset)
         table = self.table_class(
-            self.rows(rows), region=self.table_partial, export_url=reverse(self.export_url_name)
+            self.rows(rows),
+            region=self.table_partial,
+            export_url=reverse(self.export_url_name),
+            filter_form=self.table_partial.replace("-table", "-filters"),
         )
         return configured(table, request), filter_errors
 

@@ -48,6 +48,11 @@ def test_agents_table_sorts_in_place_and_fits_desktop_and_phone(page, live_serve
         and "profile=codex" in export
         and "sort=-name" in export
     )
+    # Changing a filter keeps the sort (the table region carries it into the filter form).
+    with page.expect_response(lambda r: "sort=-name" in r.url and "profile=&" in r.url + "&"):
+        page.select_option("#f-profile", "")
+    page.locator("tr[data-agent='docs-reader']").wait_for()
+    assert _names(page) == ["docs-reader", "charlie-agent", "bravo-agent", "alpha-agent"]
     assert page.evaluate("document.documentElement.scrollWidth") <= 1440
 
     page.set_viewport_size({"width": 390, "height": 844})
