@@ -27,19 +27,6 @@ class DecisionTable(PortalTable):
     class Meta(PortalTable.Meta):
         model = Decision
         fields = ()
-        sequence = (
-            "created_at",
-            "public_id",
-            "decision",
-            "agent_ref",
-            "action",
-            "target",
-            "repository",
-            "environment",
-            "rule_id",
-            "severity",
-            "reason",
-        )
         order_by_field = "sort"
         attrs = {**PortalTable.Meta.attrs, "data-testid": "decisions"}
         row_attrs = {"data-decision": lambda record: record.public_id}

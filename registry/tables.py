@@ -29,16 +29,6 @@ class AgentTable(PortalTable):
     class Meta(PortalTable.Meta):
         model = Agent
         fields = ()
-        sequence = (
-            "name",
-            "public_id",
-            "profile",
-            "status",
-            "risk_tier",
-            "owner",
-            "active_credentials",
-            "last_seen_at",
-        )
         row_attrs = {"data-agent": lambda record: record.name}
         attrs = {**PortalTable.Meta.attrs, "data-testid": "agents-table"}
         empty_text = "No agents match."
@@ -82,16 +72,6 @@ class McpServerTable(PortalTable):
     class Meta(PortalTable.Meta):
         model = McpServer
         fields = ()
-        sequence = (
-            "server_id",
-            "name",
-            "publisher",
-            "transport",
-            "trust_tier",
-            "approval_state",
-            "tool_count",
-            "attention_count",
-        )
         row_attrs = {"data-server": lambda record: record.server_id}
         attrs = {**PortalTable.Meta.attrs, "data-testid": "servers-table"}
         empty_text = "No MCP servers match."
