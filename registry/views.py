@@ -50,7 +50,9 @@ class RegistryListView(RegistryPageMixin, View):
     table_class: type
     template: str
     table_partial: str  # also the id of the table region
+    filter_form: str  # the id of the filter form, which submits the current sort with the filters
     export_url_name: str
+    export_filename: str  # after the tenant's slug: "<slug>-<export_filename>.csv"
     export = False
 
     def form(self, data=None):
@@ -73,9 +75,7 @@ class RegistryListView(RegistryPageMixin, View):
         if filter_errors:
             return self._render(request, self.form(), table=table, filter_errors=filter_errors)
         with timezone.override(request_timezone(request)):
-            return csv_response(
-                table, filename=f"{request.tenant.slug}-{self.table_partial.split('-')[0]}.csv"
-            )
+            return csv_response(table, filename=f"{request.tenant.slug}-{self.export_filename}.csv")
 
     def post(self, request):
         if self.export:
@@ -97,7 +97,7 @@ class RegistryListView(RegistryPageMixin, View):
             self.rows(rows),
             region=self.table_partial,
             export_url=reverse(self.export_url_name),
-            filter_form=self.table_partial.replace("-table", "-filters"),
+            filter_form=self.filter_form,
         )
         return configured(table, request), filter_errors
 
@@ -125,7 +125,8 @@ class AgentsView(RegistryListView):
     filterset_class = AgentFilterSet
     list_selector = staticmethod(selectors.agent_list)
     table_class, export_url_name = AgentTable, "registry:agents-export"
-    template, table_partial = "registry/agents.html", "agents-table"
+    template, table_partial, filter_form = "registry/agents.html", "agents-table", "agents-filters"
+    export_filename = "agents"
 
     def form(self, data=None):
         return AgentForm(data, tenant=self.request.tenant)
@@ -282,7 +283,8 @@ class McpServersView(RegistryListView):
     filterset_class = McpServerFilterSet
     list_selector = staticmethod(selectors.mcp_server_list)
     table_class, export_url_name = McpServerTable, "registry:mcp-servers-export"
-    template, table_partial = "registry/mcp_servers.html", "servers-table"
+    template, table_partial, filter_form = "registry/mcp_servers.html", "servers-table", "servers-filters"
+    export_filename = "mcp-servers"
 
     def form(self, data=None):
         return McpServerForm(data)

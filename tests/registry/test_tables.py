@@ -66,7 +66,9 @@ def test_csv_rows_equal_the_filtered_sorted_page_rows_with_human_labels(acme, re
     AgentFactory(tenant=acme, name="docs", profile="read-only")
     query = "?profile=codex&sort=-name"
     page = reader.get("/registry/agents/" + query)
-    rows = _csv(reader.get("/registry/agents/export.csv" + query))
+    export = reader.get("/registry/agents/export.csv" + query)
+    assert export["Content-Disposition"] == 'attachment; filename="acme-agents.csv"'
+    rows = _csv(export)
     assert [r["Agent"] for r in rows] == _page_agents(page) == ["bravo", "alpha"]
     alpha = rows[1]
     assert alpha["Status"] == "Suspended" and alpha["Risk"] == "High"
