@@ -392,8 +392,11 @@ The issue's full soak is 200,000 decisions (`make test-load LOAD_DECISIONS=20000
 - Worker RSS (sum of the gunicorn workers, sampled each second during the soak): first quarter
   {rss_first:.0f} MiB, last quarter {rss_last:.0f} MiB, peak {rss_max:.0f} MiB (the check: last ≤ first × 1.25 + 20 MiB).
 - Afterwards (backlog drained in {drain_s:.1f} s): {answered:,} answers 200, Decision rows {rows:,}, decision
-  evidence records {records:,}, each answered id exactly one Decision and one integrated record, no leaf pending;
-  chain: {summary}.
+  evidence records {records:,} (rows beyond the answers: requests whose worker died after COMMIT, before the
+  answer reached the client), each answered id exactly one Decision and one integrated record, no leaf
+  pending, no duplicate; chain: {summary.rstrip(".")}.
+- No 503 was needed: the sequencer's death never blocks a decision (leaves wait, then the restarted
+  sequencer integrates them), and the dying worker's requests end as resets while its peer keeps answering.
 - `/metrics` (multiprocess, every worker and sequencer, the killed ones included): {metrics[0]:,.0f} decisions
   timed; the sequencers counted {metrics[1]:,.0f} of the tenant's {metrics[2]:,} records (a sequencer killed
   between its COMMIT and its counter update loses that batch's count, never the records).
