@@ -29,6 +29,7 @@ import http.client
 import json
 import multiprocessing as mp
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -354,6 +355,7 @@ def main() -> int:  # noqa: PLR0915 - one scenario, read top to bottom
     finally:
         stop(gunicorn_proc)
         stop(sequencer_proc)
+        shutil.rmtree(metrics_dir, ignore_errors=True)
         if not args.keep_db:
             with psycopg.connect(admin_url, autocommit=True) as pg:
                 pg.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
