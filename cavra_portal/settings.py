@@ -269,6 +269,7 @@ TASK_QUEUE_BY_NAME = {
     "approvals.expire*": "notifications",
     "approvals.escalate*": "notifications",
     "aispm.report*": "reports",
+    "reports.*": "reports",  # scheduled report runs (their e-mails go through the outbox)
     "aispm.refresh*findings": "findings",
     "aispm.rollup*": "findings",
     "evidence.checkpoint*": "checkpoints",
