@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: cluster cluster-stop test-cluster bench-cluster install demo test fuzz lint migrations-check schema schema-check bench-policy bench-evidence bench-merkle bench-decisions bench-agents bench-aispm bench-outbox bench-replay backup-drill evidence-vectors clean
+.PHONY: test-load cluster cluster-stop test-cluster bench-cluster install demo test fuzz lint migrations-check schema schema-check bench-policy bench-evidence bench-merkle bench-decisions bench-agents bench-aispm bench-outbox bench-replay backup-drill evidence-vectors clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -48,6 +48,17 @@ schema: install
 schema-check: install
 	env -u DATABASE_URL CAVRA_DEMO=1 $(BIN)/python manage.py spectacular --file var/openapi.check.yaml --validate
 	diff -u docs/openapi.yaml var/openapi.check.yaml
+
+# The load and fault test (not in `make test`: minutes): a soak of LOAD_DECISIONS decisions at LOAD_CONCURRENCY
+# against gunicorn + a real cavra_sequencer, then kill -9 of a web worker and of the sequencer mid-load.
+# The issue's full soak: make test-load LOAD_DECISIONS=200000. Database: LOAD_DATABASE_URL (dropped after).
+LOAD_DECISIONS ?= 5000
+LOAD_FAULT_DECISIONS ?= 3000
+LOAD_CONCURRENCY ?= 8
+LOAD_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/cavra_load
+test-load: install
+	$(BIN)/python bench/load_decisions.py --decisions $(LOAD_DECISIONS) --fault-decisions $(LOAD_FAULT_DECISIONS) \
+		--concurrency $(LOAD_CONCURRENCY) --database-url $(LOAD_DATABASE_URL)
 
 bench-policy: install
 	$(BIN)/python bench/bench_policy_engine.py

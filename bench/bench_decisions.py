@@ -552,10 +552,10 @@ stateless in-memory policy check with a durable, authenticated, evidence-writing
 """
 
 
-def write_section(text: str) -> None:
+def write_section(text: str, heading: str = SECTION) -> None:
     DOCS.parent.mkdir(parents=True, exist_ok=True)
     old = DOCS.read_text(encoding="utf-8") if DOCS.exists() else "# Benchmarks\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
+    pattern = re.compile(rf"^{re.escape(heading)}\n.*?(?=^## |\Z)", re.S | re.M)
     if pattern.search(old):
         new = pattern.sub(lambda _m: text.rstrip() + "\n\n", old, count=1)
     else:
@@ -564,6 +564,71 @@ def write_section(text: str) -> None:
 
 
 # --- main -------------------------------------------------------------------------------------------
+
+
+def setup_bench_tenant(python: str, env: dict, n_sessions: int):
+    """Tenant `bench` with the baseline pack enforced, a claude-code agent and its token, and sessions.
+
+    Needs django.setup() done against env's DATABASE_URL. Returns (tenant, agent, token, session ids).
+    """
+    from policies.decisions import session_open
+    from policies.services import policy_pack_install_bundled, rollout_set
+    from registry.models import Agent
+    from tenants.services import tenant_create
+
+    tenant = tenant_create(slug=TENANT, name="Benchmark")
+    version = policy_pack_install_bundled(tenant=tenant, pack_id="baseline", actor=None)
+    rollout_set(tenant=tenant, version=version, mode="enforce", actor=None)
+    token = subprocess.run(
+        [
+            python,
+            "manage.py",
+            "cavra_agent_token",
+            "--tenant",
+            TENANT,
+            "--agent",
+            "bench-agent",
+            "--profile",
+            "claude-code",
+        ],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    agent = Agent.objects.get(tenant=tenant, name="bench-agent")
+    sessions = [
+        session_open(
+            tenant=tenant,
+            agent_ref=agent.public_id,
+            agent_name=agent.name,
+            repository=REPOSITORY,
+            environment="dev",
+        ).public_id
+        for _ in range(n_sessions)
+    ]
+    return tenant, agent, token, sessions
+
+
+def gunicorn_command(python: str, port: int, workers: int, worker_class: str, threads: int, log) -> list[str]:
+    """gunicorn serving the portal on 127.0.0.1:port (errors to `log`)."""
+    return [
+        str(Path(python).parent / "gunicorn"),
+        "cavra_portal.wsgi:application",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(workers),
+        "--worker-class",
+        worker_class,
+        "--threads",
+        str(threads),
+        "--log-level",
+        "warning",
+        "--error-logfile",
+        str(log),
+    ]
 
 
 def bench_env(database_url: str) -> dict[str, str]:
@@ -637,44 +702,9 @@ def main() -> int:
 
         from evidence.models import Decision, EvidenceRecord
         from evidence.services import chain_verify
-        from policies.decisions import session_open
-        from policies.services import policy_pack_install_bundled, rollout_set
-        from registry.models import Agent
-        from tenants.services import tenant_create
 
-        tenant = tenant_create(slug=TENANT, name="Benchmark")
-        version = policy_pack_install_bundled(tenant=tenant, pack_id="baseline", actor=None)
-        rollout_set(tenant=tenant, version=version, mode="enforce", actor=None)
-        token = subprocess.run(
-            [
-                python,
-                "manage.py",
-                "cavra_agent_token",
-                "--tenant",
-                TENANT,
-                "--agent",
-                "bench-agent",
-                "--profile",
-                "claude-code",
-            ],
-            cwd=ROOT,
-            env=env,
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout.strip()
-        agent = Agent.objects.get(tenant=tenant, name="bench-agent")
         max_c = max(args.concurrency)
-        sessions = [
-            session_open(
-                tenant=tenant,
-                agent_ref=agent.public_id,
-                agent_name=agent.name,
-                repository=REPOSITORY,
-                environment="dev",
-            ).public_id
-            for _ in range(max_c)
-        ]
+        tenant, agent, token, sessions = setup_bench_tenant(python, env, max_c)
         connection.close()
 
         mix = action_mix()
@@ -684,22 +714,9 @@ def main() -> int:
         cerbos_headers = {"Content-Type": "application/json"}
 
         gport, cport, cgrpc = free_port(), free_port(), free_port()
-        gunicorn_cmd = [
-            str(Path(python).parent / "gunicorn"),
-            "cavra_portal.wsgi:application",
-            "--bind",
-            f"127.0.0.1:{gport}",
-            "--workers",
-            str(args.workers),
-            "--worker-class",
-            args.worker_class,
-            "--threads",
-            str(args.threads),
-            "--log-level",
-            "warning",
-            "--error-logfile",
-            str(logs / "gunicorn.log"),
-        ]
+        gunicorn_cmd = gunicorn_command(
+            python, gport, args.workers, args.worker_class, args.threads, logs / "gunicorn.log"
+        )
         server_desc = (
             f"`gunicorn --workers {args.workers} --worker-class {args.worker_class}"
             + (f" --threads {args.threads}" if args.threads > 1 else "")

@@ -252,6 +252,8 @@ CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=DEMO)
 CELERY_TASK_EAGER_PROPAGATES = True
 # Evidence leaves are integrated into the chain by `manage.py cavra_sequencer` ("process", production),
 # or in the writer's own transaction under the chain lock ("inline": the demo and the test suite).
+# Bearer token a Prometheus scraper presents at GET /metrics (empty: only a superuser session may scrape).
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 CAVRA_EVIDENCE_SEQUENCER = env.str("CAVRA_EVIDENCE_SEQUENCER", default="inline" if DEMO else "process")
 if CAVRA_EVIDENCE_SEQUENCER not in ("inline", "process"):
     raise environ.ImproperlyConfigured("CAVRA_EVIDENCE_SEQUENCER must be inline or process.")
@@ -268,6 +270,7 @@ TASK_QUEUE_BY_NAME = {
     "approvals.expire*": "notifications",
     "approvals.escalate*": "notifications",
     "aispm.report*": "reports",
+    "reports.*": "reports",  # scheduled report runs (their e-mails go through the outbox)
     "aispm.refresh*findings": "findings",
     "aispm.rollup*": "findings",
     "evidence.checkpoint*": "checkpoints",

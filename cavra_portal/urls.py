@@ -6,7 +6,7 @@ from django.contrib.staticfiles import views as staticfiles_views
 from django.contrib.staticfiles.urls import staticfiles_urlpatterns
 from django.urls import include, path, re_path
 
-from core import health
+from core import health, metrics_view
 from tenants import views as tenant_views
 
 handler400 = "core.api.problems.handler400"
@@ -19,6 +19,8 @@ urlpatterns = [
     # For the load balancer (and orchestrators): liveness and readiness, public, JSON, no secrets.
     path("healthz", health.liveness, name="healthz"),
     path("readyz", health.readiness, name="readyz"),
+    # Prometheus: a METRICS_TOKEN bearer or a superuser session (core/metrics_view.py); 401/403 otherwise.
+    path("metrics", metrics_view.metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("api/", include("cavra_portal.api.urls")),

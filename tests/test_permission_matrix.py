@@ -10,7 +10,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from core.roles import ALL_ROLES
 from tenants.models import Tenant, User
-from tests.factories import MemberFactory, TenantFactory
+from tests.factories import MemberFactory, TenantFactory, UserFactory
 from tests.permission_matrix import COVERED_ELSEWHERE, Entry, all_entries
 from tests.support.clients import logged_in
 
@@ -97,6 +97,14 @@ def test_permission_matrix(entry: Entry, db):
         assert response.status_code in (401, 403), (
             f"a human member on agent-only {entry.id}: {response.status_code}"
         )
+        return
+
+    if entry.platform_only:
+        response = _request(entry, ctx, ctx.member(*ALL_ROLES), acme)
+        assert response.status_code == 403, f"a tenant member on platform {entry.id}: {response.status_code}"
+        superuser = UserFactory(email="platform@example.test", is_superuser=True, is_staff=True)
+        response = _request(entry, ctx, superuser, None)
+        assert response.status_code in entry.ok, f"superuser on {entry.id}: {response.status_code}"
         return
 
     if entry.kwargs and not entry.extra.get("no_other_tenant_check"):

@@ -23,6 +23,7 @@ from rest_framework.exceptions import APIException, ParseError
 from rest_framework.response import Response
 
 from core.api.problems import PROBLEM_CONTENT_TYPE, problem_body, problem_exception_handler
+from core.metrics import fail_closed_observed
 
 logger = logging.getLogger("cavra.fail_closed")
 
@@ -60,6 +61,8 @@ def outage_reason(exc: BaseException | None) -> str | None:
 
 
 def fail_closed_body(reason: str, *, agent: bool) -> dict:
+    """The 503 body; built once per fail-closed answer, so this is where the answers are counted."""
+    fail_closed_observed(agent=agent)
     if agent:
         body = problem_body(
             503, f"{reason} The portal cannot decide; treat this as block.", code="decision-unavailable"

@@ -17,6 +17,7 @@ from django.db import DatabaseError, connection, transaction
 from django.db.models import Count, Min
 from django.utils import timezone
 
+from core.metrics import sequencer_batch_observed
 from evidence.kinds import DECISION_RECORDED
 from evidence.models import ChainHead, Decision, EvidenceLeaf, EvidenceRecord
 from evidence.services.common import _hash_of, _lock_head, _text, record_document
@@ -52,9 +53,12 @@ def evidence_integrate(
                 seq=records[-1].seq, head_hash=records[-1].hash, updated_at=timezone.now()
             )
             _link_decisions(tenant_id, records)
-    if observe is not None and records:
+    if records:
         now = timezone.now()
-        observe([(now - leaf.created_at).total_seconds() for leaf in leaves])
+        delays = [(now - leaf.created_at).total_seconds() for leaf in leaves]
+        sequencer_batch_observed(delays)
+        if observe is not None:
+            observe(delays)
     if until_leaf is not None:
         return next((r for r in records if r.public_id == until_leaf.public_id), None)
     return len(records)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 from django.core.cache import cache
 from django.db import DatabaseError, connection
@@ -16,6 +17,7 @@ from rest_framework.views import APIView
 
 from core.api.exceptions import fail_closed_body, fail_closed_headers
 from core.api.problems import PROBLEM_CONTENT_TYPE, problem_body
+from core.metrics import decision_observed
 from evidence.models import AgentSession, Decision
 from evidence.services.common import evidence_reference
 from policies.api.serializers import (
@@ -109,6 +111,16 @@ class DecisionListCreateView(generics.ListAPIView):
 
     filterset_class = DecisionFilterSet
     queryset = Decision.objects.none()  # the model, for the schema; get_queryset scopes the rows
+
+    def dispatch(self, request, *args, **kwargs):
+        """Time every decision answer (authentication included) for the latency histogram by outcome."""
+        started = time.perf_counter()
+        response = super().dispatch(request, *args, **kwargs)
+        if request.method == "POST" and response.status_code in (200, 503):
+            data = getattr(response, "data", None) or {}
+            outcome = data.get("decision") if response.status_code == 200 else "unavailable"
+            decision_observed(outcome, time.perf_counter() - started)
+        return response
 
     def get_queryset(self):
         return decision_list(tenant=self.request._request.tenant, user=self.request.user)

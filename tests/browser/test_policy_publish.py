@@ -62,7 +62,11 @@ def test_loosening_publish_end_to_end(browser, live_server, tmp_path):
     author, reviewer, reviewer2 = (c.new_page() for c in contexts)
     errors: list[str] = []
     for p in (author, reviewer, reviewer2):
-        p.on("pageerror", lambda exc: errors.append(str(exc)))
+        # With the page and the stack, so that a rare error under load can be traced to its script.
+        p.on(
+            "pageerror",
+            lambda exc, p=p: errors.append(f"{exc} @ {p.url}: {str(getattr(exc, 'stack', ''))[:600]}"),
+        )
     try:
         login(author, live_server, "operator@acme.test", DEMO_PASSWORD)
         author.goto(f"{live_server.url}/policies/drafts/")

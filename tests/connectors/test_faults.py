@@ -43,13 +43,20 @@ def broker():
         celery_app.conf.broker_url,
         celery_app.conf.task_default_queue,
         celery_app.conf.task_always_eager,
+        celery_app.conf.task_routes,
     )
     celery_app.conf.broker_url, celery_app.conf.task_default_queue = broker.url, queue
     celery_app.conf.task_always_eager = False
+    celery_app.conf.task_routes = {}  # every task to this module's own queue, not the deployment's queues
     _reconnect()
     broker.queue = queue
     yield broker
-    celery_app.conf.broker_url, celery_app.conf.task_default_queue, celery_app.conf.task_always_eager = before
+    (
+        celery_app.conf.broker_url,
+        celery_app.conf.task_default_queue,
+        celery_app.conf.task_always_eager,
+        celery_app.conf.task_routes,
+    ) = before
     _reconnect()
     broker.stop()
 

@@ -68,6 +68,10 @@ COMPUTED = {
         "audit.repository.delete",
         "audit.environment.delete",
     },
+    ("tenants/sso_config.py", "'sso.provider_create' if creating else 'sso.provider_change'"): {
+        "audit.sso.provider_create",
+        "audit.sso.provider_change",
+    },
     ("core/admin.py", "f\"admin.{('change' if change else 'add')}\""): {
         "audit.admin.change",
         "audit.admin.add",

@@ -18,6 +18,8 @@ request so destructive POSTs get a fresh object. `data(ctx)` builds a POST body.
 `roles=()` means any member with any role. `public=True` means no login needed at all.
 `agent_only=True` marks an endpoint for agent tokens: anonymous gets 401/403 and a member holding
 every role 403 (its agent-token behaviour is tested beside the feature).
+`platform_only=True` marks a platform endpoint: anonymous 401/403, a member holding every role 403, a
+superuser one of `ok` (its token access is tested beside the feature).
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ class Entry:
     api: bool = False
     public: bool = False
     agent_only: bool = False  # for agents' tokens: anonymous 401/403, every human member 403
+    platform_only: bool = False  # platform superusers only: anonymous 401/403, every tenant member 403
     query: str = ""
     content_type: str | None = None
     note: str = ""
