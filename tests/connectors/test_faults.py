@@ -32,6 +32,10 @@ def _reconnect() -> None:
     celery_app.close()
     celery_app._pool = None
     celery_app.amqp._producer_pool = None
+    # The router is built once per process from the routes of that moment: an earlier test in this
+    # process may have built it with the deployment's queues, which this module's worker does not read.
+    celery_app.amqp.flush_routes()
+    celery_app.amqp.__dict__.pop("router", None)
 
 
 @pytest.fixture(scope="module")
