@@ -29,7 +29,12 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 def edit_in_codemirror(page, text: str, *, keyboard: bool = False) -> None:
     """Replace the editor's text: typed (select all + insert) or as one CodeMirror transaction."""
     if keyboard:
-        page.click(".cm-editor .cm-content")
+        # Focus through the editor, not a mouse click: a click that lands before CodeMirror's first layout
+        # measure (a loaded machine) throws inside its pointer handler, which says nothing about the page.
+        page.evaluate(
+            "() => window.CavraCodeMirror.EditorView.findFromDOM(document.querySelector('.cm-editor')).focus()"
+        )
+        page.locator(".cm-editor.cm-focused").wait_for()
         page.keyboard.press("Control+A")
         page.keyboard.insert_text(text)
         return
