@@ -61,6 +61,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First, so that a failure anywhere below on an agent's request still answers 503 + block.
     "core.api.exceptions.FailClosedMiddleware",
+    # Agent requests under /api/ leave here for AGENT_API_MIDDLEWARE (core/agent_stack.py).
+    "core.agent_stack.AgentApiStackMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "core.middleware.RefuseNullCharactersMiddleware",
@@ -76,6 +78,14 @@ MIDDLEWARE = [
     "tenants.middleware.TenantMiddleware",
     "tenants.mfa.MfaRequiredMiddleware",
     "tenants.middleware.SsoFormActionMiddleware",
+]
+
+# The agent API's own stack (core/agent_stack.py): inside FailClosedMiddleware, none of the page
+# middleware (sessions, CSRF, messages, allauth, htmx, tenant from the session, MFA redirect).
+AGENT_API_MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "core.middleware.RefuseNullCharactersMiddleware",
+    "core.agent_stack.AgentRequestDefaults",
 ]
 
 ROOT_URLCONF = "cavra_portal.urls"

@@ -48,6 +48,12 @@ SEQUENCER_DELAY = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
 )
 
+CACHE_LOOKUPS = Counter(
+    "cavra_cache_lookups",
+    "In-process caches of the decision path (agent_credential, rollout, compiled_policy) by result.",
+    ["cache", "result"],
+)
+
 _scrape_collectors: list[Collector] = []
 
 
@@ -61,6 +67,10 @@ def decision_observed(outcome: str, seconds: float) -> None:
     DECISION_SECONDS.labels(outcome=outcome if outcome in DECISION_OUTCOMES else "unavailable").observe(
         seconds
     )
+
+
+def cache_lookup_observed(cache: str, *, hit: bool) -> None:
+    CACHE_LOOKUPS.labels(cache=cache, result="hit" if hit else "miss").inc()
 
 
 def fail_closed_observed(*, agent: bool) -> None:

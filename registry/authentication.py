@@ -11,6 +11,7 @@ from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, SessionAuthentication, get_authorization_header
 
 from core.usage import record_use
+from registry.credential_cache import credential_cached
 from registry.models import Agent, AgentCredential
 from registry.services import TOKEN_PREFIX, token_hash
 from registry.workload_identity import (
@@ -143,8 +144,8 @@ def credential_by_hash(digest: str) -> AgentCredential | None:
 
 
 class AgentTokenAuthentication(BaseAuthentication):
-    """Looks the token up by its SHA-256 on every request (no cache, so revocation is immediate);
-    refuses unknown, revoked and expired tokens and retired agents. A suspended agent still
+    """Looks the token up by its SHA-256 (registry.credential_cache: in process, checked against the
+    tenant's generation on every request, so revocation is immediate); refuses unknown, revoked and expired tokens and retired agents. A suspended agent still
     authenticates so the decision path can record and block what it asked.
 
     A bearer that is a JWT is a CI workload identity token instead: verified against its issuer's
@@ -174,7 +175,7 @@ class AgentTokenAuthentication(BaseAuthentication):
 
     def authenticate_token(self, request, token: str):
         digest = token_hash(token)
-        credential = credential_by_hash(digest)
+        credential = credential_cached(digest, credential_by_hash)
         # The lookup is by the hash of a 256-bit secret; compare_digest guards the final comparison anyway.
         if credential is None or not hmac.compare_digest(credential.token_hash, digest):
             raise exceptions.AuthenticationFailed("Invalid or unknown agent token.")

@@ -9,6 +9,7 @@ from collections import OrderedDict
 from django.db import DatabaseError
 
 from cavra_engine.policy import ActionRequest, CompiledPolicy, Verdict, evaluate
+from core.metrics import cache_lookup_observed
 from policies.decisions.resolve import portal_block
 from policies.decisions.types import Caller, DecisionInput, DecisionUnavailable, Judgement, Resolution
 
@@ -26,7 +27,10 @@ def compiled_policy(digest: str, load_json) -> CompiledPolicy:
         cached = _compiled_cache.get(digest)
         if cached is not None:
             _compiled_cache.move_to_end(digest)
-            return cached
+    if cached is not None:
+        cache_lookup_observed("compiled_policy", hit=True)
+        return cached
+    cache_lookup_observed("compiled_policy", hit=False)
     compiled = CompiledPolicy.from_json(load_json() if callable(load_json) else load_json)
     if compiled.digest != digest:
         raise ValueError(f"stored policy digest {digest[:12]} does not match its compiled form")

@@ -9,6 +9,7 @@ from django.db.models import Q
 
 from cavra_engine.policy import Verdict
 from cavra_engine.policy.vocabulary import BLOCK
+from core.metrics import cache_lookup_observed
 from policies.decisions.types import (
     NO_POLICY,
     Caller,
@@ -55,7 +56,9 @@ def rollout_snapshot(*, tenant, repository: str | None, environment: str | None)
     generation = tenant.policy_generation
     hit = _rollout_cache.get(key)
     if hit is not None and hit[0] == generation:
+        cache_lookup_observed("rollout", hit=True)
         return hit[1]
+    cache_lookup_observed("rollout", hit=False)
     rollout = rollout_resolve(tenant=tenant, repository=repository, environment=environment)
     snapshot = None
     if rollout is not None:
