@@ -111,8 +111,8 @@ def decision_request_fast(body: bytes) -> dict | None:
     """The validated request, equal to DecisionRequestSerializer's validated_data, or None to fall back."""
     try:
         request = _decoder.decode(body)
-    except (msgspec.DecodeError, msgspec.ValidationError):
-        return None
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+        return None  # RecursionError: nested beyond msgspec's own depth; the parser names the limit
     target = request.target
     if "\x00" in target or not target.strip():
         return None

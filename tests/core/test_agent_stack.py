@@ -57,14 +57,15 @@ def test_people_keep_the_page_stack_on_the_same_url(client, acme, member):
     assert client.post("/api/v1/decisions", "{}", content_type="application/json").status_code == 401
 
 
-def test_agent_stack_still_fails_closed(agent_client, monkeypatch):
+def test_agent_stack_still_fails_closed(acme, monkeypatch):
     """A failure inside the lean stack is still a 503 + block (FailClosedMiddleware wraps both stacks)."""
 
     def broken(self, request):
         raise OperationalError("database down")
 
     monkeypatch.setattr("core.agent_stack.AgentRequestDefaults.__call__", broken)
-    response = _ask(agent_client)
+    token = AgentCredentialFactory(agent=AgentFactory(tenant=acme, name="down-bot")).plaintext
+    response = _ask(bearer_client(token, raise_request_exception=False))
     assert response.status_code == 503 and response.json()["decision"] == "block"
 
 
