@@ -508,10 +508,12 @@ CAVRA {ratio["cavra_c1_p99"]:.2f} ms (target <= 15 ms: {"met" if targets["c1"] e
 Cerbos {ratio["cerbos_c1_p99"]:.2f} ms.
 
 **CPU per request** (user + system CPU of the server's processes during the phase divided by the
-requests answered: for Cerbos the `cerbos` process, for CAVRA gunicorn's master and workers plus the
-PostgreSQL backends serving `cavra_bench`; WAL writer and checkpointer excluded) is less sensitive to
-other work on the machine than latency: at concurrency {max(args.concurrency)} CAVRA used
-{ratio["cavra_cpu"]:.2f} ms and Cerbos {ratio["cerbos_cpu"]:.2f} ms per request ({ratio["cpu"]:.1f}x).
+requests answered: for Cerbos the `cerbos` process, for CAVRA gunicorn's master and workers, the
+PostgreSQL backends serving `cavra_bench` and the `cavra_sequencer` process; WAL writer and checkpointer
+excluded) is less sensitive to other work on the machine than latency: at concurrency {max(args.concurrency)}
+CAVRA used {ratio["cavra_cpu"]:.2f} ms (gunicorn {ratio["cavra_cpu_parts"]["gunicorn"]:.2f}, PostgreSQL
+backends {ratio["cavra_cpu_parts"]["postgres"]:.2f}, sequencer {ratio["cavra_cpu_parts"]["sequencer"]:.2f}) and
+Cerbos {ratio["cerbos_cpu"]:.2f} ms per request ({ratio["cpu"]:.1f}x).
 The generator's own CPU per request is in the table: it competes for the same CPUs, which caps the
 Cerbos numbers more than the CAVRA ones.{wrk_note}
 
@@ -804,6 +806,17 @@ def main() -> int:
 
         # 2. load: Cerbos first (PostgreSQL idle), then CAVRA
         results = []
+        cavra_snaps: list[dict] = []
+
+        def cavra_probe():
+            snap = {
+                "gunicorn": server_cpu(gunicorn_proc.pid),
+                "postgres": server_cpu(-1, db_name),
+                "sequencer": server_cpu(sequencer_proc.pid),
+            }
+            cavra_snaps.append(snap)
+            return {pid: cpu for part in snap.values() for pid, cpu in part.items()}
+
         plans = [
             (
                 "Cerbos",
@@ -821,7 +834,7 @@ def main() -> int:
                 "/api/v1/decisions",
                 cavra_headers,
                 cavra_bodies,
-                lambda: {**server_cpu(gunicorn_proc.pid, db_name), **server_cpu(sequencer_proc.pid)},
+                cavra_probe,
             ),
         ]
         for name, kind, port, path, headers, bodies, probe in plans:
@@ -851,12 +864,23 @@ def main() -> int:
                 )
                 if kind == "cavra":
                     answered += r["answered"]
+                    r["cpu_parts"] = {
+                        part: cpu_delta(cavra_snaps[-2][part], cavra_snaps[-1][part])
+                        * 1000
+                        / max(r["answered"], 1)
+                        for part in cavra_snaps[-1]
+                    }
                 results.append((name, r))
                 print(
                     f"{name:6} c={c}: {r['answered']} answered, {r['errors']} errors, {r['rps']:.0f} req/s, "
                     f"p50 {r['p50']:.2f} ms, p99 {r['p99']:.2f} ms, server CPU {r['cpu_ms']:.2f} ms/req, "
                     f"client CPU {r['client_cpu_ms']:.2f} ms/req, "
-                    f"verdicts {r['verdicts']}",
+                    f"verdicts {r['verdicts']}"
+                    + (
+                        f" (server CPU: {', '.join(f'{k} {v:.2f}' for k, v in r['cpu_parts'].items())})"
+                        if "cpu_parts" in r
+                        else ""
+                    ),
                     flush=True,
                 )
         load_after = os.getloadavg()
@@ -903,6 +927,7 @@ def main() -> int:
             "cerbos_c1_p99": by["Cerbos", lo]["p99"],
             "cpu": by["CAVRA", hi]["cpu_ms"] / by["Cerbos", hi]["cpu_ms"],
             "cavra_cpu": by["CAVRA", hi]["cpu_ms"],
+            "cavra_cpu_parts": by["CAVRA", hi]["cpu_parts"],
             "cerbos_cpu": by["Cerbos", hi]["cpu_ms"],
         }
         targets = {"c1": ratio["cavra_c1_p99"] <= 15.0, "c8": ratio["c8_rps"] >= 1 / 3}
