@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: test-load cluster cluster-stop test-cluster bench-cluster install demo test fuzz lint migrations-check schema schema-check bench-policy bench-evidence bench-merkle bench-decisions bench-agents bench-aispm bench-outbox bench-replay backup-drill evidence-vectors clean
+.PHONY: test-load cluster cluster-stop test-cluster bench-cluster install demo test fuzz lint migrations-check schema schema-check bench-policy bench-evidence bench-merkle bench-decisions bench-workers bench-flamegraph bench-agents bench-aispm bench-outbox bench-replay backup-drill evidence-vectors clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -50,15 +50,17 @@ schema-check: install
 	diff -u docs/openapi.yaml var/openapi.check.yaml
 
 # The load and fault test (not in `make test`: minutes): a soak of LOAD_DECISIONS decisions at LOAD_CONCURRENCY
-# against gunicorn + a real cavra_sequencer, then kill -9 of a web worker and of the sequencer mid-load.
-# The issue's full soak: make test-load LOAD_DECISIONS=200000. Database: LOAD_DATABASE_URL (dropped after).
+# against gunicorn + a real cavra_sequencer, then kill -9 of a web worker and of the sequencer mid-load, then
+# PostgreSQL restarted mid-load. The issue's full soak: make test-load LOAD_DECISIONS=200000. PostgreSQL is the
+# test's own server (initdb into bench/.cache/pg-$(LOAD_PG_PORT)/, 127.0.0.1:$(LOAD_PG_PORT), stopped after).
 LOAD_DECISIONS ?= 5000
 LOAD_FAULT_DECISIONS ?= 3000
+LOAD_RESTART_DECISIONS ?= 3000
 LOAD_CONCURRENCY ?= 8
-LOAD_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/cavra_load
+LOAD_PG_PORT ?= 18310
 test-load: install
 	$(BIN)/python bench/load_decisions.py --decisions $(LOAD_DECISIONS) --fault-decisions $(LOAD_FAULT_DECISIONS) \
-		--concurrency $(LOAD_CONCURRENCY) --database-url $(LOAD_DATABASE_URL)
+		--restart-decisions $(LOAD_RESTART_DECISIONS) --concurrency $(LOAD_CONCURRENCY) --pg-port $(LOAD_PG_PORT)
 
 bench-policy: install
 	$(BIN)/python bench/bench_policy_engine.py
@@ -78,6 +80,14 @@ evidence-vectors: install
 
 bench-decisions: install
 	$(BIN)/python bench/bench_decisions.py
+
+# Server/worker models compared on the decision endpoint (gunicorn sync / gthread, granian, uvicorn).
+bench-workers: install
+	$(BIN)/python bench/bench_workers.py
+
+# py-spy flame graph of the decision endpoint's workers under concurrency 8 (docs/flamegraph-decisions.svg).
+bench-flamegraph: install
+	$(BIN)/python bench/bench_workers.py --flamegraph docs/flamegraph-decisions.svg
 
 bench-agents: install
 	$(BIN)/python bench/bench_agents.py

@@ -478,15 +478,16 @@ before the load phases {checks["load_before"]:.2f}, after {checks["load_after"]:
 above 0 means other work shared the CPUs and the absolute numbers are pessimistic for both servers).
 One `INSERT` + durable `COMMIT` on this disk: {checks["commit_ms"]:.2f} ms.
 
-**Set-up.** CAVRA: {server_desc} (two CPUs: one process per CPU, threads to overlap the
-waits on PostgreSQL; on this machine it did better than 2, 4 or 8 sync workers in trial runs); PostgreSQL database `cavra_bench` (created and dropped by the
+**Set-up.** CAVRA: {server_desc} (the server models are compared by `make bench-workers`, section
+"Worker models" below), one `cavra_sequencer` process; PostgreSQL database `cavra_bench` (created and dropped by the
 script, server defaults: `synchronous_commit=on`, so every decision's transaction is flushed), DEBUG
 off, `CELERY_TASK_ALWAYS_EAGER=1` (no Celery worker; nothing on the decision path is queued
 unless it needs approval). Tenant `{TENANT}` with the bundled pack `baseline` rolled out tenant-wide in
 `enforce` mode; one `claude-code` agent whose token comes from `manage.py cavra_agent_token`; each
 load connection sends its own `session_id`. Every CAVRA answer is a real decision: token check,
-rollout resolution, compiled policy, registry checks, then Decision + EvidenceRecord (hash-chained,
-per-tenant head lock) committed in one transaction. Cerbos {info["cerbos"]}: `cerbos server` on
+rollout resolution, compiled policy, registry checks, then the Decision and its evidence leaf committed
+durably in one transaction (the sequencer integrates leaves into the hash chain in batches, off the
+request path; the check below waits until every leaf is integrated). Cerbos {info["cerbos"]}: `cerbos server` on
 127.0.0.1 (disk store, audit off, GOMAXPROCS = {info["nproc"]}) with `bench/cerbos/policies/action.yaml`,
 `POST /api/check/resources` with one resource and one action per request.
 
@@ -508,10 +509,12 @@ CAVRA {ratio["cavra_c1_p99"]:.2f} ms (target <= 15 ms: {"met" if targets["c1"] e
 Cerbos {ratio["cerbos_c1_p99"]:.2f} ms.
 
 **CPU per request** (user + system CPU of the server's processes during the phase divided by the
-requests answered: for Cerbos the `cerbos` process, for CAVRA gunicorn's master and workers plus the
-PostgreSQL backends serving `cavra_bench`; WAL writer and checkpointer excluded) is less sensitive to
-other work on the machine than latency: at concurrency {max(args.concurrency)} CAVRA used
-{ratio["cavra_cpu"]:.2f} ms and Cerbos {ratio["cerbos_cpu"]:.2f} ms per request ({ratio["cpu"]:.1f}x).
+requests answered: for Cerbos the `cerbos` process, for CAVRA gunicorn's master and workers, the
+PostgreSQL backends serving `cavra_bench` and the `cavra_sequencer` process; WAL writer and checkpointer
+excluded) is less sensitive to other work on the machine than latency: at concurrency {max(args.concurrency)}
+CAVRA used {ratio["cavra_cpu"]:.2f} ms (gunicorn {ratio["cavra_cpu_parts"]["gunicorn"]:.2f}, PostgreSQL
+backends {ratio["cavra_cpu_parts"]["postgres"]:.2f}, sequencer {ratio["cavra_cpu_parts"]["sequencer"]:.2f}) and
+Cerbos {ratio["cerbos_cpu"]:.2f} ms per request ({ratio["cpu"]:.1f}x).
 The generator's own CPU per request is in the table: it competes for the same CPUs, which caps the
 Cerbos numbers more than the CAVRA ones.{wrk_note}
 
@@ -524,15 +527,11 @@ Cerbos numbers more than the CAVRA ones.{wrk_note}
 {agreement["same"]} identical verdicts (allow / block / require_approval, Cerbos's read from the rule
 output). Differences:{disagreements}
 
-**Where CAVRA's time goes** (a one-off in-process profile on 2026-11-22, Django test client against
-this database, not re-measured by this script): about 12 ms of Python CPU per decision, of which the
-policy evaluation itself is 0.13 ms. The ORM dominates: rollout resolution 2.8 ms (a four-table
-`select_related` that also fetches the pack's source and compiled JSON every time), the token lookup
-2.4 ms, the session lookup 1.4 ms, the evidence append 0.8 ms, DRF request validation about 1 ms; a
-simple `SELECT 1` round trip costs 0.05 ms. Caching the resolved rollout, the credential/agent/tenant
-(keeping one raw per-request revocation check) and the session brought it to 5.7 ms in the same
-profile. Cerbos, for comparison, spent as much CPU with an allow-all policy as with this one in a
-trial: its cost is the HTTP/JSON gateway in front of the engine, not the regexes.
+**Where CAVRA's time goes**: the flame graph `docs/flamegraph-decisions.svg` (`make bench-flamegraph`,
+py-spy on the workers at concurrency 8) and `bench/bench_decision_path.py` (statements, calls and CPU
+per decision in process); see "Hot path (issue 17)" below. Cerbos, for comparison, spent as much CPU
+with an allow-all policy as with this one in a trial: its cost is the HTTP/JSON gateway in front of the
+engine, not the regexes.
 
 **The Cerbos translation and its limits.** `bench/cerbos/policies/action.yaml` is a resource policy on
 an `action` resource: the CAVRA action type is the Cerbos action and the target is a resource
@@ -804,6 +803,17 @@ def main() -> int:
 
         # 2. load: Cerbos first (PostgreSQL idle), then CAVRA
         results = []
+        cavra_snaps: list[dict] = []
+
+        def cavra_probe():
+            snap = {
+                "gunicorn": server_cpu(gunicorn_proc.pid),
+                "postgres": server_cpu(-1, db_name),
+                "sequencer": server_cpu(sequencer_proc.pid),
+            }
+            cavra_snaps.append(snap)
+            return {pid: cpu for part in snap.values() for pid, cpu in part.items()}
+
         plans = [
             (
                 "Cerbos",
@@ -821,7 +831,7 @@ def main() -> int:
                 "/api/v1/decisions",
                 cavra_headers,
                 cavra_bodies,
-                lambda: {**server_cpu(gunicorn_proc.pid, db_name), **server_cpu(sequencer_proc.pid)},
+                cavra_probe,
             ),
         ]
         for name, kind, port, path, headers, bodies, probe in plans:
@@ -851,12 +861,23 @@ def main() -> int:
                 )
                 if kind == "cavra":
                     answered += r["answered"]
+                    r["cpu_parts"] = {
+                        part: cpu_delta(cavra_snaps[-2][part], cavra_snaps[-1][part])
+                        * 1000
+                        / max(r["answered"], 1)
+                        for part in cavra_snaps[-1]
+                    }
                 results.append((name, r))
                 print(
                     f"{name:6} c={c}: {r['answered']} answered, {r['errors']} errors, {r['rps']:.0f} req/s, "
                     f"p50 {r['p50']:.2f} ms, p99 {r['p99']:.2f} ms, server CPU {r['cpu_ms']:.2f} ms/req, "
                     f"client CPU {r['client_cpu_ms']:.2f} ms/req, "
-                    f"verdicts {r['verdicts']}",
+                    f"verdicts {r['verdicts']}"
+                    + (
+                        f" (server CPU: {', '.join(f'{k} {v:.2f}' for k, v in r['cpu_parts'].items())})"
+                        if "cpu_parts" in r
+                        else ""
+                    ),
                     flush=True,
                 )
         load_after = os.getloadavg()
@@ -903,6 +924,7 @@ def main() -> int:
             "cerbos_c1_p99": by["Cerbos", lo]["p99"],
             "cpu": by["CAVRA", hi]["cpu_ms"] / by["Cerbos", hi]["cpu_ms"],
             "cavra_cpu": by["CAVRA", hi]["cpu_ms"],
+            "cavra_cpu_parts": by["CAVRA", hi]["cpu_parts"],
             "cerbos_cpu": by["Cerbos", hi]["cpu_ms"],
         }
         targets = {"c1": ratio["cavra_c1_p99"] <= 15.0, "c8": ratio["c8_rps"] >= 1 / 3}

@@ -1,12 +1,15 @@
-"""Load and fault test of the decision path: a bounded soak, then kill -9 of a web worker and of the sequencer.
+"""Load and fault test of the decision path: a bounded soak, kill -9 of a web worker and of the sequencer,
+then PostgreSQL restarted mid-load.
 
 One command (`make test-load`), from the repository root:
 
     .venv/bin/python bench/load_decisions.py [--decisions 5000] [--fault-decisions 3000] [--concurrency 8]
 
 What it does, and undoes:
-  1. creates the PostgreSQL database `cavra_load` (--database-url; dropped at the end unless
-     --keep-db), migrates it and sets up the benchmark tenant of bench_decisions.py;
+  1. starts a PostgreSQL server of its own (bench/pg_instance.py: initdb once into
+     bench/.cache/pg-<port>/, 127.0.0.1:--pg-port, never the machine's shared server, which it must
+     not restart), creates the database `cavra_load` (dropped at the end unless --keep-db, the server
+     stopped), migrates it and sets up the benchmark tenant of bench_decisions.py;
   2. starts gunicorn (2 gthread workers x 4 threads, PROMETHEUS_MULTIPROC_DIR set, METRICS_TOKEN) and a
      real `manage.py cavra_sequencer`, both on 127.0.0.1, CAVRA_EVIDENCE_SEQUENCER=process;
   3. soak: --decisions decisions at --concurrency, sampling the workers' RSS every second; every 200
@@ -15,10 +18,15 @@ What it does, and undoes:
      and the sequencer get SIGKILL (the sequencer is restarted 2 s later, gunicorn respawns its worker).
      Every answer must be 200 allow/block/require_approval or 503 with "decision": "block"; a
      connection reset by the dying worker is counted (an agent treats it as block), never a 500;
-  5. after the backlog drains: every answered decision id is exactly one Decision row with exactly one
+  5. PostgreSQL restarted: --restart-decisions more; a third of the way in `pg_ctl restart -m fast`
+     (--pg-restart-mode immediate: a crash and recovery) cuts every connection of the web workers and
+     the sequencer. Answers during the outage must be 503 with "decision": "block" (never an allow,
+     never a 500 page); the workers and the sequencer reconnect by themselves afterwards;
+  6. after the backlog drains: every answered decision id is exactly one Decision row with exactly one
      integrated `decision.recorded` record; Decision rows = decision records; no leaf pending; the chain
      verifies; the /metrics counters (aggregated over all processes) agree with the answers.
-Exits 1 when any check fails. Results go to the "## Load and faults" section of docs/benchmarks.md
+Every phase is bounded (a client stops at 60 s + 0.1 s per decision of its phase; a phase cut short
+fails the run). Exits 1 when any check fails. Results go to the "## Load and faults" section of docs/benchmarks.md
 (--no-docs to skip). The issue's full soak is 200,000 decisions: `make test-load LOAD_DECISIONS=200000`.
 """
 
@@ -54,36 +62,47 @@ from bench_decisions import (  # noqa: E402 - the sibling benchmark is the one p
     wait_http,
     write_section,
 )
+from pg_instance import PgInstance  # noqa: E402
 
 SECTION = "## Load and faults (make test-load)"
 VERDICTS = ("allow", "block", "require_approval")
 
 
-def _client(port, headers, bodies, offset, count, out):
-    """Send `count` decisions; report (status, verdict, decision_id) per request, None status on a reset."""
+def _client(port, headers, bodies, offset, count, deadline, out):
+    """Send `count` decisions; report (status, verdict, decision_id) per request, None status on a reset.
+
+    Stops early at `deadline` (time.monotonic()), so a phase never runs unbounded."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     answers = []
     for i in range(count):
+        if time.monotonic() > deadline:
+            break
         try:
             conn.request("POST", "/api/v1/decisions", bodies[(offset + i) % len(bodies)], headers)
             resp = conn.getresponse()
             data = resp.read()
         except (OSError, http.client.HTTPException):
             conn.close()
-            answers.append((None, None, None))
+            answers.append((None, None, None, time.monotonic()))
             continue
         try:
             body = json.loads(data)
         except ValueError:
             body = {}
-        answers.append((resp.status, body.get("decision"), body.get("decision_id")))
+        answers.append((resp.status, body.get("decision"), body.get("decision_id"), time.monotonic()))
     conn.close()
     out.put(answers)
+
+
+def phase_limit(total: int) -> float:
+    """Seconds a phase of `total` decisions may take: 60 s plus a floor of 10 decisions/s."""
+    return 60.0 + total / 10.0
 
 
 def drive(port, headers, bodies_per_conn, total, concurrency, during=None) -> tuple[list, float]:
     ctx = mp.get_context("fork")
     out = ctx.Queue()
+    deadline = time.monotonic() + phase_limit(total)
     procs = [
         ctx.Process(
             target=_client,
@@ -93,6 +112,7 @@ def drive(port, headers, bodies_per_conn, total, concurrency, during=None) -> tu
                 bodies_per_conn[k % len(bodies_per_conn)],
                 k * 37,
                 total // concurrency,
+                deadline,
                 out,
             ),
             daemon=True,
@@ -104,10 +124,17 @@ def drive(port, headers, bodies_per_conn, total, concurrency, during=None) -> tu
         p.start()
     if during:
         during()
-    answers = [a for _ in procs for a in out.get(timeout=3600)]
+    answers = [a for _ in procs for a in out.get(timeout=phase_limit(total) + 60)]
     for p in procs:
         p.join(timeout=30)
     return answers, time.monotonic() - started
+
+
+def cut_short(answers, total, concurrency) -> str | None:
+    expected = (total // concurrency) * concurrency
+    if len(answers) < expected:
+        return f"{len(answers)} of {expected} requests sent within {phase_limit(total):.0f} s"
+    return None
 
 
 def children(pid: int) -> list[int]:
@@ -145,7 +172,7 @@ class RssSampler(threading.Thread):
 
 def classify(answers, *, fault: bool) -> tuple[Counter, list[str]]:
     kinds, problems = Counter(), []
-    for status, verdict, decision_id in answers:
+    for status, verdict, decision_id, _at in answers:
         if status == 200 and verdict in VERDICTS and decision_id:
             kinds[verdict] += 1
         elif fault and status == 503 and verdict == "block":
@@ -189,22 +216,37 @@ def start_sequencer(python, env, log):
 def main() -> int:  # noqa: PLR0915 - one scenario, read top to bottom
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--decisions", type=int, default=5000, help="soak decisions (the issue's full: 200000)")
-    ap.add_argument("--fault-decisions", type=int, default=3000, help="decisions of the fault phase")
+    ap.add_argument("--fault-decisions", type=int, default=3000, help="decisions of the kill -9 phase")
+    ap.add_argument(
+        "--restart-decisions",
+        type=int,
+        default=3000,
+        help="decisions of the PostgreSQL restart phase (0: skip)",
+    )
+    ap.add_argument("--pg-restart-mode", choices=["fast", "immediate"], default="fast")
     ap.add_argument("--concurrency", type=int, default=8)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--threads", type=int, default=4)
-    ap.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/cavra_load")
-    ap.add_argument("--keep-db", action="store_true")
+    ap.add_argument("--pg-port", type=int, default=18310, help="port of the test's own PostgreSQL server")
+    ap.add_argument(
+        "--pg-dir", type=Path, default=None, help="its cluster directory (bench/.cache/pg-<port>)"
+    )
+    ap.add_argument("--db-name", default="cavra_load")
+    ap.add_argument("--keep-db", action="store_true", help="keep the database (the server is stopped anyway)")
     ap.add_argument("--no-docs", action="store_true")
     args = ap.parse_args()
 
-    db_name = args.database_url.rsplit("/", 1)[1]
-    admin_url = args.database_url.rsplit("/", 1)[0] + "/postgres"
+    pg_server = PgInstance(args.pg_dir or CACHE / f"pg-{args.pg_port}", args.pg_port)
+    print(f"PostgreSQL of the load test: {pg_server.data} on 127.0.0.1:{args.pg_port}", flush=True)
+    pg_server.start()
+    db_name = args.db_name
+    database_url = pg_server.url(db_name)
+    admin_url = pg_server.url("postgres")
     metrics_dir = tempfile.mkdtemp(prefix="cavra-load-metrics-")
     token_m = "load-" + os.urandom(12).hex()
     env = dict(
         os.environ,
-        **bench_env(args.database_url),
+        **bench_env(database_url),
         PROMETHEUS_MULTIPROC_DIR=metrics_dir,
         METRICS_TOKEN=token_m,
     )
@@ -260,6 +302,8 @@ def main() -> int:  # noqa: PLR0915 - one scenario, read top to bottom
         sampler.join()
         soak_kinds, soak_problems = classify(soak, fault=False)
         failures += [f"soak: {p}" for p in soak_problems]
+        if short := cut_short(soak, args.decisions, args.concurrency):
+            failures.append(f"soak cut short: {short}")
         rss = sampler.samples or [0.0]
         quarter = max(1, len(rss) // 4)
         rss_first, rss_last = sum(rss[:quarter]) / quarter, sum(rss[-quarter:]) / quarter
@@ -290,14 +334,49 @@ def main() -> int:  # noqa: PLR0915 - one scenario, read top to bottom
         failures += [f"faults: {p}" for p in fault_problems]
         if "worker" not in killed:
             failures.append("the faults were not injected")
-        print(f"faults: {len(fault)} in {fault_wall:.1f}s, {dict(fault_kinds)}; killed {killed}")
+        if short := cut_short(fault, args.fault_decisions, args.concurrency):
+            failures.append(f"kill -9 phase cut short: {short}")
+        print(f"faults: {len(fault)} in {fault_wall:.1f}s, {dict(fault_kinds)}; killed {killed}", flush=True)
 
-        # 3. afterwards: drain, then exact counts and the chain
+        # 3. PostgreSQL restarted mid-load (every connection of the workers and the sequencer is cut)
+        restart, restart_wall, restart_kinds, outage = [], 0.0, Counter(), {}
+        if args.restart_decisions:
+
+            def pg_restart():
+                time.sleep(max(1.0, soak_wall * args.restart_decisions / max(args.decisions, 1) / 3))
+                outage["at"] = time.monotonic()
+                outage["restart_s"] = pg_server.restart(args.pg_restart_mode)
+
+            restart, restart_wall = drive(
+                port, headers, bodies, args.restart_decisions, args.concurrency, during=pg_restart
+            )
+            restart_kinds, restart_problems = classify(restart, fault=True)
+            failures += [f"PostgreSQL restart: {p}" for p in restart_problems]
+            if short := cut_short(restart, args.restart_decisions, args.concurrency):
+                failures.append(f"PostgreSQL restart phase cut short: {short}")
+            if "restart_s" not in outage:
+                failures.append("PostgreSQL was not restarted")
+            else:
+                not_ok = sorted(a[3] - outage["at"] for a in restart if a[0] != 200)
+                outage["first"], outage["last"] = (not_ok[0], not_ok[-1]) if not_ok else (None, None)
+                if not_ok and not_ok[-1] > outage["restart_s"] + 10:
+                    failures.append(f"still failing {not_ok[-1]:.1f} s after the restart began")
+            if sequencer_proc.poll() is not None:
+                failures.append(
+                    f"the sequencer exited ({sequencer_proc.returncode}) when PostgreSQL restarted"
+                )
+            print(
+                f"PostgreSQL restart ({args.pg_restart_mode}): {len(restart)} in {restart_wall:.1f}s, "
+                f"{dict(restart_kinds)}; {outage}",
+                flush=True,
+            )
+
+        # 4. afterwards: drain, then exact counts and the chain
         drained_at = time.monotonic()
         while sequencer_backlog() and time.monotonic() - drained_at < 120:
             time.sleep(0.2)
         drain_s = time.monotonic() - drained_at
-        answered_ids = [a[2] for a in soak + fault if a[0] == 200 and a[2]]
+        answered_ids = [a[2] for a in soak + fault + restart if a[0] == 200 and a[2]]
         decisions = Decision.objects.filter(tenant=tenant)
         rows = decisions.count()
         decision_records = EvidenceRecord.objects.filter(tenant=tenant, kind=DECISION_RECORDED).count()
@@ -310,7 +389,7 @@ def main() -> int:  # noqa: PLR0915 - one scenario, read top to bottom
         )
         pending = EvidenceLeaf.objects.count()
         verify = chain_verify(tenant=tenant)
-        resets = fault_kinds["connection reset"]
+        resets = fault_kinds["connection reset"] + restart_kinds["connection reset"]
         if len(set(answered_ids)) != len(answered_ids):
             failures.append("a decision id was answered twice")
         if len(found) != len(set(answered_ids)):
@@ -345,6 +424,7 @@ def main() -> int:  # noqa: PLR0915 - one scenario, read top to bottom
                     args,
                     soak=(len(soak), soak_wall, soak_kinds, rss_first, rss_last, max(rss)),
                     fault=(len(fault), fault_wall, fault_kinds),
+                    restart=(len(restart), restart_wall, restart_kinds, outage),
                     after=(rows, decision_records, len(answered_ids), verify.summary, drain_s),
                     metrics=(histogram, integrated, records),
                     load=(load_before, load_after),
@@ -356,18 +436,26 @@ def main() -> int:  # noqa: PLR0915 - one scenario, read top to bottom
         stop(gunicorn_proc)
         stop(sequencer_proc)
         shutil.rmtree(metrics_dir, ignore_errors=True)
+        try:
+            from django.db import connections
+
+            connections.close_all()
+        except Exception:  # noqa: BLE001 - Django may not have been set up
+            pass
         if not args.keep_db:
             with psycopg.connect(admin_url, autocommit=True) as pg:
                 pg.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+        pg_server.stop()
     for failure in failures:
         print("FAIL", failure, flush=True)
     print("load test:", "FAILED" if failures else "passed", flush=True)
     return 1 if failures else 0
 
 
-def render(args, *, soak, fault, after, metrics, load, failures) -> str:
+def render(args, *, soak, fault, restart, after, metrics, load, failures) -> str:
     n, wall, kinds, rss_first, rss_last, rss_max = soak
     fn, fwall, fkinds = fault
+    rn, rwall, rkinds, outage = restart
     rows, records, answered, summary, drain_s = after
     cpu = next(
         (
@@ -380,8 +468,11 @@ def render(args, *, soak, fault, after, metrics, load, failures) -> str:
     return f"""{SECTION}
 
 `make test-load` (`bench/load_decisions.py --decisions {args.decisions} --fault-decisions {args.fault_decisions}
---concurrency {args.concurrency}`), {datetime.now(UTC):%Y-%m-%d %H:%M UTC}, {os.cpu_count()} × {cpu}, gunicorn
-{args.workers} gthread workers × {args.threads} threads and one `cavra_sequencer`, PostgreSQL on 127.0.0.1. Load
+--restart-decisions {args.restart_decisions} --pg-restart-mode {args.pg_restart_mode} --concurrency {args.concurrency}`),
+{datetime.now(UTC):%Y-%m-%d %H:%M UTC}, {os.cpu_count()} × {cpu}, gunicorn
+{args.workers} gthread workers × {args.threads} threads and one `cavra_sequencer`; PostgreSQL is the test's own
+server (`bench/pg_instance.py`: initdb into `bench/.cache/pg-{args.pg_port}/`, 127.0.0.1:{args.pg_port},
+`synchronous_commit=on`), because phase 3 restarts it — never the machine's shared server. Load
 average (1/5/15 min) before {load[0][0]:.2f}/{load[0][1]:.2f}/{load[0][2]:.2f}, after
 {load[1][0]:.2f}/{load[1][1]:.2f}/{load[1][2]:.2f} (a shared machine: other sessions were running).
 The issue's full soak is 200,000 decisions (`make test-load LOAD_DECISIONS=200000`); this run is the bounded default.
@@ -390,6 +481,7 @@ The issue's full soak is 200,000 decisions (`make test-load LOAD_DECISIONS=20000
 |---|---|---|---|---|
 | soak | {n:,} | {wall:.1f} s | {n / wall:.0f}/s | {", ".join(f"{k} {v:,}" for k, v in sorted(kinds.items()))} |
 | kill -9 of a gunicorn worker and of the sequencer (restarted after 2 s) | {fn:,} | {fwall:.1f} s | {fn / fwall:.0f}/s | {", ".join(f"{k} {v:,}" for k, v in sorted(fkinds.items()))} |
+{restart_row(args, rn, rwall, rkinds, outage)}
 
 - Worker RSS (sum of the gunicorn workers, sampled each second during the soak): first quarter
   {rss_first:.0f} MiB, last quarter {rss_last:.0f} MiB, peak {rss_max:.0f} MiB (the check: last ≤ first × 1.25 + 20 MiB).
@@ -397,8 +489,10 @@ The issue's full soak is 200,000 decisions (`make test-load LOAD_DECISIONS=20000
   evidence records {records:,} (rows beyond the answers: requests whose worker died after COMMIT, before the
   answer reached the client), each answered id exactly one Decision and one integrated record, no leaf
   pending, no duplicate; chain: {summary.rstrip(".")}.
-- No 503 was needed: the sequencer's death never blocks a decision (leaves wait, then the restarted
-  sequencer integrates them), and the dying worker's requests end as resets while its peer keeps answering.
+- Phase 2 needed no 503 unless the table says otherwise: the sequencer's death never blocks a decision
+  (leaves wait, then the restarted sequencer integrates them), and the dying worker's requests end as
+  resets while its peer keeps answering.
+{restart_note(args, rkinds, outage)}
 - `/metrics` (multiprocess, every worker and sequencer, the killed ones included): {metrics[0]:,.0f} decisions
   timed; the sequencers counted {metrics[1]:,.0f} of the tenant's {metrics[2]:,} records (a sequencer killed
   between its COMMIT and its counter update loses that batch's count, never the records).
@@ -406,6 +500,34 @@ The issue's full soak is 200,000 decisions (`make test-load LOAD_DECISIONS=20000
   CAVRA client treats as block; none was a 500 page and no allow lacked its Decision.
 - Result: {"**passed**" if not failures else "**FAILED**: " + "; ".join(failures)}.
 """
+
+
+def restart_row(args, n, wall, kinds, outage) -> str:
+    if not n:
+        return "| PostgreSQL restart | skipped (--restart-decisions 0) | | | |"
+    answers = ", ".join(f"{k} {v:,}" for k, v in sorted(kinds.items()))
+    return (
+        f"| `pg_ctl restart -m {args.pg_restart_mode}` of PostgreSQL a third of the way in | {n:,} | {wall:.1f} s "
+        f"| {n / wall:.0f}/s | {answers} |"
+    )
+
+
+def restart_note(args, kinds, outage) -> str:
+    if "restart_s" not in outage:
+        return "- PostgreSQL restart: not run."
+    window = (
+        f"the first non-200 answer came {outage['first']:.2f} s and the last {outage['last']:.2f} s after the "
+        "restart began"
+        if outage.get("first") is not None
+        else "no request failed"
+    )
+    return (
+        f"- PostgreSQL restart (`-m {args.pg_restart_mode}`): `pg_ctl` took {outage['restart_s']:.2f} s to stop "
+        f"and accept connections again; {window}. Every answer meanwhile was 200 (committed before the cut or "
+        f'after the restart) or 503 with `"decision": "block"` ({kinds["503 block"]:,}); never an allow '
+        "without its Decision, never a 500 page. The web workers and the sequencer reconnected by themselves "
+        "(nobody restarted them); leaves committed before the cut were integrated afterwards."
+    )
 
 
 if __name__ == "__main__":
