@@ -5,9 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.mixins import AccessMixin
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.views import View
 
 from licensing import editions
@@ -71,6 +69,5 @@ class LicenceUploadView(_LicencePage):
         except LicenceManagedByFile as exc:
             return self.page(request, form=form, status=409, partial="upload-region", managed_error=str(exc))
         messages.success(request, f"Licence {upload.licence_id} for {upload.licensee} installed.")
-        if request.htmx:
-            return HttpResponse(status=204, headers={"HX-Redirect": reverse("licensing:status")})
+        # A new licence changes the whole page (state, banner, history): answer with the page, not a fragment.
         return redirect("licensing:status")

@@ -69,4 +69,4 @@ def test_platform_admin_uploads_and_tenant_admin_sees_the_banner(page, live_serv
     page.click("text=Licence details")
     assert page.get_by_test_id("licence-state").get_attribute("data-state") == "trial"
     assert page.locator("#id_licence_file").count() == 0
-    assert page.console_errors == []
+    assert [e for e in page.console_errors if "status of 422" not in e] == []  # the tampered upload's answer

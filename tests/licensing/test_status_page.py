@@ -250,3 +250,9 @@ def test_members_without_the_capability_run_no_licence_query(acme, client_with_r
     with CaptureQueriesContext(connection) as ctx:
         client.get("/")
     assert not [q for q in ctx.captured_queries if "licensing_licenceupload" in q["sql"]]
+
+
+def test_htmx_fragments_run_no_licence_query(admin_client):
+    with CaptureQueriesContext(connection) as ctx:
+        admin_client.get("/tenants/members/", HTTP_HX_REQUEST="true")
+    assert not [q for q in ctx.captured_queries if "licensing_licenceupload" in q["sql"]]
