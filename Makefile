@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
+# `make demo PORT=8080` serves the demo elsewhere; 8000 by default.
+PORT ?= 8000
 
 .PHONY: test-load cluster cluster-stop test-cluster bench-cluster install demo test fuzz lint migrations-check schema schema-check bench-policy bench-evidence bench-merkle bench-decisions bench-workers bench-flamegraph bench-agents bench-aispm bench-outbox bench-replay backup-drill evidence-vectors clean
 
@@ -17,11 +19,11 @@ install: $(STAMP)
 
 demo: install
 	mkdir -p var
-	scripts/system-libs.sh
+	scripts/system-libs.sh --optional
 	CAVRA_DEMO=1 $(BIN)/python manage.py migrate --noinput
 	CAVRA_DEMO=1 $(BIN)/python manage.py cavra_demo
-	@echo "CAVRA Portal demo on http://127.0.0.1:8000 — sign in as e.g. tenant_admin@acme.test, password: cavra-demo"
-	CAVRA_DEMO=1 $(BIN)/python manage.py runserver 127.0.0.1:8000
+	@echo "CAVRA Portal demo on http://127.0.0.1:$(PORT) — sign in as e.g. tenant_admin@acme.test, password: cavra-demo"
+	CAVRA_DEMO=1 $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
 test: install
 	scripts/test-env.sh $(BIN)/pytest -n 2 $(PYTEST_ARGS)

@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "aispm",
     "connectors",
     "reports",
+    "licensing",
 ]
 
 MIDDLEWARE = [
@@ -102,6 +103,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "tenants.context_processors.tenant_shell",
+                "licensing.context_processors.licence_banner",
             ],
         },
     }
@@ -326,6 +328,11 @@ CAVRA_SECRET_KEYS = env.list("CAVRA_SECRET_KEYS", default=[])
 EVIDENCE_KEY_ENCRYPTION_KEY = env("EVIDENCE_KEY_ENCRYPTION_KEY", default="")
 # Append-only file that receives every signed tree head (for air-gapped sites: ship it to WORM media).
 EVIDENCE_HEADS_FILE = env("EVIDENCE_HEADS_FILE", default="")
+
+# The vendor licence (docs/entitlements.md): extra trusted vendor Ed25519 public keys (hex or base64; the
+# product's own key is built in), and a licence file to read instead of the one uploaded on /licence/.
+CAVRA_LICENSE_PUBLIC_KEYS = env.list("CAVRA_LICENSE_PUBLIC_KEYS", default=[])
+CAVRA_LICENSE_FILE = env("CAVRA_LICENSE_FILE", default="")
 # Witnesses every signed tree head is published to (through the outbox): comma-separated
 # "<base URL>|<the witness's Ed25519 public key, 64 hex>", e.g. "https://witness.example|3b6a…".
 EVIDENCE_WITNESSES = env("EVIDENCE_WITNESSES", default="")

@@ -36,6 +36,7 @@ urlpatterns += [
     path("aispm/", include("aispm.urls")),
     path("connectors/", include("connectors.urls")),
     path("reports/", include("reports.urls")),
+    path("licence/", include("licensing.urls")),
 ]
 
 if settings.DEBUG:

@@ -120,6 +120,10 @@ REPORT_DELIVERY_FAILED = "report.delivery_failed"
 REPORT_SCHEDULE_CHANGED = "report.schedule.changed"
 REPORT_RECIPIENT_POLICY_CHANGED = "report.recipient_policy.changed"
 
+# licensing/services.py writes these in every tenant's chain (subject = `licence:<licence_id>`).
+LICENCE_INSTALLED = "licence.installed"
+LICENCE_REPLACED = "licence.replaced"
+
 KINDS: dict[str, str] = {
     DECISION_RECORDED: "one runtime decision (`subject` = its `dec_` id); its Decision row links this record; a decision made offline from a signed bundle and uploaded by `cavra sync` carries `offline` {seq, hash, prev_hash, bundle, decided_at} of its spool entry",
     SESSION_OPENED: "an agent opened a working session (`subject` = its `ses_` id)",
@@ -138,4 +142,6 @@ KINDS: dict[str, str] = {
     REPORT_DELIVERY_FAILED: "a report e-mail failed N times in a row and was escalated (digest, recipients, error)",
     REPORT_SCHEDULE_CHANGED: "a report schedule was created, changed, paused, resumed or deleted",
     REPORT_RECIPIENT_POLICY_CHANGED: "a tenant admin changed the domains reports may be sent to",
+    LICENCE_INSTALLED: "a platform admin installed the first vendor licence (`payload`: licence id, SHA-256, licensee, edition, seats, dates, state, key id)",
+    LICENCE_REPLACED: "a platform admin replaced the vendor licence (`payload` as `licence.installed`, with `previous` {licence_id, sha256})",
 }

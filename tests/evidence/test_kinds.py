@@ -24,6 +24,7 @@ APPS = (
     "aispm",
     "reports",
     "cavra_portal",
+    "licensing",
 )
 AUDIT_WRITERS = {
     "record_audit",
@@ -76,6 +77,7 @@ COMPUTED = {
         "audit.admin.change",
         "audit.admin.add",
     },
+    ("licensing/services.py", "kind"): {kinds.LICENCE_INSTALLED, kinds.LICENCE_REPLACED},
     ("aispm/services/findings.py", "f'aispm.finding.{verb}'"): {
         f"aispm.finding.{event}" for event in kinds.FINDING_EVENTS
     },
