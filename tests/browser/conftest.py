@@ -58,3 +58,21 @@ def login(page, live_server, email: str, password: str = "cavra-demo") -> None:
     page.fill("input[name=password]", password)
     page.click("button[type=submit]")
     page.wait_for_url(f"{live_server.url}/")
+
+
+EVERY_ROLE_ADMIN = "every-role@acme.test"
+
+
+def seed_demo_with_every_role_admin(apps: tuple[str, ...] | None = None) -> dict:
+    """The demo (`manage.py cavra_demo`'s data; only `apps` when given) plus acme's every-role@acme.test,
+    who sees every app."""
+    from cavra_portal.management.commands.cavra_demo import DEMO_ORDER
+    from core.roles import ALL_ROLES
+    from tenants.demo import _member, _user, seed_foundation
+
+    tenants = seed_foundation()
+    for app, module in DEMO_ORDER:
+        if apps is None or app in apps:
+            module.seed(tenants=tenants)
+    _member(tenants["acme"], _user(EVERY_ROLE_ADMIN), list(ALL_ROLES))
+    return tenants

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import itertools
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -20,7 +19,6 @@ from tests.factories import AgentFactory, ApprovalRequestFactory
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 REVIEWER = "security_reviewer@acme.test"
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 _seq = itertools.count()
 
 LONG_COMMAND = (
@@ -165,8 +163,7 @@ def test_queue_and_detail_fit_a_phone(browser, live_server):
         # Tap targets: the approve and deny buttons are at least 44 px tall.
         box = page.get_by_test_id("approve").first.bounding_box()
         assert box["height"] >= 44
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SCREENSHOTS / "approvals-phone.png"), full_page=False)
+        # docs/screenshots/approvals-phone.png comes from tests/browser/test_layout.py (the demo data).
         page.goto(f"{live_server.url}/approvals/{detail.public_id}/")
         assert _document_width(page) == 390
         page.goto(f"{live_server.url}/approvals/history/")
