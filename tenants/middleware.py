@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+from django.contrib import messages
+from django.contrib.auth import logout
+
 from tenants.selectors import memberships_for_user
 
 SESSION_KEY = "cavra_tenant_id"
+
+
+def _deactivated_here(every, active, chosen) -> bool:
+    deactivated = {m.tenant_id for m in every if m.deactivated_at is not None}
+    return bool(deactivated) and (chosen in deactivated or not active)
 
 
 class TenantMiddleware:
@@ -17,9 +25,16 @@ class TenantMiddleware:
         request.memberships = []
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated:
-            memberships = memberships_for_user(user=user)
-            request.memberships = memberships
+            every = memberships_for_user(user=user, include_deactivated=True)
+            memberships = [m for m in every if m.deactivated_at is None]
             chosen = request.session.get(SESSION_KEY)
+            if _deactivated_here(every, memberships, chosen):
+                # A session in a tenant that deactivated this person (or of a person left with no
+                # active tenant) ends here, whatever else it could reach (tenants.members).
+                logout(request)
+                messages.warning(request, "Your access to this tenant was deactivated; you were signed out.")
+                return self.get_response(request)
+            request.memberships = memberships
             current = next((m for m in memberships if m.tenant_id == chosen), None)
             if current is None and memberships:
                 current = memberships[0]
