@@ -37,12 +37,15 @@ def test_security_key_enrolment_and_sign_in_with_it(page, live_server, settings)
     page.goto(f"{live_server.url}/accounts/2fa/webauthn/add/")
     if "/reauthenticate/" in page.url:  # allauth asks for the password again before adding a factor
         page.fill("input[name=password]", "cavra-demo")
-        page.click("button[type=submit]")
+        page.click("form:has(input[name=password]) button[type=submit]")  # not the header's Sign out
         page.wait_for_url(f"{live_server.url}/accounts/2fa/webauthn/add/")
     assert "/webauthn/add/" in page.url, page.url
     page.fill("input[name=name]", "Virtual key")
     page.click("#mfa_webauthn_add")
-    page.wait_for_url(lambda url: "/webauthn/add/" not in url)
+    try:
+        page.wait_for_url(lambda url: "/webauthn/add/" not in url)
+    except Exception as exc:
+        raise AssertionError(f"{page.url}: {page.inner_text('main')[:500]} {page.console_errors}") from exc
     user = User.objects.get(email=email)
     keys = Authenticator.objects.filter(user=user, type=Authenticator.Type.WEBAUTHN)
     assert keys.count() == 1
@@ -50,23 +53,26 @@ def test_security_key_enrolment_and_sign_in_with_it(page, live_server, settings)
     assert len(credentials) == 1 and credentials[0]["signCount"] >= 0
 
     # Sign out, then in again: the password alone is not enough, the key answers the MFA step.
-    page.goto(f"{live_server.url}/accounts/logout/")
-    page.click("button[type=submit]")
-    page.goto(f"{live_server.url}/accounts/login/")
+    page.click("text=Sign out")
+    page.wait_for_url(f"{live_server.url}/accounts/login/")
     page.fill("input[name=login]", email)
     page.fill("input[name=password]", "cavra-demo")
-    page.click("button[type=submit]")
+    page.click("form:has(input[name=password]) button[type=submit]")
     page.wait_for_url(f"{live_server.url}/accounts/2fa/authenticate/")
     me = page.evaluate("fetch('/api/v1/me').then(r => r.status)")
     assert me in (401, 403)  # not signed in until the second factor
     page.click("#mfa_webauthn_authenticate")
-    page.wait_for_url(f"{live_server.url}/")
+    try:
+        page.wait_for_url(f"{live_server.url}/")
+    except Exception as exc:
+        raise AssertionError(f"{page.url}: {page.inner_text('main')[:500]} {page.console_errors}") from exc
     me = page.evaluate("fetch('/api/v1/me').then(r => r.json())")
     assert me["email"] == email
     after = cdp.send("WebAuthn.getCredentials", {"authenticatorId": authenticator_id})["credentials"]
     assert after[0]["signCount"] > credentials[0]["signCount"]  # the key really signed the assertion
     keys.get().refresh_from_db()
-    assert page.console_errors == []
+    # The one load Chromium logs as failed is the deliberate /api/v1/me before the second factor.
+    assert [e for e in page.console_errors if "status of 403" not in e] == []
 
     # The admin sees the key on the members page.
     admin = page.context.browser.new_context()
