@@ -9,7 +9,8 @@ Sessions: when the person belongs to no other active tenant, every session of th
 the sessions currently working in this tenant end and those in their other tenants carry on (they can
 no longer switch here). Session rows are deleted at once (database sessions), and TenantMiddleware
 signs out at its next request any session that still points at a deactivated membership, so a session
-the scan could not see (another session engine, a login racing the deactivation) ends too.
+the scan could not see (another session engine, a login racing the deactivation) ends too. The account
+stays: a new sign-in lands in another active tenant, or on "no tenant" (where MFA enrolment still works).
 """
 
 from __future__ import annotations

@@ -10,9 +10,11 @@ from tenants.selectors import memberships_for_user
 SESSION_KEY = "cavra_tenant_id"
 
 
-def _deactivated_here(every, active, chosen) -> bool:
-    deactivated = {m.tenant_id for m in every if m.deactivated_at is not None}
-    return bool(deactivated) and (chosen in deactivated or not active)
+def _deactivated_here(every, chosen) -> bool:
+    """The session works in a tenant that has since deactivated its person. (Every session of a
+    member chooses a tenant at its first request, so this catches all of their earlier sessions; a
+    sign-in after the deactivation chooses an active tenant, or none.)"""
+    return chosen is not None and any(m.tenant_id == chosen and m.deactivated_at is not None for m in every)
 
 
 class TenantMiddleware:
@@ -28,9 +30,9 @@ class TenantMiddleware:
             every = memberships_for_user(user=user, include_deactivated=True)
             memberships = [m for m in every if m.deactivated_at is None]
             chosen = request.session.get(SESSION_KEY)
-            if _deactivated_here(every, memberships, chosen):
-                # A session in a tenant that deactivated this person (or of a person left with no
-                # active tenant) ends here, whatever else it could reach (tenants.members).
+            if _deactivated_here(every, chosen):
+                # A session in a tenant that deactivated this person ends here, whatever else it could
+                # reach (tenants.members).
                 logout(request)
                 messages.warning(request, "Your access to this tenant was deactivated; you were signed out.")
                 return self.get_response(request)

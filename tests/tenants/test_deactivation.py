@@ -263,3 +263,13 @@ def test_role_edit_explains_the_effect(acme, admin, member, client_as):
     effect = role_change_effect([Role.AUDITOR], [Role.OPERATOR])
     assert effect["roles_added"] == ["Operator"] and effect["roles_removed"] == ["Auditor"]
     assert "evidence.export" in effect["loses"] and "registry.manage_agents" in effect["gains"]
+
+
+def test_a_new_sign_in_after_deactivation_reaches_no_tenant_page(acme, admin, member, client_as):
+    alice = member(acme, Role.AUDITOR)
+    membership_deactivate(membership=_m(acme, alice), actor=admin)
+    fresh = client_as(alice)  # signs in again, no tenant chosen
+    home = fresh.get("/")
+    assert home.status_code == 200 and home.context["request"].tenant is None
+    assert fresh.get("/tenants/tokens/").status_code == 404
+    assert fresh.get("/api/v1/me").json()["roles"] == []
