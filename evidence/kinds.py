@@ -51,6 +51,8 @@ AUDIT_ACTIONS: dict[str, str] = {
     "membership.demo_seed": "the demo seeded a member",
     "membership.roles_change": "a member's roles changed",
     "membership.remove": "a member was removed",
+    "membership.deactivate": "a member was deactivated: roles suspended, personal API tokens revoked, sessions ended",
+    "membership.reactivate": "a deactivated member got the roles they held back",
     "personal_token.issue": "a personal API token was issued",
     "personal_token.revoke": "a personal API token was revoked",
     "sso.app_sync": "the tenant's SSO provider was saved",

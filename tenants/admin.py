@@ -39,7 +39,7 @@ class MembershipAdminForm(forms.ModelForm):
 @admin.register(Membership)
 class MembershipAdmin(TenantScopedAdmin):
     form = MembershipAdminForm
-    list_display = ("user", "tenant", "role_list")
+    list_display = ("user", "tenant", "role_list", "deactivated_at")
     list_select_related = ("user", "tenant")
     search_fields = ("user__email",)
     list_filter = ("tenant",)
@@ -49,7 +49,8 @@ class MembershipAdmin(TenantScopedAdmin):
         return ", ".join(obj.role_labels())
 
     def get_readonly_fields(self, request, obj=None):
-        return ("tenant", "user") if obj is not None else ()
+        # Deactivation goes through the members page or API (tenants.members), not this form.
+        return ("tenant", "user", "deactivated_at") if obj is not None else ()
 
     def save_form(self, request, form, change):
         return form.save(commit=False)

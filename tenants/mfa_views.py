@@ -9,8 +9,9 @@ from django.views import View
 
 from core.authz import CapabilityRequiredMixin
 from core.roles import Role
-from tenants.forms import MemberRolesForm, RolesField
-from tenants.mfa import members_with_mfa, mfa_reset, tenant_mfa_policy_set
+from tenants.forms import RolesField
+from tenants.member_views import member_row
+from tenants.mfa import mfa_reset, tenant_mfa_policy_set
 from tenants.selectors import tenant_member_get
 
 
@@ -46,17 +47,10 @@ class MemberMfaResetView(CapabilityRequiredMixin, View):
             if not request.htmx:
                 messages.error(request, error)
                 return redirect("tenants:members")
-            m = members_with_mfa([membership])[0]
-            context = {"m": m, "form": MemberRolesForm(initial={"roles": m.roles}), "row_error": error}
-            return render(request, "tenants/members.html#member-row", context, status=422)
+            return member_row(request, membership, status=422, row_error=error)
         messages.success(
             request, f"MFA of {membership.user.email} reset: they set it up again at next sign-in."
         )
         if request.htmx:
-            m = members_with_mfa([membership])[0]
-            return render(
-                request,
-                "tenants/members.html#member-row",
-                {"m": m, "form": MemberRolesForm(initial={"roles": m.roles})},
-            )
+            return member_row(request, membership)
         return redirect("tenants:members")

@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+from django.contrib import messages
+from django.contrib.auth import logout
+
 from tenants.selectors import memberships_for_user
 
 SESSION_KEY = "cavra_tenant_id"
+
+
+def _deactivated_here(every, chosen) -> bool:
+    """The session works in a tenant that has since deactivated its person. (Every session of a
+    member chooses a tenant at its first request, so this catches all of their earlier sessions; a
+    sign-in after the deactivation chooses an active tenant, or none.)"""
+    return chosen is not None and any(m.tenant_id == chosen and m.deactivated_at is not None for m in every)
 
 
 class TenantMiddleware:
@@ -17,9 +27,16 @@ class TenantMiddleware:
         request.memberships = []
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated:
-            memberships = memberships_for_user(user=user)
-            request.memberships = memberships
+            every = memberships_for_user(user=user, include_deactivated=True)
+            memberships = [m for m in every if m.deactivated_at is None]
             chosen = request.session.get(SESSION_KEY)
+            if _deactivated_here(every, chosen):
+                # A session in a tenant that deactivated this person ends here, whatever else it could
+                # reach (tenants.members).
+                logout(request)
+                messages.warning(request, "Your access to this tenant was deactivated; you were signed out.")
+                return self.get_response(request)
+            request.memberships = memberships
             current = next((m for m in memberships if m.tenant_id == chosen), None)
             if current is None and memberships:
                 current = memberships[0]

@@ -133,6 +133,14 @@ class Membership(TenantOwned):
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
     created_at = models.DateTimeField(default=timezone.now)
     invited_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # Deactivated (tenants.members.membership_deactivate): the member holds no role here, so no grant,
+    # page, token or notification reaches them; the roles they held wait in `suspended_roles` only to be
+    # granted again on reactivation (they are not read as roles anywhere else).
+    deactivated_at = models.DateTimeField(null=True, blank=True)
+    deactivated_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    suspended_roles = models.JSONField(default=list, blank=True, editable=False)
 
     class Meta:
         ordering = ["tenant__slug", "user__email"]
@@ -162,6 +170,14 @@ class Membership(TenantOwned):
     def role_labels(self) -> list[str]:
         labels = dict(Role.choices)
         return [labels.get(r, r) for r in self.roles]
+
+    @property
+    def is_active(self) -> bool:
+        return self.deactivated_at is None
+
+    def suspended_role_labels(self) -> list[str]:
+        labels = dict(Role.choices)
+        return [labels.get(r, r) for r in self.suspended_roles]
 
 
 class RoleMapping(TenantOwned):

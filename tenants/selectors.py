@@ -19,8 +19,13 @@ from tenants.models import (
 )
 
 
-def memberships_for_user(*, user: User) -> list[Membership]:
-    return list(Membership.objects.filter(user=user).select_related("tenant").order_by("tenant__slug"))
+def memberships_for_user(*, user: User, include_deactivated: bool = False) -> list[Membership]:
+    """The user's active memberships (with `include_deactivated`, every one: TenantMiddleware tells a
+    session in a tenant that deactivated them from one that never had a tenant)."""
+    memberships = Membership.objects.filter(user=user).select_related("tenant").order_by("tenant__slug")
+    if not include_deactivated:
+        memberships = memberships.filter(deactivated_at=None)
+    return list(memberships)
 
 
 def with_roles(memberships: QuerySet[Membership], tenant: Tenant) -> QuerySet[Membership]:

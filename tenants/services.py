@@ -115,6 +115,8 @@ def membership_set_roles(*, membership: Membership, roles, actor: User | None) -
         current = next((m for m in locked if m.pk == membership.pk), None)
         if current is None:
             raise ValidationError({"roles": "This membership no longer exists."})
+        if current.deactivated_at is not None:
+            raise ValidationError({"roles": f"{current.user.email} is deactivated: reactivate them first."})
         if (
             Role.TENANT_ADMIN in current.roles
             and Role.TENANT_ADMIN not in parsed
@@ -169,6 +171,8 @@ def membership_sync_from_idp(*, tenant: Tenant, user: User, groups: list[str]) -
         set(RoleMapping.objects.filter(tenant=tenant, idp_group__in=groups).values_list("role", flat=True))
     )
     membership = Membership.objects.filter(tenant=tenant, user=user).first()
+    if membership is not None and membership.deactivated_at is not None:
+        return None  # a deactivated member stays deactivated whatever the IdP says (tenants.members)
     if not roles:
         if membership is not None:
             membership_remove(membership=membership, actor=None)

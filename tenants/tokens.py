@@ -61,7 +61,10 @@ def personal_token_issue(
     Only the user may mint their own token: one issued by anyone else would let them act as the user."""
     if actor is None or getattr(actor, "pk", None) != user.pk:
         raise PermissionDenied("A personal API token can only be created by the person it belongs to.")
-    if not user.is_active or not Membership.objects.filter(tenant=tenant, user=user).exists():
+    if (
+        not user.is_active
+        or not Membership.objects.filter(tenant=tenant, user=user, deactivated_at=None).exists()
+    ):
         raise PermissionDenied(f"{user.email} is not a member of {tenant.name}.")
     name = str(name or "").strip()
     if not name:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from tenants import invitation_views, mfa_views, sso_views, views
+from tenants import invitation_views, member_views, mfa_views, sso_views, views
 
 app_name = "tenants"
 
@@ -9,6 +9,16 @@ urlpatterns = [
     path("members/", views.MembersView.as_view(), name="members"),
     path("members/<int:membership_id>/", views.MemberRolesView.as_view(), name="member"),
     path("members/<int:membership_id>/remove/", views.MemberRemoveView.as_view(), name="member-remove"),
+    path(
+        "members/<int:membership_id>/deactivate/",
+        member_views.MemberDeactivateView.as_view(),
+        name="member-deactivate",
+    ),
+    path(
+        "members/<int:membership_id>/reactivate/",
+        member_views.MemberReactivateView.as_view(),
+        name="member-reactivate",
+    ),
     path(
         "invitations/<str:invitation_id>/resend/",
         invitation_views.InvitationResendView.as_view(),

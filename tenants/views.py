@@ -17,7 +17,7 @@ from core.pages import panels_for
 from core.roles import Role
 from tenants.forms import MemberInviteForm, MemberRolesForm, PersonalTokenForm, apply_service_errors
 from tenants.invitations import invitation_create
-from tenants.mfa import members_with_mfa
+from tenants.members import members_with_status, role_change_effect, role_summaries
 from tenants.middleware import SESSION_KEY
 from tenants.selectors import tenant_invitations, tenant_member_get, tenant_members
 from tenants.services import membership_remove, membership_set_roles
@@ -95,11 +95,14 @@ class MembersView(CapabilityRequiredMixin, View):
     def _render(self, request, form, *, status=200, partial=None):
         template = "tenants/members.html" + (f"#{partial}" if partial else "")
         context = {
-            "members": members_with_mfa(tenant_members(tenant=request.tenant, user=request.user)),
+            "members": members_with_status(
+                tenant_members(tenant=request.tenant, user=request.user), tenant=request.tenant
+            ),
             "invite_form": form,
             "tenant": request.tenant,
             "invitations": tenant_invitations(tenant=request.tenant, user=request.user),
             "role_choices": Role.choices,
+            "role_summaries": role_summaries(),
         }
         return render(request, template, context, status=status)
 
@@ -119,6 +122,7 @@ class MemberRolesView(CapabilityRequiredMixin, View):
         membership = tenant_member_get(tenant=request.tenant, user=request.user, membership_id=membership_id)
         form = MemberRolesForm(request.POST)
         if form.is_valid():
+            before = membership.roles
             try:
                 membership_set_roles(
                     membership=membership, roles=form.cleaned_data["roles"], actor=request.user
@@ -126,19 +130,42 @@ class MemberRolesView(CapabilityRequiredMixin, View):
             except ValidationError as exc:
                 apply_service_errors(form, exc)
             else:
+                messages.success(
+                    request, _effect_message(membership.user.email, before, form.cleaned_data["roles"])
+                )
                 if not request.htmx:
-                    messages.success(request, f"Roles of {membership.user.email} saved.")
                     return redirect("tenants:members")
                 membership.refresh_from_db()
                 return self._row(request, membership, MemberRolesForm(initial={"roles": membership.roles}))
         return self._row(request, membership, form, editing=True, status=422)
 
     def _row(self, request, membership, form, *, editing=False, status=200):
-        membership = members_with_mfa([membership])[0]
-        context = {"m": membership, "form": form, "editing": editing, "role_choices": Role.choices}
+        membership = members_with_status([membership], tenant=request.tenant)[0]
+        context = {
+            "m": membership,
+            "form": form,
+            "editing": editing,
+            "role_choices": Role.choices,
+            "role_summaries": role_summaries(),
+        }
         if request.htmx:
             return render(request, "tenants/members.html#member-row", context, status=status)
         return render(request, "tenants/member_edit.html", context, status=status)
+
+
+def _effect_message(email: str, before, after) -> str:
+    """What the change did, in capabilities: "Roles of x saved: gains approvals.review_queue; loses …"."""
+    effect = role_change_effect(before, [r for r in Role.values if r in set(after)])
+    parts = []
+    if effect["gains"]:
+        parts.append("gains " + ", ".join(effect["gains"]))
+    if effect["loses"]:
+        parts.append("loses " + ", ".join(effect["loses"]))
+    return (
+        f"Roles of {email} saved"
+        + (": " + "; ".join(parts) if parts else " (no change in what they may do)")
+        + "."
+    )
 
 
 class MemberRemoveView(CapabilityRequiredMixin, View):
@@ -155,7 +182,7 @@ class MemberRemoveView(CapabilityRequiredMixin, View):
         except ValidationError as exc:
             error = "; ".join(exc.messages)
             if request.htmx:
-                membership = members_with_mfa([membership])[0]
+                membership = members_with_status([membership], tenant=request.tenant)[0]
                 form = MemberRolesForm(initial={"roles": membership.roles})
                 context = {"m": membership, "form": form, "editing": False, "row_error": error}
                 return render(request, "tenants/members.html#member-row", context, status=422)

@@ -7,7 +7,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.authz import HasCapability, roles_of
-from tenants.api.serializers import MemberSerializer, MeSerializer
+from tenants.api.members import MemberDetailSerializer, member_data
+from tenants.api.serializers import MeSerializer
+from tenants.members import members_with_status
 from tenants.models import Membership
 from tenants.selectors import tenant_members
 
@@ -31,12 +33,18 @@ class MeView(APIView):
 class MemberListView(generics.ListAPIView):
     permission_classes = [IsAuthenticated, HasCapability]
     required_capability = "tenants.manage_members"
-    serializer_class = MemberSerializer
+    serializer_class = MemberDetailSerializer
     queryset = Membership.objects.none()  # the model, for the schema; get_queryset scopes the rows
 
     def get_queryset(self):
         return tenant_members(tenant=self.request.tenant, user=self.request.user)
 
-    @extend_schema(summary="Members of the current tenant (tenant admins)")
+    @extend_schema(
+        summary="Members of the current tenant with state, last sign-in, SSO link and MFA enrolment"
+    )
     def get(self, request, *args, **kwargs):
-        return super().get(request, *args, **kwargs)
+        page = self.paginate_queryset(self.get_queryset())
+        rows = members_with_status(page, tenant=request.tenant)
+        return self.get_paginated_response(
+            MemberDetailSerializer([member_data(m) for m in rows], many=True).data
+        )

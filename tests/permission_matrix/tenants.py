@@ -24,6 +24,19 @@ def _membership_with_mfa(ctx) -> dict:
     return {"membership_id": Membership.objects.get(tenant=ctx.tenant, user=user).pk}
 
 
+def _deactivated_membership(ctx) -> dict:
+    from tenants.members import membership_deactivate
+
+    user = ctx.member(Role.AUDITOR)
+    membership = Membership.objects.select_related("tenant", "user").get(tenant=ctx.tenant, user=user)
+    membership_deactivate(membership=membership, actor=ctx.member(Role.TENANT_ADMIN))
+    return {"membership_id": membership.pk}
+
+
+def _api_member(make):
+    return lambda ctx: {"member_id": f"mem_{make(ctx)['membership_id']}"}
+
+
 def _invitation(ctx) -> dict:
     invitation = Invitation.objects.create(
         tenant=ctx.tenant,
@@ -108,6 +121,18 @@ ENTRIES = [
         ok=(302,),
     ),
     Entry("tenants:member-remove", roles=(Role.TENANT_ADMIN,), kwargs=_membership),
+    Entry("tenants:member-deactivate", roles=(Role.TENANT_ADMIN,), kwargs=_membership),
+    Entry(
+        "tenants:member-deactivate", roles=(Role.TENANT_ADMIN,), method="POST", kwargs=_membership, ok=(302,)
+    ),
+    Entry("tenants:member-reactivate", roles=(Role.TENANT_ADMIN,), kwargs=_deactivated_membership),
+    Entry(
+        "tenants:member-reactivate",
+        roles=(Role.TENANT_ADMIN,),
+        method="POST",
+        kwargs=_deactivated_membership,
+        ok=(302,),
+    ),
     Entry("tenants:member-remove", roles=(Role.TENANT_ADMIN,), method="POST", kwargs=_membership, ok=(302,)),
     Entry(
         "tenants:invitation-resend", roles=(Role.TENANT_ADMIN,), method="POST", kwargs=_invitation, ok=(302,)
@@ -166,6 +191,59 @@ ENTRIES = [
     ),
     Entry("tenants-api:me", api=True),
     Entry("tenants-api:members", roles=(Role.TENANT_ADMIN,), api=True),
+    Entry(
+        "tenants-api:member-deactivate",
+        roles=(Role.TENANT_ADMIN,),
+        api=True,
+        method="POST",
+        kwargs=_api_member(_membership),
+    ),
+    Entry(
+        "tenants-api:member-reactivate",
+        roles=(Role.TENANT_ADMIN,),
+        api=True,
+        method="POST",
+        kwargs=_api_member(_deactivated_membership),
+    ),
+    Entry(
+        "tenants-api:member-mfa-reset",
+        roles=(Role.TENANT_ADMIN,),
+        api=True,
+        method="POST",
+        kwargs=_api_member(_membership_with_mfa),
+    ),
+    Entry("tenants-api:mfa-policy", roles=(Role.TENANT_ADMIN,), api=True),
+    Entry(
+        "tenants-api:mfa-policy",
+        roles=(Role.TENANT_ADMIN,),
+        api=True,
+        method="PUT",
+        data={"mfa_required_roles": []},
+        note="an empty policy: a policy naming a role would send the matrix's other members to enrolment",
+    ),
+    Entry("tenants-api:invitations", roles=(Role.TENANT_ADMIN,), api=True),
+    Entry(
+        "tenants-api:invitations",
+        roles=(Role.TENANT_ADMIN,),
+        api=True,
+        method="POST",
+        data=lambda ctx: {"email": f"api-{ctx.seq()}@example.test", "roles": ["auditor"]},
+        ok=(201,),
+    ),
+    Entry(
+        "tenants-api:invitation-resend",
+        roles=(Role.TENANT_ADMIN,),
+        api=True,
+        method="POST",
+        kwargs=_invitation,
+    ),
+    Entry(
+        "tenants-api:invitation-revoke",
+        roles=(Role.TENANT_ADMIN,),
+        api=True,
+        method="POST",
+        kwargs=_invitation,
+    ),
     Entry("tenants-api:sso-provider", roles=(Role.TENANT_ADMIN,), api=True, setup=_sso_provider),
     Entry(
         "tenants-api:sso-provider",
