@@ -4,21 +4,6 @@ from __future__ import annotations
 
 from django import forms
 
-from aispm.models import SEVERITY_CHOICES, SURFACE_CHOICES, Finding
-
-BLANK = [("", "Any")]
-
-
-class FindingFilterForm(forms.Form):
-    status = forms.ChoiceField(
-        required=False, choices=[("", "Any"), ("unresolved", "Open or acknowledged"), *Finding.Status.choices]
-    )
-    severity = forms.ChoiceField(required=False, choices=BLANK + SEVERITY_CHOICES)
-    surface = forms.ChoiceField(required=False, choices=BLANK + SURFACE_CHOICES)
-    check = forms.CharField(required=False, max_length=80)
-    agent = forms.CharField(required=False, max_length=64)
-    repository = forms.CharField(required=False, max_length=300)
-
 
 class FindingTransitionForm(forms.Form):
     action = forms.ChoiceField(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aispm import charts, selectors
+from aispm.models import Finding
 from aispm.selectors import VIEW, VIEW_DETAIL
 from core.pages import HomePanel
 
@@ -21,7 +22,7 @@ def _executive_context(*, user, tenant) -> dict:
 
 
 def _officer_context(*, user, tenant) -> dict:
-    to_act = selectors.findings_list(tenant=tenant, filters={"status": "open"})
+    to_act = selectors.findings_list(tenant=tenant).filter(status=Finding.Status.OPEN)
     gaps = [fw for fw in selectors.coverage_summary(tenant=tenant) if fw["partial"] or fw["not_covered"]]
     return {"findings": list(to_act[:6]), "open_count": to_act.count(), "gaps": gaps[:6]}
 

@@ -10,7 +10,7 @@ urlpatterns = [
     path("score/", views.ScoreView.as_view(), name="score"),
     path("findings/", views.FindingsView.as_view(), name="findings"),
     path("findings/refresh/", views.FindingsRefreshView.as_view(), name="findings-refresh"),
-    path("findings.csv", views.FindingsCsvView.as_view(), name="findings-csv"),
+    path("findings.csv", views.FindingsView.as_view(export=True), name="findings-csv"),
     path("findings/<str:public_id>/", views.FindingDetailView.as_view(), name="finding"),
     path(
         "findings/<str:public_id>/transition/",

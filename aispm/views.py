@@ -7,7 +7,7 @@ import json
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
+from django.db.models import Case, IntegerField, When
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.decorators import method_decorator
@@ -16,7 +16,8 @@ from kombu.exceptions import OperationalError as KombuOperationalError
 
 from aispm import charts, selectors
 from aispm.checks import CHECKS
-from aispm.forms import CheckSettingForm, DaysForm, FindingFilterForm, FindingTransitionForm
+from aispm.filtersets import FindingFilterSet
+from aispm.forms import CheckSettingForm, DaysForm, FindingTransitionForm
 from aispm.models import CheckSetting
 from aispm.selectors import MANAGE_CHECKS, MANAGE_FINDINGS, VIEW, VIEW_DETAIL
 from aispm.services.findings import (
@@ -25,13 +26,14 @@ from aispm.services.findings import (
     finding_risk_accept,
 )
 from aispm.services.readiness import readiness, readiness_packet_signed
+from aispm.tables import FindingTable
 from aispm.tasks import refresh_findings
 from cavra_engine.surfaces import SURFACE_LABELS
 from core.authz import CapabilityRequiredMixin, can
 from core.db_routing import replica_reads
+from core.table_views import TableListView
 from tenants.forms import apply_service_errors
 
-PAGE_SIZE = 50
 OUTCOMES = ("allow", "audit_only", "require_approval", "block")
 
 
@@ -129,56 +131,23 @@ class ScoreView(CapabilityRequiredMixin, View):
                                                     "days": days, "scope": scope})  # fmt: skip
 
 
-class FindingsView(CapabilityRequiredMixin, View):
-    required_capability = VIEW
-
-    def get(self, request):
-        form = FindingFilterForm(request.GET or None)
-        filters = form.cleaned_data if form.is_bound and form.is_valid() else {}
-        if form.is_bound and not form.is_valid():
-            qs = selectors.findings_list(tenant=request.tenant).none()
-        else:
-            qs = selectors.findings_list(tenant=request.tenant, filters=filters)
-        page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
-        query = request.GET.copy()
-        query.pop("page", None)
-        context = {
-            "form": form,
-            "page": page,
-            "query": query.urlencode(),
-            "can_write": can(request.user, request.tenant, MANAGE_FINDINGS),
-        }
-        template = "aispm/findings.html#results" if request.htmx else "aispm/findings.html"
-        return render(request, template, context, status=200 if not form.errors else 400)
-
-
-class FindingsCsvView(CapabilityRequiredMixin, View):
-    """The findings list (same filters) as CSV, for the audit file."""
+class FindingsView(TableListView):
+    """Findings filtered (the API's FilterSet) and sorted; the same rows as CSV with `export=True`."""
 
     required_capability = VIEW
+    filterset_class, table_class = FindingFilterSet, FindingTable
+    template, filter_form = "aispm/findings.html", "finding-filters"
+    export_url_name, export_filename = "aispm:findings-csv", "findings"
 
-    def get(self, request):
-        form = FindingFilterForm(request.GET or None)
-        if form.is_bound and not form.is_valid():
-            return _bad_request(request, ValidationError(form.errors.get_json_data()))
-        qs = selectors.findings_list(
-            tenant=request.tenant, filters=form.cleaned_data if form.is_bound else {}
-        )
-        response = HttpResponse(content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = 'attachment; filename="findings.csv"'
-        writer = csv.writer(response)
-        columns = ["id", "check", "title", "severity", "surface", "status", "detail", "agent", "repository",
-                   "first_seen_at", "status_changed_at", "risk_accepted_by", "risk_accepted_until",
-                   "risk_accepted_reason"]  # fmt: skip
-        writer.writerow(columns)
-        for f in qs:
-            writer.writerow([
-                f.public_id, f.check_id, f.title, f.severity, f.surface, f.status, f.detail, f.agent_ref,
-                f.repository, f.first_seen_at.isoformat(), f.status_changed_at.isoformat(),
-                f.risk_accepted_by.email if f.risk_accepted_by_id else "",
-                f.risk_accepted_until.isoformat() if f.risk_accepted_until else "", f.risk_accepted_reason,
-            ])  # fmt: skip
-        return response
+    def get_queryset(self, request):
+        return selectors.findings_list(tenant=request.tenant)
+
+    def rows(self, queryset):
+        ranks = [When(severity=name, then=rank) for name, rank in selectors.SEVERITY_RANK.items()]
+        return queryset.annotate(severity_rank=Case(*ranks, default=0, output_field=IntegerField()))
+
+    def extra_context(self, request, table) -> dict:
+        return {"can_write": can(request.user, request.tenant, MANAGE_FINDINGS)}
 
 
 class FindingsRefreshView(CapabilityRequiredMixin, View):

@@ -12,14 +12,17 @@ from core.filtersets import MomentFilter, SinceUntilForm
 
 class ApprovalHistoryFilterSet(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(
-        choices=ApprovalRequest.Status.choices, method="by_status", help_text="The state as it reads now"
+        choices=ApprovalRequest.Status.choices,
+        method="by_status",
+        label="State",
+        help_text="The state as it reads now",
     )
     reviewer = django_filters.CharFilter(
-        field_name="reviews__reviewer__email", lookup_expr="iexact", distinct=True
+        field_name="reviews__reviewer__email", lookup_expr="iexact", distinct=True, label="Reviewer e-mail"
     )
     repository = django_filters.CharFilter(lookup_expr="icontains")
     agent = django_filters.CharFilter(method="by_agent", help_text="An agent's public id or name")
-    since = MomentFilter(field_name="requested_at", lookup_expr="gte")
+    since = MomentFilter(field_name="requested_at", lookup_expr="gte", label="From")
     until = MomentFilter(field_name="requested_at", lookup_expr="lte", end=True)
 
     class Meta:

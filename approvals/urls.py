@@ -7,6 +7,7 @@ app_name = "approvals"
 urlpatterns = [
     path("", views.QueueView.as_view(), name="queue"),
     path("history/", views.HistoryView.as_view(), name="history"),
+    path("history/export.csv", views.HistoryView.as_view(export=True), name="history-export"),
     path("break-glass-reviews/", views.BreakGlassReviewsView.as_view(), name="break-glass-reviews"),
     path(
         "break-glass-reviews/<int:review_id>/close/",

@@ -30,8 +30,9 @@ from approvals.services import (
     break_glass_review_close,
     may_break_glass,
 )
+from approvals.tables import ApprovalHistoryTable
 from core.authz import CapabilityRequiredMixin, get_for_tenant_or_404
-from core.filtersets import filtered
+from core.table_views import TableListView
 from core.timezones import request_timezone
 
 QUEUE_POLL_SECONDS = 1
@@ -70,25 +71,18 @@ class QueueView(CapabilityRequiredMixin, View):
         return _render(request, "approvals/queue.html", context)
 
 
-class HistoryView(CapabilityRequiredMixin, View):
-    required_capability = "approvals.view"
-    page_size = 100
+class HistoryView(TableListView):
+    """Every request the reader may see, filtered and sorted; CSV of the same rows with `export=True`."""
 
-    def get(self, request):
-        filterset = ApprovalHistoryFilterSet(
-            request.GET, queryset=approval_history(tenant=request.tenant, user=request.user)
+    required_capability = "approvals.view"
+    filterset_class, table_class = ApprovalHistoryFilterSet, ApprovalHistoryTable
+    template, filter_form = "approvals/history.html", "history-filters"
+    export_url_name, export_filename = "approvals:history-export", "approvals"
+
+    def get_queryset(self, request):
+        return approval_history(tenant=request.tenant, user=request.user).select_related(
+            "agent", "decided_by"
         )
-        qs, errors = filtered(filterset)
-        rows = list(qs[: self.page_size])
-        context = {
-            "rows": rows,
-            "filters": filterset.data,
-            "errors": {name: " ".join(msgs) for name, msgs in errors.items()},
-            "filter_errors": errors,
-            "statuses": ApprovalRequest.Status.choices,
-            "truncated": len(rows) == self.page_size,
-        }
-        return _render(request, "approvals/history.html", context, status=400 if errors else 200)
 
 
 class DetailView(CapabilityRequiredMixin, View):

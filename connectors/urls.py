@@ -6,6 +6,7 @@ app_name = "connectors"
 
 urlpatterns = [
     path("", views.ConnectorListView.as_view(), name="list"),
+    path("export.csv", views.ConnectorListView.as_view(export=True), name="export"),
     path("new/", views.ConnectorCreateView.as_view(), name="create"),
     path("<str:public_id>/", views.ConnectorDetailView.as_view(), name="detail"),
     path("<str:public_id>/edit/", views.ConnectorEditView.as_view(), name="edit"),

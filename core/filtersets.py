@@ -10,6 +10,8 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
+# A time-window field in a filter form (the page's FilterSets; the API reads the same parameter as text).
+MOMENT_INPUT = forms.DateTimeInput(attrs={"type": "datetime-local"})
 MOMENT_HELP = "Use a date (2026-01-31) or a date and time (2026-01-31T12:00Z)."
 
 
@@ -21,14 +23,6 @@ def filtered(filterset: django_filters.FilterSet) -> tuple[QuerySet, dict[str, l
     if filterset.is_valid():
         return filterset.qs, {}
     return filterset.queryset.none(), {name: list(errors) for name, errors in filterset.errors.items()}
-
-
-def query_without(request, *names: str) -> str:
-    """The request's query string less `names` (the page cursor): links to other pages keep the filters."""
-    query = request.GET.copy()
-    for name in names:
-        query.pop(name, None)
-    return query.urlencode()
 
 
 class MomentField(forms.Field):

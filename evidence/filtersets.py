@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import django_filters
-from django import forms
 
-from core.filtersets import MomentFilter, SinceUntilForm
+from core.filtersets import MOMENT_INPUT, MomentFilter, SinceUntilForm
 from evidence.models import Decision, EvidenceRecord
-
-_MOMENT_INPUT = forms.DateTimeInput(attrs={"type": "datetime-local"})
 
 
 class EvidenceRecordFilterSet(django_filters.FilterSet):
@@ -17,16 +14,13 @@ class EvidenceRecordFilterSet(django_filters.FilterSet):
     session = django_filters.CharFilter(field_name="session_ref")
     repository = django_filters.CharFilter()
     decision = django_filters.ChoiceFilter(choices=Decision.Verdict.choices, empty_label="Any")
-    since = MomentFilter(field_name="created_at", lookup_expr="gte", widget=_MOMENT_INPUT)
-    until = MomentFilter(field_name="created_at", lookup_expr="lte", end=True, widget=_MOMENT_INPUT)
-    before = django_filters.NumberFilter(
-        field_name="seq", lookup_expr="lt", min_value=1, widget=forms.HiddenInput
-    )
+    since = MomentFilter(field_name="created_at", lookup_expr="gte", widget=MOMENT_INPUT)
+    until = MomentFilter(field_name="created_at", lookup_expr="lte", end=True, widget=MOMENT_INPUT)
 
     class Meta:
         model = EvidenceRecord
         form = SinceUntilForm
-        fields = ["kind", "agent", "session", "repository", "decision", "since", "until", "before"]
+        fields = ["kind", "agent", "session", "repository", "decision", "since", "until"]
 
     def by_kind(self, queryset, name, value):
         return queryset.filter(kind__startswith=value) if value.endswith(".") else queryset.filter(kind=value)

@@ -6,6 +6,7 @@ app_name = "evidence"
 
 urlpatterns = [
     path("", views.ExplorerView.as_view(), name="explorer"),
+    path("export.csv", views.ExplorerView.as_view(export=True), name="export"),
     path("records/<str:public_id>/", views.RecordDetailView.as_view(), name="record"),
     path("verification/", views.VerificationView.as_view(), name="verification"),
     path("bundle/", views.BundleDownloadView.as_view(), name="bundle"),

@@ -8,43 +8,39 @@ from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views import View
+from django_tables2.paginators import LazyPaginator
 
 from core.authz import CapabilityRequiredMixin, can
-from core.filtersets import filtered, query_without
+from core.table_views import TableListView
 from evidence import selectors, services
 from evidence.filtersets import EvidenceRecordFilterSet
 from evidence.forms import BundleForm, RetentionForm, VerifyRangeForm
 from evidence.models import DEFAULT_RETENTION_DAYS
 from evidence.services import doctor
+from evidence.tables import EvidenceRecordTable
 
-PAGE_SIZE = 50
 
+class ExplorerView(TableListView):
+    """Records with filters and a sortable table (pages counted lazily: a chain can be long); CSV of the
+    filtered rows with `export=True`."""
 
-class ExplorerView(CapabilityRequiredMixin, View):
     required_capability = "evidence.view"
+    filterset_class, table_class = EvidenceRecordFilterSet, EvidenceRecordTable
+    template, filter_form = "evidence/explorer.html", "evidence-filters"
+    export_url_name, export_filename = "evidence:export", "evidence"
+    paginator_class = LazyPaginator
 
-    def get(self, request):
-        filterset = EvidenceRecordFilterSet(
-            request.GET, queryset=selectors.evidence_records(tenant=request.tenant, user=request.user)
-        )
-        qs, filter_errors = filtered(filterset)
-        records = list(qs[: PAGE_SIZE + 1])
-        more = len(records) > PAGE_SIZE
-        records = records[:PAGE_SIZE]
-        context = {
-            "form": filterset.form,
-            "filter_errors": filter_errors,
-            "records": records,
-            "next_before": records[-1].seq if more else None,
-            "query": query_without(request, "before"),
+    def get_queryset(self, request):
+        return selectors.evidence_records(tenant=request.tenant, user=request.user)
+
+    def extra_context(self, request, table) -> dict:
+        return {
             "head": selectors.chain_head(request.tenant),
             "latest": selectors.verification_latest(tenant=request.tenant, user=request.user),
             "bundle_form": BundleForm(
                 initial={k: request.GET.get(k, "") for k in ("session", "agent", "repository")}
             ),
         }
-        template = "evidence/explorer.html#results" if request.htmx else "evidence/explorer.html"
-        return render(request, template, context, status=400 if filter_errors else 200)
 
 
 class RecordDetailView(CapabilityRequiredMixin, View):

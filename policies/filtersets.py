@@ -8,15 +8,12 @@ difference, so the page's FilterSet is the API's with its own `since`/`until`.
 from __future__ import annotations
 
 import django_filters
-from django import forms
 
 from approvals.models import Severity
 from cavra_engine.policy.vocabulary import ACTIONS
 from core.api.filtersets import SinceUntilFilterSet, TextFilter
-from core.filtersets import MomentFilter, SinceUntilForm
+from core.filtersets import MOMENT_INPUT, MomentFilter, SinceUntilForm
 from evidence.models import AgentSession, Decision
-
-_MOMENT_INPUT = forms.DateTimeInput(attrs={"type": "datetime-local"})
 
 
 class DecisionFilterSet(SinceUntilFilterSet):
@@ -42,8 +39,8 @@ class DecisionPageFilterSet(DecisionFilterSet):
     action = None
     session = None
     rule_id = TextFilter(label="Rule", max_length=200)  # a label would become the API parameter's description
-    since = MomentFilter(field_name="created_at", lookup_expr="gte", widget=_MOMENT_INPUT)
-    until = MomentFilter(field_name="created_at", lookup_expr="lte", end=True, widget=_MOMENT_INPUT)
+    since = MomentFilter(field_name="created_at", lookup_expr="gte", widget=MOMENT_INPUT)
+    until = MomentFilter(field_name="created_at", lookup_expr="lte", end=True, widget=MOMENT_INPUT)
 
     class Meta(DecisionFilterSet.Meta):
         form = SinceUntilForm

@@ -51,5 +51,6 @@ urlpatterns = [
     path("activity/export.csv", views.ActivityView.as_view(export=True), name="activity-export"),
     path("activity/decisions/<str:public_id>/", views.DecisionDetailPage.as_view(), name="decision"),
     path("activity/sessions/", views.SessionsView.as_view(), name="sessions"),
+    path("activity/sessions/export.csv", views.SessionsView.as_view(export=True), name="sessions-export"),
     path("activity/sessions/<str:public_id>/", views.SessionDetailPage.as_view(), name="session"),
 ]

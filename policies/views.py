@@ -4,18 +4,13 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
-from django.urls import reverse
-from django.utils import timezone
 from django.views import View
 
 from cavra_engine.policy import list_bundled_packs
 from core.authz import CapabilityRequiredMixin, can
-from core.filtersets import filtered, query_without
-from core.tables import configured, csv_response
-from core.timezones import request_timezone
+from core.table_views import TableListView
 from evidence.models import Decision
 from policies.filtersets import DecisionPageFilterSet, SessionFilterSet
 from policies.forms import BundledInstallForm, PackUploadForm, RolloutForm
@@ -34,10 +29,8 @@ from policies.selectors import (
 from policies.services import policy_pack_install_bundled
 from policies.services.drafts import draft_validate, policy_draft_create
 from policies.services.rollout_plans import rollout_change_plan_create, rollout_change_request
-from policies.tables import DecisionTable
+from policies.tables import DecisionTable, SessionTable
 from tenants.forms import apply_service_errors
-
-PAGE_SIZE = 50
 
 
 def _located(errors: list[dict]) -> list[str]:
@@ -180,38 +173,22 @@ class VersionDetailView(CapabilityRequiredMixin, View):
         return render(request, "policies/version.html", {"version": version, "changes": changes})
 
 
-class ActivityView(CapabilityRequiredMixin, View):
-    """Decisions with filters and a sortable table; an htmx request gets only the results region.
-    `as_view(export=True)` is the same filtered, sorted list as CSV, under the same capability."""
+class ActivityView(TableListView):
+    """Decisions with filters and a sortable table; `as_view(export=True)` is the same list as CSV."""
 
     required_capability = "policies.view_activity"
-    export = False
+    filterset_class, table_class = DecisionPageFilterSet, DecisionTable
+    template, filter_form = "policies/activity.html", "activity-filters"
+    export_url_name, export_filename = "policies:activity-export", "decisions"
 
-    def get(self, request):
-        filterset = DecisionPageFilterSet(
-            request.GET, queryset=decision_list(tenant=request.tenant, user=request.user)
-        )
-        qs, filter_errors = filtered(filterset)
-        qs = qs.order_by("-created_at", "-id")
-        table = DecisionTable(
-            qs,
-            region="results",
-            export_url=reverse("policies:activity-export"),
-            filter_form="activity-filters",
-        )
-        configured(table, request, per_page=None if self.export else PAGE_SIZE)
-        with timezone.override(request_timezone(request)):
-            if self.export and not filter_errors:
-                return csv_response(table, filename=f"{request.tenant.slug}-decisions.csv")
-            context = {
-                "form": filterset.form,
-                "filter_errors": filter_errors,
-                "table": table,
-                "total": len(table.rows),
-                "counts": _counts(qs),
-            }
-            template = "policies/activity.html#results" if request.htmx else "policies/activity.html"
-            return render(request, template, context, status=400 if filter_errors else 200)
+    def get_queryset(self, request):
+        return decision_list(tenant=request.tenant, user=request.user)
+
+    def rows(self, queryset):
+        return queryset.order_by("-created_at", "-id")
+
+    def extra_context(self, request, table) -> dict:
+        return {"total": len(table.rows), "counts": _counts(table.data.data)}
 
 
 def _counts(qs) -> dict:
@@ -230,17 +207,16 @@ class DecisionDetailPage(CapabilityRequiredMixin, View):
         return render(request, "policies/decision.html", {"d": decision})
 
 
-class SessionsView(CapabilityRequiredMixin, View):
-    required_capability = "policies.view_activity"
+class SessionsView(TableListView):
+    """Agent sessions with filters (the API's FilterSet) and a sortable table; CSV with `export=True`."""
 
-    def get(self, request):
-        filterset = SessionFilterSet(
-            request.GET, queryset=session_list(tenant=request.tenant, user=request.user)
-        )
-        qs, filter_errors = filtered(filterset)
-        page = Paginator(qs.order_by("-started_at", "-id"), PAGE_SIZE).get_page(request.GET.get("page"))
-        context = {"page": page, "filter_errors": filter_errors, "query": query_without(request, "page")}
-        return render(request, "policies/sessions.html", context, status=400 if filter_errors else 200)
+    required_capability = "policies.view_activity"
+    filterset_class, table_class = SessionFilterSet, SessionTable
+    template, filter_form = "policies/sessions.html", "session-filters"
+    export_url_name, export_filename = "policies:sessions-export", "sessions"
+
+    def get_queryset(self, request):
+        return session_list(tenant=request.tenant, user=request.user).order_by("-started_at", "-id")
 
 
 class SessionDetailPage(CapabilityRequiredMixin, View):

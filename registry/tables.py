@@ -6,7 +6,7 @@ import django_tables2 as tables
 from django.urls import reverse
 from django.utils.html import format_html
 
-from core.tables import MomentColumn, PortalTable
+from core.tables import MomentColumn, PortalTable, list_meta
 from registry.models import Agent, McpServer
 
 
@@ -26,12 +26,7 @@ class AgentTable(PortalTable):
     active_credentials = tables.Column(verbose_name="Active tokens")
     last_seen_at = MomentColumn(verbose_name="Last seen")
 
-    class Meta(PortalTable.Meta):
-        model = Agent
-        fields = ()
-        row_attrs = {"data-agent": lambda record: record.name}
-        attrs = {**PortalTable.Meta.attrs, "data-testid": "agents-table"}
-        empty_text = "No agents match."
+    Meta = list_meta(Agent, testid="agents-table", row="agent", empty="No agents match.", key="name")
 
     def render_name(self, record):
         return format_html(
@@ -69,12 +64,9 @@ class McpServerTable(PortalTable):
     tool_count = tables.Column(verbose_name="Tools")
     attention_count = tables.Column(verbose_name="Tools to review", visible=False)
 
-    class Meta(PortalTable.Meta):
-        model = McpServer
-        fields = ()
-        row_attrs = {"data-server": lambda record: record.server_id}
-        attrs = {**PortalTable.Meta.attrs, "data-testid": "servers-table"}
-        empty_text = "No MCP servers match."
+    Meta = list_meta(
+        McpServer, testid="servers-table", row="server", empty="No MCP servers match.", key="server_id"
+    )
 
     def render_server_id(self, record):
         return format_html(

@@ -6,14 +6,10 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Q
 from django.shortcuts import redirect, render
-from django.urls import reverse
-from django.utils import timezone
 from django.views import View
 
 from core.authz import CapabilityRequiredMixin
-from core.filtersets import filtered
-from core.tables import configured, csv_response
-from core.timezones import request_timezone
+from core.table_views import TableListView
 from registry import selectors, services
 from registry.filtersets import AgentFilterSet, McpServerFilterSet
 from registry.forms import AgentForm, AgentStatusForm, CredentialIssueForm, McpServerForm
@@ -39,21 +35,12 @@ def _no_store(response):
     return response
 
 
-class RegistryListView(RegistryPageMixin, View):
-    """A registry list with its filters, its table and the register form, declared by the subclass: an htmx
-    GET (a filter or a sort) gets only the table region; a bad filter is a 400, an invalid form a 422 with
-    the list around it. `as_view(export=True)` is the same list as CSV: the same selector, filters, sort
-    and capability as the page, so an export never holds a row the page would not show."""
+class RegistryListView(RegistryPageMixin, TableListView):
+    """A registry list (core.table_views) with the register form, declared by the subclass: an invalid
+    form is a 422 with the list around it. `as_view(export=True)` is the same list as CSV."""
 
-    filterset_class: type
     list_selector = None  # selectors.<x>_list(tenant=, user=)
-    table_class: type
-    template: str
-    table_partial: str  # also the id of the table region
-    filter_form: str  # the id of the filter form, which submits the current sort with the filters
-    export_url_name: str
-    export_filename: str  # after the tenant's slug: "<slug>-<export_filename>.csv"
-    export = False
+    per_page = None  # every agent and server on one page
 
     def form(self, data=None):
         raise NotImplementedError
@@ -62,20 +49,19 @@ class RegistryListView(RegistryPageMixin, View):
         """Call the service; return the redirect to the new row."""
         raise NotImplementedError
 
-    def rows(self, queryset):
-        return queryset
-
     def choices(self) -> dict:
         return {}
 
-    def get(self, request):
-        if not self.export:
-            return self._render(request, self.form())
-        table, filter_errors = self._table(request)
-        if filter_errors:
-            return self._render(request, self.form(), table=table, filter_errors=filter_errors)
-        with timezone.override(request_timezone(request)):
-            return csv_response(table, filename=f"{request.tenant.slug}-{self.export_filename}.csv")
+    def get_queryset(self, request):
+        return self.list_selector(tenant=request.tenant, user=request.user)
+
+    def extra_context(self, request, table) -> dict:
+        return {
+            "filters": request.GET,
+            "form": self.form(),
+            "can_write": can_write_registry(request.user, request.tenant),
+            **self.choices(),
+        }
 
     def post(self, request):
         if self.export:
@@ -86,36 +72,8 @@ class RegistryListView(RegistryPageMixin, View):
                 return self.create(request, form.cleaned_data)
             except ValidationError as exc:
                 apply_service_errors(form, exc)
-        return self._render(request, form, status=422)
-
-    def _table(self, request):
-        filterset = self.filterset_class(
-            request.GET, queryset=self.list_selector(tenant=request.tenant, user=request.user)
-        )
-        rows, filter_errors = filtered(filterset)
-        table = self.table_class(
-            self.rows(rows),
-            region=self.table_partial,
-            export_url=reverse(self.export_url_name),
-            filter_form=self.filter_form,
-        )
-        return configured(table, request), filter_errors
-
-    def _render(self, request, form, *, status=200, table=None, filter_errors=None):
-        if table is None:
-            table, filter_errors = self._table(request)
-        context = {
-            "table": table,
-            "filters": request.GET,
-            "filter_errors": filter_errors,
-            "form": form,
-            "can_write": can_write_registry(request.user, request.tenant),
-            **self.choices(),
-        }
-        htmx_get = request.htmx and request.method == "GET"
-        template = f"{self.template}#{self.table_partial}" if htmx_get else self.template
-        with timezone.override(request_timezone(request)):
-            return render(request, template, context, status=400 if filter_errors else status)
+        table, filterset, filter_errors = self.table(request)
+        return self.respond(request, table, filterset.form, filter_errors, status=422, form=form)
 
 
 # ---------------------------------------------------------------- agents
@@ -125,7 +83,7 @@ class AgentsView(RegistryListView):
     filterset_class = AgentFilterSet
     list_selector = staticmethod(selectors.agent_list)
     table_class, export_url_name = AgentTable, "registry:agents-export"
-    template, table_partial, filter_form = "registry/agents.html", "agents-table", "agents-filters"
+    template, region, filter_form = "registry/agents.html", "agents-table", "agents-filters"
     export_filename = "agents"
 
     def form(self, data=None):
@@ -283,7 +241,7 @@ class McpServersView(RegistryListView):
     filterset_class = McpServerFilterSet
     list_selector = staticmethod(selectors.mcp_server_list)
     table_class, export_url_name = McpServerTable, "registry:mcp-servers-export"
-    template, table_partial, filter_form = "registry/mcp_servers.html", "servers-table", "servers-filters"
+    template, region, filter_form = "registry/mcp_servers.html", "servers-table", "servers-filters"
     export_filename = "mcp-servers"
 
     def form(self, data=None):

@@ -6,6 +6,7 @@ app_name = "reports"
 
 urlpatterns = [
     path("", views.ArchiveView.as_view(), name="archive"),
+    path("export.csv", views.ArchiveView.as_view(export=True), name="archive-export"),
     path("archive/<str:report_id>/", views.ReportView.as_view(), name="report"),
     path("archive/<str:report_id>/manifest.json", views.ReportManifestView.as_view(), name="report-manifest"),
     path(
@@ -14,6 +15,7 @@ urlpatterns = [
         name="report-file",
     ),
     path("schedules/", views.SchedulesView.as_view(), name="schedules"),
+    path("schedules/export.csv", views.SchedulesView.as_view(export=True), name="schedules-export"),
     path("schedules/<str:schedule_id>/", views.ScheduleView.as_view(), name="schedule"),
     path("schedules/<str:schedule_id>/run/", views.ScheduleRunView.as_view(), name="schedule-run"),
     path("schedules/<str:schedule_id>/pause/", views.SchedulePauseView.as_view(), name="schedule-pause"),

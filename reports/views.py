@@ -9,17 +9,18 @@ from csp.constants import UNSAFE_INLINE
 from csp.decorators import csp_update
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.decorators import method_decorator
 from django.views import View
 
 from core.authz import CapabilityRequiredMixin, can
+from core.table_views import TableListView
 from reports import render as report_render
 from reports import selectors
 from reports.capabilities import MANAGE_RECIPIENT_POLICY, MANAGE_SCHEDULES, VIEW_ARCHIVE
 from reports.content import BUILDERS
+from reports.filtersets import ReportRunPageFilterSet, ScheduleFilterSet
 from reports.forms import RecipientPolicyForm, ScheduleForm
 from reports.models import ReportRun
 from reports.services.generate import SIGNED_JSON_TYPE
@@ -31,9 +32,8 @@ from reports.services.schedules import (
     report_schedule_pause,
     report_schedule_update,
 )
+from reports.tables import ReportRunTable, ScheduleTable
 from tenants.forms import apply_service_errors
-
-PAGE_SIZE = 50
 
 
 def file_download(f) -> HttpResponse:
@@ -44,14 +44,16 @@ def file_download(f) -> HttpResponse:
     return response
 
 
-class ArchiveView(CapabilityRequiredMixin, View):
-    required_capability = VIEW_ARCHIVE
+class ArchiveView(TableListView):
+    """Generated reports, filtered (the API's FilterSet) and sorted; the same rows as CSV with `export=True`."""
 
-    def get(self, request):
-        runs = selectors.report_archive(tenant=request.tenant, user=request.user)
-        page = Paginator(runs, PAGE_SIZE).get_page(request.GET.get("page"))
-        template = "reports/archive.html#results" if request.htmx else "reports/archive.html"
-        return render(request, template, {"page": page})
+    required_capability = VIEW_ARCHIVE
+    filterset_class, table_class = ReportRunPageFilterSet, ReportRunTable
+    template, filter_form = "reports/archive.html", "archive-filters"
+    export_url_name, export_filename = "reports:archive-export", "reports"
+
+    def get_queryset(self, request):
+        return selectors.report_archive(tenant=request.tenant, user=request.user)
 
 
 class ReportView(CapabilityRequiredMixin, View):
@@ -81,14 +83,24 @@ class ReportFileView(CapabilityRequiredMixin, View):
         return file_download(selectors.report_file_get(run=run, variant=variant, format=file_format))
 
 
-class SchedulesView(CapabilityRequiredMixin, View):
-    """The schedules and a form to add one (compliance officers and tenant admins)."""
+class SchedulesView(TableListView):
+    """The schedules (a table with filters, CSV with `export=True`) and a form to add one (compliance
+    officers and tenant admins)."""
 
     read_capability = VIEW_ARCHIVE
     required_capability = MANAGE_SCHEDULES
+    filterset_class, table_class = ScheduleFilterSet, ScheduleTable
+    template, filter_form = "reports/schedules.html", "schedule-filters"
+    export_url_name, export_filename = "reports:schedules-export", "report-schedules"
 
-    def get(self, request):
-        return self._page(request, ScheduleForm(initial={"recipient_roles": ["compliance_officer"]}))
+    def get_queryset(self, request):
+        return selectors.schedules_list(tenant=request.tenant, user=request.user)
+
+    def extra_context(self, request, table) -> dict:
+        return {
+            "form": ScheduleForm(initial={"recipient_roles": ["compliance_officer"]}),
+            "can_manage": can(request.user, request.tenant, MANAGE_SCHEDULES),
+        }
 
     def post(self, request):
         form = ScheduleForm(request.POST)
@@ -102,13 +114,8 @@ class SchedulesView(CapabilityRequiredMixin, View):
             else:
                 messages.success(request, f"Schedule “{schedule.name}” saved.")
                 return redirect("reports:schedule", schedule_id=schedule.public_id)
-        return self._page(request, form, status=400)
-
-    def _page(self, request, form, status=200):
-        schedules = selectors.schedules_list(tenant=request.tenant, user=request.user)
-        can_manage = can(request.user, request.tenant, MANAGE_SCHEDULES)
-        return render(request, "reports/schedules.html", {"schedules": schedules, "form": form,
-                                                          "can_manage": can_manage}, status=status)  # fmt: skip
+        table, filterset, filter_errors = self.table(request)
+        return self.respond(request, table, filterset.form, filter_errors, status=400, form=form)
 
 
 class ScheduleView(CapabilityRequiredMixin, View):

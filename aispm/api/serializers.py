@@ -5,7 +5,6 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from aispm.models import Finding
-from cavra_engine.policy.vocabulary import SEVERITIES
 
 
 class ComponentSerializer(serializers.Serializer):
@@ -84,15 +83,6 @@ class FindingSerializer(serializers.ModelSerializer):
 
     def get_risk_accepted_by(self, obj) -> str | None:
         return obj.risk_accepted_by.email if obj.risk_accepted_by_id else None
-
-
-class FindingFilterSerializer(serializers.Serializer):
-    status = serializers.ChoiceField(required=False, choices=["unresolved", *Finding.Status.values])
-    severity = serializers.ChoiceField(required=False, choices=list(reversed(SEVERITIES)))
-    surface = serializers.CharField(required=False, max_length=30)
-    check = serializers.CharField(required=False, max_length=80)
-    agent = serializers.CharField(required=False, max_length=64)
-    repository = serializers.CharField(required=False, max_length=300)
 
 
 class FindingTransitionSerializer(serializers.Serializer):

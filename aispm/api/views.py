@@ -11,7 +11,6 @@ from rest_framework.views import APIView
 from aispm import selectors
 from aispm.api.serializers import (
     CoverageQuerySerializer,
-    FindingFilterSerializer,
     FindingSerializer,
     FindingTransitionSerializer,
     FrameworkCoverageSerializer,
@@ -24,6 +23,7 @@ from aispm.api.serializers import (
     TimelineSerializer,
 )
 from aispm.catalogue import frameworks
+from aispm.filtersets import FindingFilterSet
 from aispm.models import Finding
 from aispm.selectors import MANAGE_FINDINGS, VIEW, VIEW_DETAIL
 from aispm.services.findings import TRANSITIONS, finding_risk_accept
@@ -89,18 +89,15 @@ class FindingListView(SummaryView, generics.ListAPIView):
     serializer_class = FindingSerializer
     pagination_class = FindingPagination
 
+    filterset_class = FindingFilterSet  # the findings page's too
+
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # the schema generator has no tenant
             return Finding.objects.none()
-        filters = _query(FindingFilterSerializer, self.request)
-        try:
-            return selectors.findings_list(tenant=self.request.tenant, filters=filters)
-        except DjangoValidationError as exc:
-            raise _as_drf(exc)
+        return selectors.findings_list(tenant=self.request.tenant)
 
     @extend_schema(
         summary="Findings (filters: status incl. unresolved, severity, surface, check, agent, repository)",
-        parameters=[FindingFilterSerializer],
         responses={200: FindingSerializer(many=True), **ERRORS},
     )
     def get(self, request, *args, **kwargs):

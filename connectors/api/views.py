@@ -16,6 +16,7 @@ from connectors.api.serializers import (
     OutboxFilterSerializer,
     OutboxMessageSerializer,
 )
+from connectors.filtersets import ConnectorFilterSet
 from connectors.models import Connector
 from connectors.selectors import MANAGE, VIEW
 from connectors.services import (
@@ -53,6 +54,7 @@ class ManageView:
 class ConnectorListView(ManageView, generics.ListAPIView):
     serializer_class = ConnectorSerializer
     pagination_class = StableCursorPagination
+    filterset_class = ConnectorFilterSet  # the connectors page's too
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):

@@ -19,6 +19,7 @@ from reports.api.serializers import (
     ScheduleSerializer,
 )
 from reports.capabilities import MANAGE_RECIPIENT_POLICY, MANAGE_SCHEDULES, VIEW_ARCHIVE
+from reports.filtersets import ReportRunFilterSet, ScheduleFilterSet
 from reports.models import ReportRun, ReportSchedule
 from reports.services.runs import report_schedule_run
 from reports.services.schedules import (
@@ -48,6 +49,7 @@ def _schedule(request, schedule_id: str) -> ReportSchedule:
 class ScheduleListView(ScheduleAPI, generics.ListAPIView):
     serializer_class = ScheduleSerializer
     pagination_class = StableCursorPagination
+    filterset_class = ScheduleFilterSet  # the schedules page's too
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
@@ -119,6 +121,7 @@ class ArchiveAPI:
 class ArchiveListView(ArchiveAPI, generics.ListAPIView):
     serializer_class = ReportSerializer
     pagination_class = StableCursorPagination
+    filterset_class = ReportRunFilterSet  # the archive page's, with ISO 8601 times
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):

@@ -183,7 +183,7 @@ def test_finding_pages_for_officer_and_executive(history, member, client_as):
     assert finding.status == "open"
     assert officer.get("/aispm/findings/?severity=urgent").status_code == 400
     csv = officer.get("/aispm/findings.csv?status=unresolved").content.decode().splitlines()
-    assert csv[0].startswith("id,check,title") and len(csv) == 3  # header + High + Low
+    assert csv[0].startswith("Severity,Finding,Finding id,Check") and len(csv) == 3  # header + High + Low
     assert officer.get("/aispm/findings.csv?severity=urgent").status_code == 400
 
 

@@ -25,7 +25,7 @@ def test_explorer_filters_and_htmx_partial(acme, auditor_client):
     assert "<h1>Evidence</h1>" in body and body.count("badge-block") == 2
     partial = auditor_client.get(reverse("evidence:explorer"), {"agent": "agt_other"}, HTTP_HX_REQUEST="true")
     text = partial.content.decode()
-    assert text.lstrip().startswith('<section class="card" id="results"') and "<h1>" not in text
+    assert text.lstrip().startswith('<section id="results" class="card"') and "<h1>" not in text
     bad = auditor_client.get(reverse("evidence:explorer"), {"since": "not a date"})
     assert bad.status_code == 400 and "Use a date" in bad.content.decode()
 

@@ -33,6 +33,9 @@ def _break_glass_review(ctx) -> dict:
 ENTRIES = [
     Entry("approvals:queue", roles=QUEUE),
     Entry("approvals:history", roles=READ),
+    Entry(
+        "approvals:history-export", roles=READ, note="CSV of the page's rows (tests/core/test_list_tables.py)"
+    ),
     Entry("approvals:detail", roles=READ, kwargs=_kwargs),
     Entry(
         "approvals:review",

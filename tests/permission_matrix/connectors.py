@@ -47,6 +47,7 @@ FORM = {
 
 ENTRIES = [
     Entry("connectors:list", roles=READ),
+    Entry("connectors:export", roles=READ, note="CSV of the page's rows (tests/core/test_list_tables.py)"),
     Entry("connectors:create", roles=MANAGE),
     Entry("connectors:create", roles=MANAGE, method="POST", data=FORM, ok=(302,)),
     Entry("connectors:detail", roles=READ, kwargs=_page),

@@ -25,6 +25,7 @@ def _verification(ctx) -> None:
 
 ENTRIES = [
     Entry("evidence:explorer", roles=READERS),
+    Entry("evidence:export", roles=READERS, note="CSV of the page's rows (tests/core/test_list_tables.py)"),
     Entry("evidence:record", roles=READERS, kwargs=_record),
     Entry("evidence:verification", roles=READERS),
     Entry("evidence:verification", roles=READERS, method="POST", data={}, ok=(302,)),

@@ -296,6 +296,11 @@ ENTRIES = GOVERNANCE_ENTRIES + [
     ),
     Entry("policies:sessions", roles=ACTIVITY_ROLES),
     Entry(
+        "policies:sessions-export",
+        roles=ACTIVITY_ROLES,
+        note="CSV of the page's rows (tests/core/test_list_tables.py)",
+    ),
+    Entry(
         "policies:session", roles=ACTIVITY_ROLES, kwargs=lambda ctx: {"public_id": _session(ctx).public_id}
     ),
     Entry("policies-api:decisions", roles=ACTIVITY_ROLES, api=True),

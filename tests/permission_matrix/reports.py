@@ -33,6 +33,16 @@ SCHEDULE_API = {"name": "Monthly", "report_type": "findings_export", "cron": "0 
 
 ENTRIES = [
     Entry("reports:archive", roles=ARCHIVE_ROLES),
+    Entry(
+        "reports:archive-export",
+        roles=ARCHIVE_ROLES,
+        note="CSV of the page's rows (tests/core/test_list_tables.py)",
+    ),
+    Entry(
+        "reports:schedules-export",
+        roles=ARCHIVE_ROLES,
+        note="CSV of the page's rows (tests/core/test_list_tables.py)",
+    ),
     Entry("reports:report", roles=ARCHIVE_ROLES, kwargs=_report),
     Entry("reports:report-manifest", roles=ARCHIVE_ROLES, kwargs=_report),
     Entry("reports:report-file", roles=ARCHIVE_ROLES, kwargs=_file),
