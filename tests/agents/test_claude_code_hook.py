@@ -282,7 +282,7 @@ def test_an_approval_is_not_reused_for_a_different_action(portal, agent_env):
     assert approval.status == "approved"  # untouched, still waiting for its own action
 
 
-def _approval_opened(tenant, within: float = 20):
+def _approval_opened(tenant, within: float = 40):
     """The approval request the hook's decision opened (polled: the hook runs in another process)."""
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
