@@ -9,8 +9,8 @@ entry at once and again when the transaction commits, so a reader that refilled 
 while the change was uncommitted cannot keep them. Queryset `.update()` bypasses the signals; the
 only one (connectors.delivery) writes health columns the listener does not read.
 
-A cache outage costs the query it saves, never the fact. The key names the database, so test workers
-(or deployments) that share one Redis never see each other's tenants.
+A cache outage costs the query it saves, never the fact. The key names the database (and its oid), so
+test workers, test runs and deployments that share one Redis never see each other's tenants.
 """
 
 from __future__ import annotations
@@ -44,8 +44,26 @@ class Subscription:
         return f"connector:{self.pk}"
 
 
+# database name -> "name.oid": looked up once per process and database.
+_databases: dict[str, str] = {}
+
+
+def _database() -> str:
+    """The database's name and, on PostgreSQL, its oid: a database created again under the same name
+    (each test run, a restore) never reads the entries its predecessor left in Redis."""
+    name = str(connection.settings_dict["NAME"])
+    if name not in _databases:
+        identity = name
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT oid FROM pg_database WHERE datname = current_database()")
+                identity = f"{name}.{cursor.fetchone()[0]}"
+        _databases[name] = identity
+    return _databases[name]
+
+
 def _key(tenant_id: int) -> str:
-    return f"cavra:connectors:subscriptions:{connection.settings_dict['NAME']}:{tenant_id}"
+    return f"cavra:connectors:subscriptions:{_database()}:{tenant_id}"
 
 
 def _load(tenant_id: int) -> tuple[Subscription, ...]:

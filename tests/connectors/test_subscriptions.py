@@ -98,3 +98,13 @@ def test_a_cache_outage_costs_a_query_not_the_fact(acme, monkeypatch):
     _decide(acme, session_opened(acme), n=2)
     assert _sent_to(connector) == 2
     assert Connector.objects.filter(tenant=acme).count() == 1
+
+
+def test_the_key_names_the_database_and_its_incarnation():
+    """A test database (or a restore) created again under the same name gets other keys."""
+    from connectors.subscriptions import _key
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT oid FROM pg_database WHERE datname = current_database()")
+        oid = cursor.fetchone()[0]
+    assert f"{connection.settings_dict['NAME']}.{oid}:7" in _key(7)
