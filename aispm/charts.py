@@ -16,6 +16,17 @@ OUTCOME_COLOURS = {
 }
 
 
+def _svg_end(
+    parts: list[str], ends: tuple[str, str] | None, *, x_from: float, x_to: float, y: float
+) -> SafeString:
+    """Closes a chart: the first and last x labels (when there are points) under the plot, then </svg>."""
+    if ends is not None:
+        parts.append(f'<text x="{x_from}" y="{y}" class="axis">{escape(ends[0])}</text>')
+        parts.append(f'<text x="{x_to}" y="{y}" text-anchor="end" class="axis">{escape(ends[1])}</text>')
+    parts.append("</svg>")
+    return mark_safe("".join(parts))
+
+
 def line_chart(
     points: list[tuple[str, float | None]], *, title: str, width=640, height=180, ymax=100
 ) -> SafeString:
@@ -41,12 +52,8 @@ def line_chart(
         for x, y, label, value in coords:
             parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.5" class="dot"><title>{escape(label)}: '
                          f"{value:g}</title></circle>")  # fmt: skip
-    if points:
-        parts.append(f'<text x="{pad_l}" y="{height - 4}" class="axis">{escape(points[0][0])}</text>')
-        parts.append(f'<text x="{width - pad_r}" y="{height - 4}" text-anchor="end" class="axis">'
-                     f"{escape(points[-1][0])}</text>")  # fmt: skip
-    parts.append("</svg>")
-    return mark_safe("".join(parts))
+    ends = (points[0][0], points[-1][0]) if points else None
+    return _svg_end(parts, ends, x_from=pad_l, x_to=width - pad_r, y=height - 4)
 
 
 def stacked_bars(days: list[dict], keys: tuple[str, ...], *, title: str, width=640, height=180) -> SafeString:
@@ -69,12 +76,8 @@ def stacked_bars(days: list[dict], keys: tuple[str, ...], *, title: str, width=6
             parts.append(f'<rect x="{x + 1:.1f}" y="{y:.1f}" width="{max(bar_w - 2, 1):.1f}" height="{h:.1f}" '
                          f'fill="{OUTCOME_COLOURS.get(key, "#777")}"><title>{escape(str(day["day"]))} {key}: '
                          f"{day[key]}</title></rect>")  # fmt: skip
-    if days:
-        parts.append(f'<text x="{pad_l}" y="{height - 4}" class="axis">{escape(str(days[0]["day"]))}</text>')
-        parts.append(f'<text x="{width - pad_r}" y="{height - 4}" text-anchor="end" class="axis">'
-                     f'{escape(str(days[-1]["day"]))}</text>')  # fmt: skip
-    parts.append("</svg>")
-    return mark_safe("".join(parts))
+    ends = (str(days[0]["day"]), str(days[-1]["day"])) if days else None
+    return _svg_end(parts, ends, x_from=pad_l, x_to=width - pad_r, y=height - 4)
 
 
 def hbars(rows: list[tuple[str, float]], *, title: str, width=640, colour="#c0392b", row_h=20) -> SafeString:

@@ -13,6 +13,7 @@ from django.urls import reverse
 
 from cavra_engine.policy.vocabulary import SEVERITY_RANK
 from connectors.models import Connector
+from connectors.subscriptions import Subscription, subscriptions_for
 from core.events import Fact
 from core.outbox import outbox_enqueue_message
 
@@ -123,7 +124,7 @@ def event_document(*, event_id, event_type, fact_kind, subject, payload, time, t
     }
 
 
-def connector_wants(connector: Connector, event_type: str, severity: str) -> bool:
+def connector_wants(connector: Connector | Subscription, event_type: str, severity: str) -> bool:
     return (
         connector.enabled
         and event_type in (connector.event_types or [])
@@ -132,14 +133,15 @@ def connector_wants(connector: Connector, event_type: str, severity: str) -> boo
 
 
 def connectors_hear(fact: Fact) -> None:
-    """Fact listener (runs in the fact's transaction): one outbox message per interested connector."""
+    """Fact listener (runs in the fact's transaction): one outbox message per interested connector.
+
+    The tenant's connectors come from connectors.subscriptions (cached, dropped on every change), so a
+    fact costs no query unless it is sent somewhere."""
     event_type = _KIND_TO_TYPE.get(fact.kind)
     if event_type is None:
         return
     severity = _severity(event_type, fact.payload)
-    for connector in Connector.objects.filter(tenant=fact.tenant, enabled=True).only(
-        "pk", "tenant_id", "enabled", "event_types", "min_severity", "redaction"
-    ):
+    for connector in subscriptions_for(fact.tenant.pk):
         if not connector_wants(connector, event_type, severity):
             continue
         outbox_enqueue_message(

@@ -143,6 +143,14 @@ class RegistryCheck:
     reason: str
 
 
+def _block(rule_id: str, severity: str, reason: str) -> RegistryCheck:
+    return RegistryCheck(BLOCK, rule_id, severity, reason)
+
+
+def _ask(rule_id: str, severity: str, reason: str) -> RegistryCheck:
+    return RegistryCheck(REQUIRE_APPROVAL, rule_id, severity, reason)
+
+
 def registry_check(
     *, tenant: Tenant, agent: Agent, action: str, repository: str | None, mcp: dict | None
 ) -> RegistryCheck | None:
@@ -152,19 +160,13 @@ def registry_check(
     most two indexed queries for an MCP call."""
     if agent.tenant_id != tenant.pk:
         # Never reachable through authentication; refuse loudly rather than cross tenants.
-        return RegistryCheck(
-            BLOCK, "registry.agent.unknown", "critical", "This agent does not belong to this tenant."
-        )
+        return _block("registry.agent.unknown", "critical", "This agent does not belong to this tenant.")
     if agent.status == Agent.Status.RETIRED:
-        return RegistryCheck(
-            BLOCK,
-            "registry.agent.retired",
-            "high",
-            f"Agent {agent.name} is retired and may not act any more.",
+        return _block(
+            "registry.agent.retired", "high", f"Agent {agent.name} is retired and may not act any more."
         )
     if agent.status == Agent.Status.SUSPENDED:
-        return RegistryCheck(
-            BLOCK,
+        return _block(
             "registry.agent.suspended",
             "high",
             f"Agent {agent.name} is suspended; an operator must reactivate it before it can act.",
@@ -173,15 +175,13 @@ def registry_check(
     if not caps.allows_action(action):
         profile = PROFILES.get(agent.profile)
         label = profile.label if profile else agent.profile
-        return RegistryCheck(
-            BLOCK,
+        return _block(
             "registry.profile.action_not_allowed",
             "high",
             f"The {label} profile of agent {agent.name} does not allow {action.replace('_', ' ')} actions.",
         )
     if repository and not caps.allows_repository(repository):
-        return RegistryCheck(
-            BLOCK,
+        return _block(
             "registry.agent.repository_not_allowed",
             "high",
             f"Agent {agent.name} may only work in {', '.join(caps.repositories)}, not in {repository}.",
@@ -195,46 +195,37 @@ def _mcp_check(*, tenant: Tenant, agent: Agent, caps, mcp: dict) -> RegistryChec
     server_id = str(mcp.get("server") or "").strip()
     tool_name = str(mcp.get("tool") or "").strip()
     if not server_id:
-        return RegistryCheck(
-            BLOCK, "registry.mcp.server_unknown", "high", "The MCP call does not name its server."
-        )
+        return _block("registry.mcp.server_unknown", "high", "The MCP call does not name its server.")
     server = (
         McpServer.objects.filter(tenant=tenant, server_id=server_id)
         .only("id", "server_id", "trust_tier", "approval_state")
         .first()
     )
     if server is None:
-        return RegistryCheck(
-            BLOCK,
+        return _block(
             "registry.mcp.server_unknown",
             "high",
             f"MCP server {server_id} is not in the registry; an operator must register and approve it first.",
         )
     if server.trust_tier == McpServer.TrustTier.BLOCKED:
-        return RegistryCheck(
-            BLOCK,
-            "registry.mcp.server_blocked",
-            "critical",
-            f"MCP server {server_id} is blocked in this tenant.",
+        return _block(
+            "registry.mcp.server_blocked", "critical", f"MCP server {server_id} is blocked in this tenant."
         )
     if server.approval_state == McpServer.ApprovalState.REJECTED:
-        return RegistryCheck(
-            BLOCK,
+        return _block(
             "registry.mcp.server_blocked",
             "high",
             f"MCP server {server_id} was rejected when it was reviewed for this tenant.",
         )
     if not tool_name or not caps.allows_mcp_tool(server_id, tool_name):
         shown = f"{server_id}:{tool_name}" if tool_name else f"an unnamed tool of {server_id}"
-        return RegistryCheck(
-            BLOCK,
+        return _block(
             "registry.mcp.tool_out_of_scope",
             "high",
             f"Agent {agent.name} is not allowed to use {shown}; its profile does not include that tool.",
         )
     if server.approval_state == McpServer.ApprovalState.PENDING:
-        return RegistryCheck(
-            REQUIRE_APPROVAL,
+        return _ask(
             "registry.mcp.server_unapproved",
             "medium",
             f"MCP server {server_id} has not been approved yet; a reviewer must allow this call.",
@@ -243,31 +234,27 @@ def _mcp_check(*, tenant: Tenant, agent: Agent, caps, mcp: dict) -> RegistryChec
         McpTool.objects.filter(server=server, name=tool_name).only("id", "status", "capability_class").first()
     )
     if tool is not None and tool.status == McpTool.Status.CHANGED:
-        return RegistryCheck(
-            REQUIRE_APPROVAL,
+        return _ask(
             "registry.mcp.tool_changed",
             "high",
             f"The description or input schema of {server_id}:{tool_name} changed since it was approved; "
             "a reviewer must re-approve the tool before it is used without approval.",
         )
     if server.trust_tier == McpServer.TrustTier.EXPERIMENTAL:
-        return RegistryCheck(
-            REQUIRE_APPROVAL,
+        return _ask(
             "registry.mcp.server_experimental",
             "medium",
             f"MCP server {server_id} is experimental; each call needs a reviewer's approval.",
         )
     if tool is not None and tool.status == McpTool.Status.PENDING:
-        return RegistryCheck(
-            REQUIRE_APPROVAL,
+        return _ask(
             "registry.mcp.tool_unapproved",
             "medium",
             f"Tool {server_id}:{tool_name} is new and has not been approved yet.",
         )
     if tool is None and server.trust_tier != McpServer.TrustTier.TRUSTED:
         # Trusted servers vouch for their own tools; on any other tier each tool is reviewed.
-        return RegistryCheck(
-            REQUIRE_APPROVAL,
+        return _ask(
             "registry.mcp.tool_unapproved",
             "medium",
             f"Tool {server_id}:{tool_name} is not in the registry; a reviewer must approve it.",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -29,14 +29,8 @@ from aispm.selectors import MANAGE_FINDINGS, VIEW, VIEW_DETAIL
 from aispm.services.findings import TRANSITIONS, finding_risk_accept
 from aispm.services.readiness import readiness_packet_signed
 from core.api.pagination import StableCursorPagination
+from core.api.problems import ERRORS, PROBLEM, as_drf_validation_error
 from core.authz import HasCapability
-
-PROBLEM = OpenApiResponse(description="RFC 9457 problem details (application/problem+json)")
-ERRORS = {400: PROBLEM, 401: PROBLEM, 403: PROBLEM, 404: PROBLEM}
-
-
-def _as_drf(exc: DjangoValidationError) -> serializers.ValidationError:
-    return serializers.ValidationError(getattr(exc, "message_dict", None) or {"detail": exc.messages})
 
 
 def _query(serializer_class, request) -> dict:
@@ -133,7 +127,7 @@ class FindingTransitionView(APIView):
             else:
                 finding = TRANSITIONS[data["action"]](finding=finding, actor=request.user, note=data["note"])
         except DjangoValidationError as exc:
-            raise _as_drf(exc)
+            raise as_drf_validation_error(exc)
         return Response(FindingSerializer(finding).data)
 
 
@@ -148,7 +142,7 @@ class TimelineView(DetailView, APIView):
         try:
             events = selectors.timeline(tenant=request.tenant, kinds=q["kind"], before_seq=q.get("before"))
         except DjangoValidationError as exc:
-            raise _as_drf(exc)
+            raise as_drf_validation_error(exc)
         return Response(
             {
                 "events": TimelineSerializer().fields["events"].to_representation(events),

@@ -8,7 +8,7 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, status
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import IsAuthenticated
@@ -34,14 +34,13 @@ from approvals.services import (
     approval_request_expire,
     approval_request_review,
 )
+from core.api.problems import PROBLEM
 from core.authz import HasCapability, get_for_tenant_or_404
 from registry.authentication import AgentTokenAuthentication
 from tenants.authentication import PersonalTokenAuthentication
 
 MAX_WAIT_SECONDS = 30
 POLL_INTERVAL = 0.2
-
-PROBLEM = OpenApiResponse(description="RFC 9457 problem details (application/problem+json)")
 
 
 class Conflict(exceptions.APIException):

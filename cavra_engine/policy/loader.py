@@ -72,22 +72,18 @@ class PackInfo:
 # -- YAML with line numbers ----------------------------------------------------------------------
 
 
+def _pack_error(source: str, line: int | None, path: str, message: str) -> PolicyError:
+    """A PolicyError about one place of a pack (file, line, path), as every check reports it."""
+    return PolicyError([{"file": source, "line": line, "path": path, "message": message}])
+
+
 def _compose(text: str, source: str) -> tuple[object, dict]:
     try:
         node = yaml.compose(text, Loader=_Loader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise PolicyError(
-            [
-                {
-                    "file": source,
-                    "line": mark.line + 1 if mark else None,
-                    "path": "",
-                    "message": f"malformed YAML: {problem}",
-                }
-            ]
-        )
+        raise _pack_error(source, mark.line + 1 if mark else None, "", f"malformed YAML: {problem}")
     lines: dict = {}
     errors: list[dict] = []
     if node is None:
@@ -236,18 +232,9 @@ def load_pack_text(
         raise PolicyError("pack text must be a string", file=source_name)
     data, lines = _compose(text, source_name)
     if data is None:
-        raise PolicyError([{"file": source_name, "line": 1, "path": "", "message": "empty pack"}])
+        raise _pack_error(source_name, 1, "", "empty pack")
     if not isinstance(data, dict):
-        raise PolicyError(
-            [
-                {
-                    "file": source_name,
-                    "line": 1,
-                    "path": "",
-                    "message": f"a pack is a mapping, got {_kind_of(data)}",
-                }
-            ]
-        )
+        raise _pack_error(source_name, 1, "", f"a pack is a mapping, got {_kind_of(data)}")
     if _is_v1(data):
         errors = _v1_errors(data, lines, source_name)
         engine = "v1"
@@ -280,15 +267,11 @@ def load_pack_text(
     if errors:
         raise PolicyError(errors)
     if "extends" in data and "inherits" in data:
-        raise PolicyError(
-            [
-                {
-                    "file": source_name,
-                    "line": _line(lines, ("inherits",)),
-                    "path": "inherits",
-                    "message": "use either 'extends' or 'inherits', not both",
-                }
-            ]
+        raise _pack_error(
+            source_name,
+            _line(lines, ("inherits",)),
+            "inherits",
+            "use either 'extends' or 'inherits', not both",
         )
     pack = Pack(
         id=pack_id,
@@ -310,29 +293,14 @@ def load_pack_text(
     parent_ids = as_list(parent_container.get(parent_key))
     for index, parent_id in enumerate(parent_ids):
         where = (*parent_path, index) if isinstance(parent_container.get(parent_key), list) else parent_path
+
+        def refuse(message: str, where=where) -> PolicyError:
+            return _pack_error(source_name, _line(lines, where), format_path(where), message)
+
         if not isinstance(parent_id, str):
-            raise PolicyError(
-                [
-                    {
-                        "file": source_name,
-                        "line": _line(lines, where),
-                        "path": format_path(where),
-                        "message": "expected a pack id",
-                    }
-                ]
-            )
+            raise refuse("expected a pack id")
         if parent_id in stack:
-            chain = " -> ".join(stack + (parent_id,))
-            raise PolicyError(
-                [
-                    {
-                        "file": source_name,
-                        "line": _line(lines, where),
-                        "path": format_path(where),
-                        "message": f"extends cycle: {chain}",
-                    }
-                ]
-            )
+            raise refuse(f"extends cycle: {' -> '.join(stack + (parent_id,))}")
         if parent_sources and parent_id in parent_sources:
             parent = load_pack_text(
                 parent_sources[parent_id],
@@ -341,44 +309,14 @@ def load_pack_text(
                 parent_sources=parent_sources,
                 _stack=stack,
             )
-            if parent.engine != engine:
-                raise PolicyError(
-                    [
-                        {
-                            "file": source_name,
-                            "line": _line(lines, where),
-                            "path": format_path(where),
-                            "message": f"a {engine} pack cannot extend the {parent.engine} pack {parent_id!r}",
-                        }
-                    ]
-                )
-            pack.parents.append(parent)
-            continue
-        parent_file = find_pack_file(parent_id, roots)
-        if parent_file is None:
-            searched = ", ".join(str(root) for root in roots)
-            raise PolicyError(
-                [
-                    {
-                        "file": source_name,
-                        "line": _line(lines, where),
-                        "path": format_path(where),
-                        "message": f"parent pack {parent_id!r} not found (searched: {searched})",
-                    }
-                ]
-            )
-        parent = _load_file(parent_file, search_dirs=search_dirs, stack=stack)
+        else:
+            parent_file = find_pack_file(parent_id, roots)
+            if parent_file is None:
+                searched = ", ".join(str(root) for root in roots)
+                raise refuse(f"parent pack {parent_id!r} not found (searched: {searched})")
+            parent = _load_file(parent_file, search_dirs=search_dirs, stack=stack)
         if parent.engine != engine:
-            raise PolicyError(
-                [
-                    {
-                        "file": source_name,
-                        "line": _line(lines, where),
-                        "path": format_path(where),
-                        "message": f"a {engine} pack cannot extend the {parent.engine} pack {parent_id!r}",
-                    }
-                ]
-            )
+            raise refuse(f"a {engine} pack cannot extend the {parent.engine} pack {parent_id!r}")
         pack.parents.append(parent)
     return pack
 

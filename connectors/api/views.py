@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Prefetch
-from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import generics, serializers, status
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -27,15 +27,9 @@ from connectors.services import (
     connector_update,
 )
 from core.api.pagination import StableCursorPagination
+from core.api.problems import ERRORS, as_drf_validation_error
 from core.authz import HasCapability
 from core.models import OutboxAttempt, OutboxMessage
-
-PROBLEM = OpenApiResponse(description="RFC 9457 problem details (application/problem+json)")
-ERRORS = {400: PROBLEM, 401: PROBLEM, 403: PROBLEM, 404: PROBLEM}
-
-
-def _as_drf(exc: DjangoValidationError) -> serializers.ValidationError:
-    return serializers.ValidationError(getattr(exc, "message_dict", None) or {"detail": exc.messages})
 
 
 def _write(serializer_class, request) -> tuple[dict, str | None]:
@@ -79,7 +73,7 @@ class ConnectorListView(ManageView, generics.ListAPIView):
                 tenant=request.tenant, actor=request.user, values=values, secret=secret
             )
         except DjangoValidationError as exc:
-            raise _as_drf(exc)
+            raise as_drf_validation_error(exc)
         return Response(ConnectorSerializer(connector).data, status=status.HTTP_201_CREATED)
 
 
@@ -104,7 +98,7 @@ class ConnectorDetailView(ManageView, APIView):
                 connector=connector, actor=request.user, values=values, secret=secret
             )
         except DjangoValidationError as exc:
-            raise _as_drf(exc)
+            raise as_drf_validation_error(exc)
         return Response(ConnectorSerializer(connector).data)
 
     @extend_schema(
@@ -170,6 +164,6 @@ class ConnectorMessageRetryView(ManageView, APIView):
         try:
             message = connector_message_retry(connector=connector, message=message, actor=request.user)
         except DjangoValidationError as exc:
-            raise _as_drf(exc)
+            raise as_drf_validation_error(exc)
         message.refresh_from_db()
         return Response(OutboxMessageSerializer(message).data, status=status.HTTP_202_ACCEPTED)

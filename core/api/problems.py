@@ -7,12 +7,22 @@ from http import HTTPStatus
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
+from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://cavra.dev/problems/"
+
+# For @extend_schema: one error response, and the ones every tenant-scoped endpoint can answer.
+PROBLEM = OpenApiResponse(description="RFC 9457 problem details (application/problem+json)")
+ERRORS = {400: PROBLEM, 401: PROBLEM, 403: PROBLEM, 404: PROBLEM}
+
+
+def as_drf_validation_error(exc: DjangoValidationError) -> exceptions.ValidationError:
+    """A service's Django ValidationError as DRF's, keyed by field (or `detail`) -> a 400 naming the field."""
+    return exceptions.ValidationError(getattr(exc, "message_dict", None) or {"detail": exc.messages})
 
 
 def problem_body(

@@ -14,6 +14,7 @@ from cavra_engine.evidence import merkle
 from cavra_engine.evidence.verify import verify_bundle
 from core.api.pagination import StableCursorPagination
 from core.api.parsers import LimitedJSONParser
+from core.api.problems import ERRORS, PROBLEM
 from core.authz import HasCapability
 from evidence import selectors, services
 from evidence.api.serializers import (
@@ -34,9 +35,6 @@ from evidence.api.serializers import (
 )
 from evidence.models import Checkpoint, EvidenceRecord
 from evidence.siem import record_cef, record_jsonl
-
-PROBLEM = OpenApiResponse(description="RFC 9457 problem details (application/problem+json)")
-ERRORS = {400: PROBLEM, 401: PROBLEM, 403: PROBLEM, 404: PROBLEM}
 
 
 class SeqCursorPagination(StableCursorPagination):

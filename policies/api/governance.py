@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from django.http import Http404
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from cavra_engine.policy.vocabulary import MODES
+from core.api.problems import ERRORS
 from core.authz import HasCapability
 from policies import selectors
 from policies.models import PolicyDraft, PolicyPack, PolicyReplay, PolicyVersion, PublishPlan
@@ -18,9 +19,6 @@ from policies.services.drafts import draft_validate, policy_draft_create, policy
 from policies.services.plans import publish_plan_create, publish_request_create
 from policies.services.replay import policy_replay_start
 from policies.services.signing import policy_trust_root
-
-PROBLEM = OpenApiResponse(description="Problem details (application/problem+json).")
-ERRORS = {400: PROBLEM, 401: PROBLEM, 403: PROBLEM, 404: PROBLEM}
 
 
 class GovernanceAPIView(APIView):

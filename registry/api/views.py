@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
 from rest_framework.permissions import SAFE_METHODS, BasePermission, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api.problems import ERRORS
 from core.authz import HasCapability
 from registry import selectors, services
 from registry.api.serializers import (
@@ -30,9 +31,6 @@ from registry.authentication import AGENT_OR_SESSION_AUTHENTICATION, request_age
 from registry.filtersets import AgentFilterSet, McpServerFilterSet
 from registry.models import Agent, McpServer, McpTool
 from tenants.models import User
-
-PROBLEM = OpenApiResponse(description="Problem details (application/problem+json).")
-ERRORS = {400: PROBLEM, 401: PROBLEM, 403: PROBLEM, 404: PROBLEM}
 
 
 class RegistryPermission(BasePermission):

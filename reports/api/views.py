@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api.pagination import StableCursorPagination
+from core.api.problems import ERRORS
 from core.authz import HasCapability
 from reports import selectors
 from reports.api.serializers import (
@@ -31,9 +32,6 @@ from reports.services.schedules import (
     report_schedule_update,
 )
 from reports.views import file_download
-
-PROBLEM = OpenApiResponse(description="RFC 9457 problem details (application/problem+json)")
-ERRORS = {400: PROBLEM, 401: PROBLEM, 403: PROBLEM, 404: PROBLEM}
 
 
 class ScheduleAPI:

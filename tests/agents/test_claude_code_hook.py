@@ -282,19 +282,30 @@ def test_an_approval_is_not_reused_for_a_different_action(portal, agent_env):
     assert approval.status == "approved"  # untouched, still waiting for its own action
 
 
-def test_require_approval_waits_for_the_reviewer_then_allows(portal, agent_env, tmp_path):
+def _approval_opened(tenant, within: float = 40):
+    """The approval request the hook's decision opened (polled: the hook runs in another process)."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        approval = ApprovalRequest.objects.filter(tenant=tenant).first()
+        if approval is not None:
+            return approval
+        time.sleep(0.1)
+    raise AssertionError(f"no approval request opened within {within} s")
+
+
+def _hook_waiting_for_approval(portal, agent_env, tmp_path):
+    """A hook started on a deploy (require_approval), long-polling for the reviewer: (process, approval)."""
     proc = start_cavra(
         ["hook", "claude-code"],
         {**agent_env, "CAVRA_APPROVAL_WAIT": "40"},
         stdin=payload("Bash", DEPLOY),
         tmp_path=tmp_path,
     )
-    deadline = time.monotonic() + 20
-    approval = None
-    while approval is None and time.monotonic() < deadline:
-        approval = ApprovalRequest.objects.filter(tenant=portal.tenant).first()
-        time.sleep(0.1)
-    assert approval is not None
+    return proc, _approval_opened(portal.tenant)
+
+
+def test_require_approval_waits_for_the_reviewer_then_allows(portal, agent_env, tmp_path):
+    proc, approval = _hook_waiting_for_approval(portal, agent_env, tmp_path)
     time.sleep(0.5)  # the hook is now long-polling
     approval_request_approve(approval=approval, actor=portal.reviewer, reason="go")
     stdout, stderr = proc.communicate(timeout=40)
@@ -307,17 +318,7 @@ def test_require_approval_waits_for_the_reviewer_then_allows(portal, agent_env, 
 
 
 def test_a_reviewer_denial_is_a_deny_with_the_reviewers_reason(portal, agent_env, tmp_path):
-    proc = start_cavra(
-        ["hook", "claude-code"],
-        {**agent_env, "CAVRA_APPROVAL_WAIT": "40"},
-        stdin=payload("Bash", DEPLOY),
-        tmp_path=tmp_path,
-    )
-    deadline = time.monotonic() + 20
-    approval = None
-    while approval is None and time.monotonic() < deadline:
-        approval = ApprovalRequest.objects.filter(tenant=portal.tenant).first()
-        time.sleep(0.1)
+    proc, approval = _hook_waiting_for_approval(portal, agent_env, tmp_path)
     approval_request_deny(approval=approval, actor=portal.reviewer, reason="not during the freeze")
     stdout, _ = proc.communicate(timeout=40)
     out = json.loads(stdout)["hookSpecificOutput"]
