@@ -2,16 +2,31 @@
 
 from __future__ import annotations
 
+from allauth.socialaccount.providers.saml.views import finish_acs
 from django.contrib import messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views import View
 
 from core.authz import CapabilityRequiredMixin
 from core.roles import Role
-from tenants.forms import RoleMappingsForm, SsoProviderForm, SsoStateForm, apply_service_errors
+from tenants.forms import (
+    RoleMappingsForm,
+    SamlProviderForm,
+    SsoProviderForm,
+    SsoStateForm,
+    apply_service_errors,
+)
+from tenants.models import SsoProvider
+from tenants.saml_config import (
+    saml_connection_test,
+    saml_provider_save,
+    saml_sp_urls,
+    tenant_saml_provider,
+)
 from tenants.selectors import members_with_role
+from tenants.sso import saml_refusal_in_words
 from tenants.sso_config import (
     role_mappings_parse,
     role_mappings_preview,
@@ -41,6 +56,25 @@ def _provider_initial(provider) -> dict:
     }
 
 
+def _saml_initial(provider) -> dict:
+    if provider is None:
+        return {}
+    return {
+        "name": provider.name,
+        "metadata_url": provider.saml_metadata_url,
+        "metadata_xml": provider.saml_metadata_xml,
+        "idp_entity_id": provider.saml_idp_entity_id,
+        "sp_entity_id": provider.saml_sp_entity_id,
+        "groups_attribute": provider.groups_claim,
+        "email_attribute": provider.saml_email_attribute,
+        "first_name_attribute": provider.saml_first_name_attribute,
+        "last_name_attribute": provider.saml_last_name_attribute,
+        "email_domains": provider.email_domains,
+        "provider_id": provider.provider_id,
+        "jit_provisioning": provider.jit_provisioning,
+    }
+
+
 def _state_initial(provider) -> dict:
     if provider is None:
         return {}
@@ -57,11 +91,16 @@ class _SsoPage(CapabilityRequiredMixin, View):
     def page(self, request, *, status=200, partial=None, **forms_and_extra):
         tenant = request.tenant
         provider = tenant_sso_provider(tenant=tenant)
+        saml = tenant_saml_provider(tenant=tenant)
         context = {
             "provider": provider,
             "redirect_uri": request.build_absolute_uri(provider.callback_path) if provider else "",
             "provider_form": SsoProviderForm(initial=_provider_initial(provider)),
             "state_form": SsoStateForm(initial=_state_initial(provider)),
+            "saml": saml,
+            "saml_urls": saml_sp_urls(request, saml),
+            "saml_form": SamlProviderForm(initial=_saml_initial(saml), prefix="saml"),
+            "saml_state_form": SsoStateForm(initial=_state_initial(saml)),
             "mappings_form": RoleMappingsForm(initial={"mappings": role_mappings_text(tenant=tenant)}),
             "admins": members_with_role(tenant=tenant, role=Role.TENANT_ADMIN),
             "role_choices": Role.choices,
@@ -94,19 +133,55 @@ class SsoSettingsView(_SsoPage):
 
 
 class SsoStateView(_SsoPage):
+    """Enable / require the OIDC provider, or the SAML one (`protocol=saml`): the same rules for both."""
+
     def post(self, request):
-        provider = tenant_sso_provider(tenant=request.tenant)
+        saml = request.POST.get("protocol") == SsoProvider.SAML
+        provider = (tenant_saml_provider if saml else tenant_sso_provider)(tenant=request.tenant)
         if provider is None:
             raise Http404("Save the provider settings first.")
         form = SsoStateForm(request.POST)
         form.is_valid()
+        region, form_key = ("saml-region", "saml_state_form") if saml else ("state-region", "state_form")
         try:
             provider = sso_provider_set_state(provider=provider, actor=request.user, **form.cleaned_data)
         except ValidationError as exc:
             apply_service_errors(form, exc)
-            return self.page(request, status=422, partial="state-region", state_form=form)
+            return self.page(request, status=422, partial=region, **{form_key: form})
         state = "required" if provider.enforce_sso else ("enabled" if provider.enabled else "disabled")
-        return self.answered(request, f"Sign-in with {provider.name} is {state}.", "state-region")
+        return self.answered(request, f"Sign-in with {provider.name} is {state}.", region)
+
+
+class SamlSettingsView(_SsoPage):
+    def post(self, request):
+        form = SamlProviderForm(request.POST, prefix="saml")
+        form.is_valid()
+        try:
+            saml_provider_save(tenant=request.tenant, actor=request.user, **form.cleaned_data)
+        except ValidationError as exc:
+            apply_service_errors(form, exc)
+            return self.page(request, status=422, partial="saml-region", saml_form=form)
+        return self.answered(request, "SAML settings saved.", "saml-region")
+
+
+class SamlTestView(_SsoPage):
+    """Fetches (for a URL) and parses the metadata typed in the form, or the saved one: a read, no change."""
+
+    def post(self, request):
+        form = SamlProviderForm(request.POST, prefix="saml")
+        form.is_valid()
+        data, saved = form.cleaned_data, tenant_saml_provider(tenant=request.tenant)
+        url = data["metadata_url"].strip() or (saved.saml_metadata_url if saved else "")
+        xml = data["metadata_xml"].strip() or (saved.saml_metadata_xml if saved and not url else "")
+        entity_id = data["idp_entity_id"].strip() or (saved.saml_idp_entity_id if saved else "")
+        for key, missing in [("metadata_url", not url and not xml), ("idp_entity_id", not entity_id)]:
+            if missing:
+                form.add_error(key, "Give it to test the metadata.")
+        if form.errors:
+            return self.page(request, status=422, partial="saml-region", saml_form=form)
+        report = saml_connection_test(metadata_url=url, metadata_xml=xml, entity_id=entity_id)
+        tested = "pasted XML" if xml else url
+        return self.page(request, partial="saml-test-result", saml_test_report=report, saml_tested=tested)
 
 
 class SsoTestView(_SsoPage):
@@ -143,3 +218,14 @@ class SsoMappingsView(_SsoPage):
         changed = role_mappings_replace(tenant=request.tenant, actor=request.user, mappings=mappings)
         message = "Group → role mappings saved; they apply at each member's next SSO sign-in."
         return self.answered(request, message if changed else "No change to the mappings.", "mappings-region")
+
+
+def saml_finish_acs(request, organization_slug):
+    """allauth's SAML finish step, every refusal in words (and 403): allauth raises a bare
+    PermissionDenied for an InResponseTo this browser did not start."""
+    try:
+        return finish_acs(request, organization_slug=organization_slug)
+    except PermissionDenied as exc:
+        # The adapter's refusals (domain not routed, not provisioned) carry their words; allauth's has none.
+        context = {"refusal": str(exc) or saml_refusal_in_words("InResponseTo")}
+        return render(request, "socialaccount/authentication_error.html", context, status=403)
