@@ -84,7 +84,7 @@ def saml_metadata_parse(xml: bytes | str, *, entity_id: str, field: str) -> dict
     try:
         root = OneLogin_Saml2_XML.to_etree(xml)
     except (etree.XMLSyntaxError, ValueError) as exc:
-        message = str(exc).split(" (line")[0] or "empty document"
+        message = str(exc).split(" (<string>")[0].split(" (line")[0] or "empty document"
         raise MetadataError(f"This is not XML: {message}.", field=field, step="Metadata is XML")
     except Exception as exc:  # defusedxml-style refusals (DTDs, entities) come as their own types
         raise MetadataError(f"This XML is refused: {exc}.", field=field, step="Metadata is XML")
