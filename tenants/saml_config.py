@@ -155,6 +155,24 @@ def saml_connection_test(
     return report
 
 
+def saml_settings_of(provider: SsoProvider) -> dict:
+    """The provider's settings under the names the page's form, the API and the service use."""
+    return {
+        "name": provider.name,
+        "metadata_url": provider.saml_metadata_url,
+        "metadata_xml": provider.saml_metadata_xml,
+        "idp_entity_id": provider.saml_idp_entity_id,
+        "sp_entity_id": provider.saml_sp_entity_id,
+        "groups_attribute": provider.groups_claim,
+        "email_attribute": provider.saml_email_attribute,
+        "first_name_attribute": provider.saml_first_name_attribute,
+        "last_name_attribute": provider.saml_last_name_attribute,
+        "email_domains": provider.email_domains,
+        "provider_id": provider.provider_id,
+        "jit_provisioning": provider.jit_provisioning,
+    }
+
+
 def saml_sp_urls(request, provider) -> dict:
     """What the IdP needs from the portal: ACS URL, SP entity id and SP metadata URL (absolute)."""
     if provider is None or not provider.provider_id:

@@ -22,6 +22,7 @@ from tenants.models import SsoProvider
 from tenants.saml_config import (
     saml_connection_test,
     saml_provider_save,
+    saml_settings_of,
     saml_sp_urls,
     tenant_saml_provider,
 )
@@ -57,22 +58,7 @@ def _provider_initial(provider) -> dict:
 
 
 def _saml_initial(provider) -> dict:
-    if provider is None:
-        return {}
-    return {
-        "name": provider.name,
-        "metadata_url": provider.saml_metadata_url,
-        "metadata_xml": provider.saml_metadata_xml,
-        "idp_entity_id": provider.saml_idp_entity_id,
-        "sp_entity_id": provider.saml_sp_entity_id,
-        "groups_attribute": provider.groups_claim,
-        "email_attribute": provider.saml_email_attribute,
-        "first_name_attribute": provider.saml_first_name_attribute,
-        "last_name_attribute": provider.saml_last_name_attribute,
-        "email_domains": provider.email_domains,
-        "provider_id": provider.provider_id,
-        "jit_provisioning": provider.jit_provisioning,
-    }
+    return saml_settings_of(provider) if provider else {}
 
 
 def _state_initial(provider) -> dict:

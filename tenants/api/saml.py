@@ -16,7 +16,7 @@ from tenants.api.sso import (
     state_data,
 )
 from tenants.models import SsoProvider
-from tenants.saml_config import saml_connection_test, saml_provider_save, saml_sp_urls
+from tenants.saml_config import saml_connection_test, saml_provider_save, saml_settings_of, saml_sp_urls
 
 
 class SamlProviderSerializer(serializers.Serializer):
@@ -69,18 +69,7 @@ def saml_provider_data(request, provider) -> dict:
     urls = saml_sp_urls(request, provider)
     return {
         "id": f"sso_{provider.pk}",
-        "name": provider.name,
-        "metadata_url": provider.saml_metadata_url,
-        "metadata_xml": provider.saml_metadata_xml,
-        "idp_entity_id": provider.saml_idp_entity_id,
-        "sp_entity_id": provider.saml_sp_entity_id,
-        "groups_attribute": provider.groups_claim,
-        "email_attribute": provider.saml_email_attribute,
-        "first_name_attribute": provider.saml_first_name_attribute,
-        "last_name_attribute": provider.saml_last_name_attribute,
-        "email_domains": provider.email_domains,
-        "provider_id": provider.provider_id,
-        "jit_provisioning": provider.jit_provisioning,
+        **saml_settings_of(provider),
         "idp_sso_url": provider.saml_idp.get("sso_url", ""),
         "idp_certificates": len(provider.saml_idp.get("x509certs", [])),
         "acs_url": urls["acs_url"],

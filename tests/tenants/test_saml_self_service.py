@@ -12,6 +12,7 @@ from evidence.models import EvidenceRecord
 from tenants.models import AuditEntry, SsoProvider
 from tenants.saml_config import saml_connection_test
 from tenants.sso_config import password_signin_refusal
+from tests.support.clients import logged_in
 from tests.support.saml_idp import SamlIdp
 
 pytestmark = pytest.mark.django_db
@@ -32,12 +33,7 @@ def admin(acme, member):
 
 @pytest.fixture
 def api(acme, admin):
-    client = APIClient()
-    client.force_login(admin)
-    session = client.session
-    session["cavra_tenant_id"] = acme.pk
-    session.save()
-    return client
+    return logged_in(admin, acme, client_class=APIClient)
 
 
 def body(idp: SamlIdp, **extra) -> dict:
