@@ -264,7 +264,13 @@ def saml_app_settings(provider: SsoProvider) -> dict:
         },
         # strict: signature (Response or Assertion), audience, destination, validity window and
         # InResponseTo are checked by python3-saml; SHA-1 is refused; IdP-initiated sign-in is refused.
-        "advanced": {"strict": True, "reject_idp_initiated_sso": True, "reject_deprecated_algorithm": True},
+        # allow_single_label_domains: a portal at http://localhost:… (the demo) is a valid SP too.
+        "advanced": {
+            "strict": True,
+            "reject_idp_initiated_sso": True,
+            "reject_deprecated_algorithm": True,
+            "allow_single_label_domains": True,
+        },
     }
     if provider.saml_sp_entity_id:
         settings["sp"] = {"entity_id": provider.saml_sp_entity_id}
