@@ -185,6 +185,27 @@ def saml_sp_urls(request, provider) -> dict:
     }
 
 
+def saml_test_inputs(
+    *, tenant: Tenant, metadata_url: str, metadata_xml: str, idp_entity_id: str
+) -> tuple[str, str, str]:
+    """(url, xml, entity id) to test: what was typed, else what is saved. A ValidationError names what
+    is missing from both."""
+    url, xml, entity_id = metadata_url.strip(), metadata_xml.strip(), idp_entity_id.strip()
+    saved = tenant_saml_provider(tenant=tenant)
+    if saved is not None:
+        if not url and not xml:
+            url, xml = saved.saml_metadata_url, saved.saml_metadata_xml
+        entity_id = entity_id or saved.saml_idp_entity_id
+    errors = {}
+    if not url and not xml:
+        errors["metadata_url"] = "Give the metadata URL (or XML) to test."
+    if not entity_id:
+        errors["idp_entity_id"] = "Give the IdP entity id to test."
+    if errors:
+        raise ValidationError(errors)
+    return url, xml, entity_id
+
+
 def _snapshot(provider: SsoProvider) -> dict:
     return {
         "protocol": "saml",

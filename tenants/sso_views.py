@@ -24,6 +24,7 @@ from tenants.saml_config import (
     saml_provider_save,
     saml_settings_of,
     saml_sp_urls,
+    saml_test_inputs,
     tenant_saml_provider,
 )
 from tenants.selectors import members_with_role
@@ -101,21 +102,31 @@ class _SsoPage(CapabilityRequiredMixin, View):
             return self.page(request, partial=partial)
         return redirect("tenants:sso")
 
+    def submit(self, request, form, call, *, region: str, form_key: str, message):
+        """Every form on the page: the service checks the values (`call(cleaned_data)`); its errors go
+        next to the fields (422, the region swapped in place), else `message(result)` is the toast."""
+        form.is_valid()  # plain fields: always valid; the service checks the values
+        try:
+            result = call(form.cleaned_data)
+        except ValidationError as exc:
+            apply_service_errors(form, exc)
+            return self.page(request, status=422, partial=region, **{form_key: form})
+        return self.answered(request, message(result), region)
+
 
 class SsoSettingsView(_SsoPage):
     def get(self, request):
         return self.page(request)
 
     def post(self, request):
-        form = SsoProviderForm(request.POST)
-        form.is_valid()  # plain text fields: always valid; the service checks the values
-        data = form.cleaned_data
-        try:
-            sso_provider_save(tenant=request.tenant, actor=request.user, **data)
-        except ValidationError as exc:
-            apply_service_errors(form, exc)
-            return self.page(request, status=422, partial="provider-region", provider_form=form)
-        return self.answered(request, "SSO settings saved.", "provider-region")
+        return self.submit(
+            request,
+            SsoProviderForm(request.POST),
+            lambda data: sso_provider_save(tenant=request.tenant, actor=request.user, **data),
+            region="provider-region",
+            form_key="provider_form",
+            message=lambda _: "SSO settings saved.",
+        )
 
 
 class SsoStateView(_SsoPage):
@@ -126,28 +137,32 @@ class SsoStateView(_SsoPage):
         provider = (tenant_saml_provider if saml else tenant_sso_provider)(tenant=request.tenant)
         if provider is None:
             raise Http404("Save the provider settings first.")
-        form = SsoStateForm(request.POST)
-        form.is_valid()
         region, form_key = ("saml-region", "saml_state_form") if saml else ("state-region", "state_form")
-        try:
-            provider = sso_provider_set_state(provider=provider, actor=request.user, **form.cleaned_data)
-        except ValidationError as exc:
-            apply_service_errors(form, exc)
-            return self.page(request, status=422, partial=region, **{form_key: form})
-        state = "required" if provider.enforce_sso else ("enabled" if provider.enabled else "disabled")
-        return self.answered(request, f"Sign-in with {provider.name} is {state}.", region)
+
+        def said(provider):
+            state = "required" if provider.enforce_sso else ("enabled" if provider.enabled else "disabled")
+            return f"Sign-in with {provider.name} is {state}."
+
+        return self.submit(
+            request,
+            SsoStateForm(request.POST),
+            lambda data: sso_provider_set_state(provider=provider, actor=request.user, **data),
+            region=region,
+            form_key=form_key,
+            message=said,
+        )
 
 
 class SamlSettingsView(_SsoPage):
     def post(self, request):
-        form = SamlProviderForm(request.POST, prefix="saml")
-        form.is_valid()
-        try:
-            saml_provider_save(tenant=request.tenant, actor=request.user, **form.cleaned_data)
-        except ValidationError as exc:
-            apply_service_errors(form, exc)
-            return self.page(request, status=422, partial="saml-region", saml_form=form)
-        return self.answered(request, "SAML settings saved.", "saml-region")
+        return self.submit(
+            request,
+            SamlProviderForm(request.POST, prefix="saml"),
+            lambda data: saml_provider_save(tenant=request.tenant, actor=request.user, **data),
+            region="saml-region",
+            form_key="saml_form",
+            message=lambda _: "SAML settings saved.",
+        )
 
 
 class SamlTestView(_SsoPage):
@@ -156,14 +171,16 @@ class SamlTestView(_SsoPage):
     def post(self, request):
         form = SamlProviderForm(request.POST, prefix="saml")
         form.is_valid()
-        data, saved = form.cleaned_data, tenant_saml_provider(tenant=request.tenant)
-        url = data["metadata_url"].strip() or (saved.saml_metadata_url if saved else "")
-        xml = data["metadata_xml"].strip() or (saved.saml_metadata_xml if saved and not url else "")
-        entity_id = data["idp_entity_id"].strip() or (saved.saml_idp_entity_id if saved else "")
-        for key, missing in [("metadata_url", not url and not xml), ("idp_entity_id", not entity_id)]:
-            if missing:
-                form.add_error(key, "Give it to test the metadata.")
-        if form.errors:
+        data = form.cleaned_data
+        try:
+            url, xml, entity_id = saml_test_inputs(
+                tenant=request.tenant,
+                metadata_url=data["metadata_url"],
+                metadata_xml=data["metadata_xml"],
+                idp_entity_id=data["idp_entity_id"],
+            )
+        except ValidationError as exc:
+            apply_service_errors(form, exc)
             return self.page(request, status=422, partial="saml-region", saml_form=form)
         report = saml_connection_test(metadata_url=url, metadata_xml=xml, entity_id=entity_id)
         tested = "pasted XML" if xml else url

@@ -16,7 +16,13 @@ from tenants.api.sso import (
     state_data,
 )
 from tenants.models import SsoProvider
-from tenants.saml_config import saml_connection_test, saml_provider_save, saml_settings_of, saml_sp_urls
+from tenants.saml_config import (
+    saml_connection_test,
+    saml_provider_save,
+    saml_settings_of,
+    saml_sp_urls,
+    saml_test_inputs,
+)
 
 
 class SamlProviderSerializer(serializers.Serializer):
@@ -123,16 +129,11 @@ class SamlProviderTestView(_SamlApi):
     @extend_schema(
         request=SamlTestRequestSerializer,
         responses=SamlTestResultSerializer,
-        summary="Fetch and parse the IdP metadata (the given URL or XML, or the saved one)",
+        summary="Fetch and parse the IdP metadata (the given URL or XML, or the saved one; 400 naming what is missing)",
     )
     def post(self, request):
         def test(data):
-            url, xml = data["metadata_url"].strip(), data["metadata_xml"].strip()
-            entity_id = data["idp_entity_id"].strip()
-            if not (url or xml) or not entity_id:
-                saved = self.provider_or_404(request)
-                url, xml = (url, xml) if url or xml else (saved.saml_metadata_url, saved.saml_metadata_xml)
-                entity_id = entity_id or saved.saml_idp_entity_id
+            url, xml, entity_id = saml_test_inputs(tenant=request.tenant, **data)
             report = saml_connection_test(metadata_url=url, metadata_xml=xml, entity_id=entity_id)
             return report_data(report, metadata_url="" if xml else url, idp_entity_id=entity_id)
 
