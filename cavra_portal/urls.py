@@ -7,6 +7,7 @@ from django.contrib.staticfiles.urls import staticfiles_urlpatterns
 from django.urls import include, path, re_path
 
 from core import health, metrics_view
+from tenants import sso_views
 from tenants import views as tenant_views
 
 handler400 = "core.api.problems.handler400"
@@ -22,6 +23,12 @@ urlpatterns = [
     # Prometheus: a METRICS_TOKEN bearer or a superuser session (core/metrics_view.py); 401/403 otherwise.
     path("metrics", metrics_view.metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
+    # Before allauth's own: the same URL, with a refusal in words for an unsolicited SAML response.
+    path(
+        "accounts/saml/<str:organization_slug>/acs/finish/",
+        sso_views.saml_finish_acs,
+        name="saml_finish_acs",
+    ),
     path("accounts/", include("allauth.urls")),
     path("api/", include("cavra_portal.api.urls")),
 ]

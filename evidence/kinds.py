@@ -46,6 +46,8 @@ AUDIT_ACTIONS: dict[str, str] = {
     "sso.provider_create": "a tenant admin set up the tenant's OIDC provider (the client secret is never recorded)",
     "sso.provider_change": 'a tenant admin changed the OIDC provider\'s settings (`after.client_secret`: "replaced" when it was)',
     "sso.state_change": "SSO was enabled/disabled or enforced, or the break-glass admin changed",
+    "sso.saml_provider_create": "a tenant admin set up the tenant's SAML 2.0 provider (IdP entity id, metadata source, attributes)",
+    "sso.saml_provider_change": "a tenant admin changed the SAML provider's settings (the metadata re-read: SSO URL, certificate count)",
     "sso.role_mappings_change": "the IdP group → role mappings changed (before and after)",
     "membership.sso_add": "an SSO login created a membership",
     "membership.demo_seed": "the demo seeded a member",

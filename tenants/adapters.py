@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 
 from allauth.account.adapter import DefaultAccountAdapter
+from allauth.core.exceptions import ImmediateHttpResponse
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 from django import forms
 from django.core.exceptions import PermissionDenied
+from django.shortcuts import render
 
 from tenants.signin import signin_event_record, signin_failure_count, signin_reset, signin_wait_seconds
 
@@ -104,6 +106,36 @@ class TenantSocialAccountAdapter(DefaultSocialAccountAdapter):
             signin_event_record(email=email, event="sso_refused", detail={"reason": "not provisioned"})
             raise PermissionDenied(
                 f"You are not a member of {provider.tenant.name}: ask a tenant admin for an invitation."
+            )
+
+    def populate_user(self, request, sociallogin, data):
+        user = super().populate_user(request, sociallogin, data)
+        # A SAML IdP sends no "email_verified": it vouches for the addresses of the domains its tenant
+        # routed to it (and only those: pre_social_login refuses the rest), so allauth may match the
+        # address to an existing account.
+        from tenants.sso import SAML_PROVIDER, sso_provider_for_login, sso_provider_may_sign_in
+
+        if sociallogin.provider.id == SAML_PROVIDER:
+            provider = sso_provider_for_login(sociallogin)
+            for address in sociallogin.email_addresses:
+                if sso_provider_may_sign_in(provider=provider, email=address.email):
+                    address.verified = True
+        return user
+
+    def on_authentication_error(self, request, provider, error=None, exception=None, extra_context=None):
+        super().on_authentication_error(request, provider, error, exception, extra_context)
+        from tenants.sso import SAML_PROVIDER, saml_refusal_in_words
+
+        if provider is not None and provider.id == SAML_PROVIDER and error != "cancelled":
+            reason = (extra_context or {}).get("saml_last_error_reason") or ""
+            logger.warning("SSO: SAML response for %s refused: %s", provider.sub_id, reason or error)
+            raise ImmediateHttpResponse(
+                render(
+                    request,
+                    "socialaccount/authentication_error.html",
+                    {"refusal": saml_refusal_in_words(reason), "provider_name": provider.name},
+                    status=403,
+                )
             )
 
     def list_apps(self, request, provider=None, client_id=None):

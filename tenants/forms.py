@@ -67,6 +67,21 @@ class SsoProviderForm(forms.Form):
     jit_provisioning = forms.BooleanField(label="Just-in-time provisioning", required=False, initial=True)
 
 
+class SamlProviderForm(forms.Form):
+    name = forms.CharField(label="Name shown on the sign-in button", required=False)
+    metadata_url = forms.CharField(label="IdP metadata URL", required=False)
+    metadata_xml = forms.CharField(label="or IdP metadata XML", required=False, widget=forms.Textarea)
+    idp_entity_id = forms.CharField(label="IdP entity id", required=False)
+    sp_entity_id = forms.CharField(label="SP entity id (this portal)", required=False)
+    groups_attribute = forms.CharField(label="Group attribute", required=False, initial="groups")
+    email_attribute = forms.CharField(label="E-mail attribute", required=False)
+    first_name_attribute = forms.CharField(label="First name attribute", required=False)
+    last_name_attribute = forms.CharField(label="Last name attribute", required=False)
+    email_domains = forms.CharField(label="E-mail domains", required=False)
+    provider_id = forms.CharField(label="Sign-in id", required=False)
+    jit_provisioning = forms.BooleanField(label="Just-in-time provisioning", required=False, initial=True)
+
+
 class SsoStateForm(forms.Form):
     enabled = forms.BooleanField(required=False)
     enforce_sso = forms.BooleanField(required=False)

@@ -197,11 +197,18 @@ class RoleMapping(TenantOwned):
 
 
 class SsoProvider(TenantOwned):
-    """The tenant's OpenID Connect identity provider (client secret never shown after saving)."""
+    """A tenant's identity provider, OpenID Connect or SAML 2.0 (client secret never shown after saving).
+
+    A tenant has at most one of each protocol on the self-service page; both share the tenant's
+    RoleMapping rows, the e-mail domain routing and the enable / require / break-glass state."""
+
+    OIDC, SAML = "oidc", "saml"
+    PROTOCOLS = [(OIDC, "OpenID Connect"), (SAML, "SAML 2.0")]
 
     name = models.CharField(max_length=120)
-    issuer_url = models.URLField()
-    client_id = models.CharField(max_length=200)
+    protocol = models.CharField(max_length=8, choices=PROTOCOLS, default=OIDC)
+    issuer_url = models.URLField(blank=True)  # OIDC only
+    client_id = models.CharField(max_length=200, blank=True)  # OIDC only
     # Fernet token (core.secrets); the plaintext is never stored, shown or logged.
     client_secret_encrypted = models.TextField(blank=True, editable=False)
     scopes = models.CharField(
@@ -248,6 +255,20 @@ class SsoProvider(TenantOwned):
         related_name="+",
         help_text="The one tenant admin who keeps password sign-in while SSO is required.",
     )
+    # SAML only. The IdP is described by its metadata, fetched from the URL (re-read by allauth, so a
+    # rotated certificate is picked up) or pasted; what the portal last parsed is kept in saml_idp.
+    saml_metadata_url = models.URLField("IdP metadata URL", max_length=500, blank=True)
+    saml_metadata_xml = models.TextField("IdP metadata XML", blank=True)
+    saml_idp_entity_id = models.CharField("IdP entity id", max_length=500, blank=True)
+    saml_sp_entity_id = models.CharField(
+        "SP entity id", max_length=500, blank=True, help_text="Empty: the SP metadata URL."
+    )
+    saml_email_attribute = models.CharField(max_length=200, blank=True)
+    saml_first_name_attribute = models.CharField(max_length=200, blank=True)
+    saml_last_name_attribute = models.CharField(max_length=200, blank=True)
+    saml_idp = models.JSONField(
+        default=dict, blank=True, editable=False, help_text="entityId, SSO URL and signing certificates."
+    )
     # allauth's client registration, kept in step by tenants.sso.sso_provider_sync; never edited by hand.
     social_app = models.OneToOneField(
         "socialaccount.SocialApp",
@@ -271,7 +292,26 @@ class SsoProvider(TenantOwned):
 
     @property
     def callback_path(self) -> str:
-        return f"/accounts/oidc/{self.provider_id}/login/callback/" if self.provider_id else ""
+        if not self.provider_id:
+            return ""
+        if self.protocol == self.SAML:
+            return f"/accounts/saml/{self.provider_id}/acs/"
+        return f"/accounts/oidc/{self.provider_id}/login/callback/"
+
+    @property
+    def saml_metadata_path(self) -> str:
+        return f"/accounts/saml/{self.provider_id}/metadata/" if self.provider_id else ""
+
+    @property
+    def ready_to_enable(self) -> str:
+        """Why the provider cannot be enabled yet, or ""."""
+        if self.protocol == self.SAML:
+            return (
+                ""
+                if self.saml_idp.get("x509certs")
+                else "Save IdP metadata with a signing certificate first."
+            )
+        return "" if self.has_client_secret else "Save the client secret before enabling the provider."
 
     @property
     def domain_list(self) -> list[str]:

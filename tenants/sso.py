@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from urllib.parse import urlsplit
 
 import jwt
 import requests
@@ -23,6 +24,21 @@ ID_TOKEN_ALGORITHMS = frozenset(
     {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"}
 )
 SOCIAL_APP_NAME_MAX = 40  # SocialApp.name
+SAML_PROVIDER = "saml"
+# allauth's defaults, tried in order when the admin names no attribute.
+DEFAULT_EMAIL_ATTRIBUTES = [
+    "urn:oid:0.9.2342.19200300.100.1.3",
+    "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress",
+]
+DEFAULT_FIRST_NAME_ATTRIBUTES = [
+    "urn:oid:2.5.4.42",
+    "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/givenname",
+]
+DEFAULT_LAST_NAME_ATTRIBUTES = [
+    "urn:oid:2.5.4.4",
+    "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/surname",
+]
+SUBJECT_ID_ATTRIBUTE = "urn:oasis:names:tc:SAML:attribute:subject-id"
 
 
 def email_domain(email: str | None) -> str:
@@ -98,20 +114,25 @@ def _social_app_sync(provider: SsoProvider, *, actor: User | None) -> SocialApp 
                 before={"provider_id": provider.provider_id},
             )
         return None
-    app = app or SocialApp(provider=OIDC_PROVIDER)
+    saml = provider.protocol == SsoProvider.SAML
+    app = app or SocialApp(provider=SAML_PROVIDER if saml else OIDC_PROVIDER)
     created = app.pk is None
     app.provider_id = provider.provider_id
     app.name = provider.name[:SOCIAL_APP_NAME_MAX]
-    app.client_id = provider.client_id
     # The secret stays encrypted in SsoProvider; TenantSocialAccountAdapter.list_apps decrypts it into
     # the in-memory app at sign-in, so allauth's table never holds it in clear.
     app.secret = ""
-    app.settings = {
-        **(app.settings or {}),
-        "server_url": provider.issuer_url.rstrip("/"),
-        "oauth_pkce_enabled": True,
-        "scope": provider.scopes.split() or ["openid", "email", "profile"],
-    }
+    if saml:
+        app.client_id = provider.provider_id  # allauth's "organization slug" in /accounts/saml/<slug>/
+        app.settings = saml_app_settings(provider)
+    else:
+        app.client_id = provider.client_id
+        app.settings = {
+            **(app.settings or {}),
+            "server_url": provider.issuer_url.rstrip("/"),
+            "oauth_pkce_enabled": True,
+            "scope": provider.scopes.split() or ["openid", "email", "profile"],
+        }
     app.save()
     if created:
         provider.social_app = app
@@ -121,7 +142,8 @@ def _social_app_sync(provider: SsoProvider, *, actor: User | None) -> SocialApp 
         actor=actor,
         action="sso.app_sync",
         obj=provider,
-        after={"provider_id": provider.provider_id, "issuer_url": app.settings["server_url"]},
+        after={"provider_id": provider.provider_id, "protocol": provider.protocol}
+        | ({"idp_entity_id": provider.saml_idp_entity_id} if saml else {"issuer_url": provider.issuer_url}),
     )
     return app
 
@@ -209,13 +231,85 @@ def verify_id_token_in_token_response(response: requests.Response, *args, **kwar
 
 
 def sso_form_action_origins() -> list[str]:
-    """Origins of every enabled IdP. The sign-in page posts to allauth, which redirects to the IdP, and
-    browsers check the Content-Security-Policy's form-action on that redirect too."""
-    from urllib.parse import urlsplit
-
+    """Origins of every enabled IdP (OIDC issuer, SAML single sign-on URL). The sign-in page posts to
+    allauth, which redirects to the IdP, and browsers check the CSP's form-action on that redirect too."""
     origins = set()
     for settings_ in SocialApp.objects.filter(provider="openid_connect").values_list("settings", flat=True):
         parts = urlsplit((settings_ or {}).get("server_url", ""))
         if parts.scheme in ("http", "https") and parts.netloc:
             origins.add(f"{parts.scheme}://{parts.netloc}")
-    return sorted(origins)
+    for provider in SsoProvider.objects.filter(protocol=SsoProvider.SAML, enabled=True).only("saml_idp"):
+        origins.add(saml_sso_origin(provider))
+    return sorted(o for o in origins if o)
+
+
+def saml_app_settings(provider: SsoProvider) -> dict:
+    """allauth's SocialApp.settings for the provider (allauth.socialaccount.providers.saml)."""
+
+    def names(custom: str, defaults: list[str]) -> list[str]:
+        return [custom] if custom else defaults
+
+    idp: dict = {"entity_id": provider.saml_idp_entity_id}
+    if provider.saml_metadata_url and not provider.saml_metadata_xml:
+        idp["metadata_url"] = provider.saml_metadata_url  # re-read by allauth (cached): key rotation works
+    else:
+        idp.update(x509cert=provider.saml_idp["x509certs"][0], sso_url=provider.saml_idp["sso_url"])
+    settings = {
+        "idp": idp,
+        "attribute_mapping": {
+            "uid": [SUBJECT_ID_ATTRIBUTE],
+            "email": names(provider.saml_email_attribute, DEFAULT_EMAIL_ATTRIBUTES),
+            "first_name": names(provider.saml_first_name_attribute, DEFAULT_FIRST_NAME_ATTRIBUTES),
+            "last_name": names(provider.saml_last_name_attribute, DEFAULT_LAST_NAME_ATTRIBUTES),
+        },
+        # strict: signature (Response or Assertion), audience, destination, validity window and
+        # InResponseTo are checked by python3-saml; SHA-1 is refused; IdP-initiated sign-in is refused.
+        # allow_single_label_domains: a portal at http://localhost:… (the demo) is a valid SP too.
+        "advanced": {
+            "strict": True,
+            "reject_idp_initiated_sso": True,
+            "reject_deprecated_algorithm": True,
+            "allow_single_label_domains": True,
+        },
+    }
+    if provider.saml_sp_entity_id:
+        settings["sp"] = {"entity_id": provider.saml_sp_entity_id}
+    return settings
+
+
+def saml_sso_origin(provider: SsoProvider) -> str:
+    parts = urlsplit(provider.saml_idp.get("sso_url", ""))
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme in ("http", "https") and parts.netloc else ""
+
+
+_SAML_REFUSALS = [
+    ("Signature validation failed", "The response is not signed by a certificate in the IdP's metadata."),
+    ("No Signature found", "The response is not signed: the IdP must sign the response or the assertion."),
+    (
+        "not a valid audience",
+        "The assertion is meant for another service provider (its audience is not "
+        "this portal's SP entity id).",
+    ),
+    (
+        "expired",
+        "The assertion has expired (NotOnOrAfter is in the past): sign in again, and check the IdP's clock.",
+    ),
+    ("not yet valid", "The assertion is not valid yet (NotBefore is in the future): check the IdP's clock."),
+    ("InResponseTo", "The response answers no sign-in the portal started in this browser."),
+    ("Destination", "The response was sent to another address than this portal's ACS URL."),
+    ("Invalid issuer", "The response comes from another IdP than the one configured (issuer mismatch)."),
+    ("deprecated", "The IdP signed with a deprecated algorithm (SHA-1): configure SHA-256 at the IdP."),
+]
+
+
+def saml_refusal_in_words(reason: str) -> str:
+    """What a tenant admin or member can act on, from python3-saml's error reason."""
+    for needle, words in _SAML_REFUSALS:
+        if needle.lower() in (reason or "").lower():
+            return words
+    if not reason:
+        return (
+            "Sign-in must start from the portal's sign-in page: the portal refuses responses it did not ask "
+            "for (IdP-initiated sign-in)."
+        )
+    return f"The identity provider's response was refused: {reason}"

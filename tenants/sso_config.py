@@ -32,7 +32,15 @@ TEST_TIMEOUT = 10
 def tenant_sso_provider(*, tenant: Tenant) -> SsoProvider | None:
     """The tenant's provider as the self-service page edits it (the first by name, if the Django admin
     ever made several)."""
-    return SsoProvider.objects.filter(tenant=tenant).select_related("break_glass_user").first()
+    return tenant_provider(tenant=tenant, protocol=SsoProvider.OIDC)
+
+
+def tenant_provider(*, tenant: Tenant, protocol: str) -> SsoProvider | None:
+    return (
+        SsoProvider.objects.filter(tenant=tenant, protocol=protocol)
+        .select_related("break_glass_user")
+        .first()
+    )
 
 
 def _snapshot(provider: SsoProvider) -> dict:
@@ -86,6 +94,93 @@ def _clean_domains(value: str) -> str:
     return ", ".join(dict.fromkeys(domains))
 
 
+def clean_common(*, name: str, email_domains: str, provider_id: str) -> tuple[dict, dict]:
+    """The settings every protocol shares: (cleaned values, errors by field)."""
+    errors: dict[str, str] = {}
+    cleaned: dict = {}
+    try:
+        cleaned["email_domains"] = _clean_domains(email_domains)
+    except ValidationError as exc:
+        errors.update({k: v[0] for k, v in exc.message_dict.items()})
+    clean_text(cleaned, errors, "name", name, 120)
+    provider_id = (provider_id or "").strip()
+    if provider_id:
+        try:
+            SLUG_VALIDATOR(provider_id)
+        except ValidationError as exc:
+            errors["provider_id"] = exc.messages[0]
+    cleaned["provider_id"] = provider_id
+    return cleaned, errors
+
+
+def clean_text(cleaned: dict, errors: dict, key: str, raw: str, limit: int, *, required: bool = True) -> None:
+    value = (raw or "").strip()
+    if required and not value:
+        errors[key] = "This field is required."
+    elif len(value) > limit:
+        errors[key] = f"At most {limit} characters."
+    cleaned[key] = value
+
+
+def provider_store(
+    *,
+    tenant: Tenant,
+    actor: User | None,
+    protocol: str,
+    cleaned: dict,
+    errors: dict,
+    jit_provisioning: bool,
+    snapshot,
+    create_errors: dict | None = None,
+    model_fields: dict | None = None,
+) -> tuple[SsoProvider, bool]:
+    """Create or update the tenant's provider of `protocol` from cleaned values (model field -> value),
+    keep allauth's app in step and audit it (`sso[.saml].provider_create|change`). A new provider starts
+    disabled. `create_errors` apply only when there is no provider yet. Returns (provider, created)."""
+    provider_id = cleaned.pop("provider_id", "")
+    with transaction.atomic():
+        provider = (
+            SsoProvider.objects.select_for_update(of=("self",))
+            .filter(tenant=tenant, protocol=protocol)
+            .select_related("break_glass_user")
+            .first()
+        )
+        creating = provider is None
+        if creating:
+            errors = {**(create_errors or {}), **errors}
+        if errors:
+            raise ValidationError(errors)
+        provider = provider or SsoProvider(tenant=tenant, protocol=protocol, enabled=False)
+        before = None if creating else snapshot(provider)
+        for key, value in {**cleaned, **(model_fields or {})}.items():
+            setattr(provider, key, value)
+        provider.jit_provisioning = bool(jit_provisioning)
+        if provider_id and provider_id != provider.provider_id:
+            if SsoProvider.objects.filter(provider_id=provider_id).exclude(pk=provider.pk).exists():
+                raise ValidationError({"provider_id": f"The sign-in id {provider_id!r} is taken."})
+            provider.provider_id = provider_id
+        try:
+            provider.full_clean(exclude=["tenant", "social_app", "break_glass_user"])
+        except ValidationError as exc:
+            raise ValidationError({k: v[0] for k, v in exc.message_dict.items()})
+        provider.save()
+        sso_provider_sync(provider=provider, actor=actor)
+        provider.refresh_from_db()
+        after = snapshot(provider)
+        if before is not None and "client_secret_encrypted" in (model_fields or {}):
+            after["client_secret"] = "replaced"
+        prefix = "sso.saml_provider" if protocol == SsoProvider.SAML else "sso.provider"
+        record_audit(
+            tenant=tenant,
+            actor=actor,
+            action=f"{prefix}_create" if creating else f"{prefix}_change",
+            obj=provider,
+            before=before,
+            after=after,
+        )
+    return provider, creating
+
+
 def sso_provider_save(
     *,
     tenant: Tenant,
@@ -103,75 +198,29 @@ def sso_provider_save(
     """Create or update the tenant's OIDC provider. An empty `client_secret` keeps the stored one. A new
     provider starts disabled: it is enabled (and later required) on purpose, after a connection test."""
     authorize_actor(actor, tenant, CAPABILITY)
-    errors: dict[str, str] = {}
-    cleaned: dict = {}
-    for key, cleaner, raw in [
-        ("issuer_url", _clean_issuer, issuer_url),
-        ("scopes", _clean_scopes, scopes),
-        ("email_domains", _clean_domains, email_domains),
-    ]:
+    cleaned, errors = clean_common(name=name, email_domains=email_domains, provider_id=provider_id)
+    for key, cleaner, raw in [("issuer_url", _clean_issuer, issuer_url), ("scopes", _clean_scopes, scopes)]:
         try:
             cleaned[key] = cleaner(raw)
         except ValidationError as exc:
             errors.update({k: v[0] for k, v in exc.message_dict.items()})
-    for key, raw, limit in [
-        ("name", name, 120),
-        ("client_id", client_id, 200),
-        ("groups_claim", groups_claim, 100),
-    ]:
-        value = (raw or "").strip()
-        if not value:
-            errors[key] = "This field is required."
-        elif len(value) > limit:
-            errors[key] = f"At most {limit} characters."
-        cleaned[key] = value
-    provider_id = (provider_id or "").strip()
-    if provider_id:
-        try:
-            SLUG_VALIDATOR(provider_id)
-        except ValidationError as exc:
-            errors["provider_id"] = exc.messages[0]
-    with transaction.atomic():
-        provider = (
-            SsoProvider.objects.select_for_update(of=("self",))
-            .filter(tenant=tenant)
-            .select_related("break_glass_user")
-            .first()
-        )
-        creating = provider is None
-        if creating and not client_secret:
-            errors["client_secret"] = "Give the client secret your identity provider issued."
-        if errors:
-            raise ValidationError(errors)
-        provider = provider or SsoProvider(tenant=tenant, enabled=False)
-        before = None if creating else _snapshot(provider)
-        for key, value in cleaned.items():
-            setattr(provider, key, value)
-        provider.jit_provisioning = bool(jit_provisioning)
-        if provider_id and provider_id != provider.provider_id:
-            if SsoProvider.objects.filter(provider_id=provider_id).exclude(pk=provider.pk).exists():
-                raise ValidationError({"provider_id": f"The sign-in id {provider_id!r} is taken."})
-            provider.provider_id = provider_id
-        if client_secret:
-            provider.client_secret_encrypted = secret_encrypt(client_secret)
-        try:
-            provider.full_clean(exclude=["tenant", "social_app", "break_glass_user"])
-        except ValidationError as exc:
-            raise ValidationError({k: v[0] for k, v in exc.message_dict.items()})
-        provider.save()
-        sso_provider_sync(provider=provider, actor=actor)
-        provider.refresh_from_db()
-        after = _snapshot(provider)
-        if client_secret and not creating:
-            after["client_secret"] = "replaced"
-        record_audit(
-            tenant=tenant,
-            actor=actor,
-            action="sso.provider_create" if creating else "sso.provider_change",
-            obj=provider,
-            before=before,
-            after=after,
-        )
+    clean_text(cleaned, errors, "client_id", client_id, 200)
+    clean_text(cleaned, errors, "groups_claim", groups_claim, 100)
+    provider, _ = provider_store(
+        tenant=tenant,
+        actor=actor,
+        protocol=SsoProvider.OIDC,
+        cleaned=cleaned,
+        errors=errors,
+        jit_provisioning=jit_provisioning,
+        snapshot=_snapshot,
+        create_errors=(
+            {}
+            if client_secret
+            else {"client_secret": "Give the client secret your identity provider issued."}
+        ),
+        model_fields={"client_secret_encrypted": secret_encrypt(client_secret)} if client_secret else None,
+    )
     return provider
 
 
@@ -213,8 +262,8 @@ def sso_provider_set_state(
                     "break_glass_email": "Name the tenant admin who keeps password sign-in while SSO is required."
                 }
             )
-        if enabled and not current.has_client_secret:
-            raise ValidationError({"enabled": "Save the client secret before enabling the provider."})
+        if enabled and current.ready_to_enable:
+            raise ValidationError({"enabled": current.ready_to_enable})
         current.enabled, current.enforce_sso, current.break_glass_user = (
             bool(enabled),
             bool(enforce_sso),
@@ -387,23 +436,29 @@ class MemberRoleChange:
 
 
 def role_mappings_preview(*, tenant: Tenant, mappings: list[tuple[str, str]]) -> list[MemberRoleChange]:
-    """Whose roles would change at their next SSO sign-in: members who signed in through the tenant's
-    provider, with the groups their IdP sent last time, under the proposed mappings."""
+    """Whose roles would change at their next SSO sign-in: members who signed in through one of the
+    tenant's providers (OIDC or SAML), with the groups their IdP sent last time, under the proposed mappings."""
     from allauth.socialaccount.models import SocialAccount
 
-    provider = tenant_sso_provider(tenant=tenant)
-    if provider is None or not provider.provider_id:
+    providers = {
+        p.provider_id: p for p in SsoProvider.objects.filter(tenant=tenant).exclude(provider_id=None)
+    }
+    if not providers:
         return []
     by_group: dict[str, set[str]] = {}
     for group, role in mappings:
         by_group.setdefault(group, set()).add(role)
     members = {m.user_id: m for m in Membership.objects.filter(tenant=tenant).select_related("user")}
+    latest: dict[int, SocialAccount] = {}  # a member who used both providers: the one used last
+    accounts = SocialAccount.objects.filter(provider__in=providers, user_id__in=members).select_related(
+        "user"
+    )
+    for account in accounts.order_by("last_login", "pk"):
+        latest[account.user_id] = account
     changes = []
-    accounts = SocialAccount.objects.filter(
-        provider=provider.provider_id, user_id__in=members
-    ).select_related("user")
-    for account in accounts.order_by("user__email"):
-        groups = idp_groups_from_claims(account.extra_data, claim=provider.groups_claim)
+    for account in sorted(latest.values(), key=lambda a: a.user.email):
+        claim = providers[account.provider].groups_claim
+        groups = idp_groups_from_claims(account.extra_data, claim=claim)
         proposed = set().union(*(by_group.get(g, set()) for g in groups)) if groups else set()
         current = set(members[account.user_id].roles)
         gain = [r for r in ALL_ROLES if r in proposed - current]

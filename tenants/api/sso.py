@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 
 from core.authz import HasCapability
 from core.roles import Role
+from tenants.models import RoleMapping, SsoProvider
 from tenants.sso_config import (
     role_mappings_from_pairs,
     role_mappings_preview,
@@ -19,7 +20,7 @@ from tenants.sso_config import (
     sso_connection_test,
     sso_provider_save,
     sso_provider_set_state,
-    tenant_sso_provider,
+    tenant_provider,
 )
 
 
@@ -108,28 +109,57 @@ def _provider_data(request, provider) -> dict:
         "provider_id": provider.provider_id,
         "jit_provisioning": provider.jit_provisioning,
         "redirect_uri": request.build_absolute_uri(provider.callback_path),
+        **state_data(provider),
+    }
+
+
+def state_data(provider) -> dict:
+    return {
         "enabled": provider.enabled,
         "enforce_sso": provider.enforce_sso,
         "break_glass_admin": provider.break_glass_user.email if provider.break_glass_user else None,
     }
 
 
-def _provider_or_404(request):
-    provider = tenant_sso_provider(tenant=request.tenant)
-    if provider is None:
-        raise NotFound("This tenant has no SSO provider yet: PUT one first.")
-    return provider
+def report_data(report, **source) -> dict:
+    return {
+        "ok": report.ok,
+        **source,
+        "error": report.error,
+        "steps": [{"step": s, "passed": p, "detail": d} for s, p, d in report.steps],
+    }
 
 
-class _SsoApi(APIView):
+class SsoApi(APIView):
+    """Tenant admins only. `answer` is every write's shape: validate the body, call the service (bad input
+    from it is a 400 naming the field), answer with the response serializer."""
+
     permission_classes = [IsAuthenticated, HasCapability]
     required_capability = "tenants.manage_sso"
+    protocol = SsoProvider.OIDC
+
+    def provider_or_404(self, request):
+        provider = tenant_provider(tenant=request.tenant, protocol=self.protocol)
+        if provider is None:
+            raise NotFound(f"This tenant has no {self.get_protocol_display()} provider yet: PUT one first.")
+        return provider
+
+    def get_protocol_display(self) -> str:
+        return dict(SsoProvider.PROTOCOLS)[self.protocol]
+
+    def provider_data(self, request, provider) -> dict:
+        return _provider_data(request, provider)
+
+    def answer(self, request, body_serializer, call, response_serializer) -> Response:
+        serializer = body_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return Response(response_serializer(call(serializer.validated_data)).data)
 
 
-class SsoProviderView(_SsoApi):
+class SsoProviderView(SsoApi):
     @extend_schema(responses=SsoProviderSerializer, summary="The tenant's OIDC provider")
     def get(self, request):
-        return Response(SsoProviderSerializer(_provider_data(request, _provider_or_404(request))).data)
+        return Response(SsoProviderSerializer(_provider_data(request, self.provider_or_404(request))).data)
 
     @extend_schema(
         request=SsoProviderSerializer,
@@ -137,71 +167,69 @@ class SsoProviderView(_SsoApi):
         summary="Create or change the tenant's OIDC provider (a new one starts disabled)",
     )
     def put(self, request):
-        serializer = SsoProviderSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        provider = sso_provider_save(tenant=request.tenant, actor=request.user, **serializer.validated_data)
-        return Response(SsoProviderSerializer(_provider_data(request, provider)).data)
+        def save(data):
+            return _provider_data(
+                request, sso_provider_save(tenant=request.tenant, actor=request.user, **data)
+            )
+
+        return self.answer(request, SsoProviderSerializer, save, SsoProviderSerializer)
 
 
-class SsoProviderStateView(_SsoApi):
+class SsoProviderStateView(SsoApi):
+    response_serializer = SsoProviderSerializer
+
     @extend_schema(
         request=SsoStateSerializer,
         responses=SsoProviderSerializer,
         summary="Enable the provider, and require SSO (password only for the break-glass admin)",
     )
     def post(self, request):
-        serializer = SsoStateSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        provider = sso_provider_set_state(
-            provider=_provider_or_404(request), actor=request.user, **serializer.validated_data
-        )
-        return Response(SsoProviderSerializer(_provider_data(request, provider)).data)
+        def set_state(data):
+            provider = sso_provider_set_state(
+                provider=self.provider_or_404(request), actor=request.user, **data
+            )
+            return self.provider_data(request, provider)
+
+        return self.answer(request, SsoStateSerializer, set_state, self.response_serializer)
 
 
-class SsoProviderTestView(_SsoApi):
+class SsoProviderTestView(SsoApi):
     @extend_schema(
         request=SsoTestRequestSerializer,
         responses=SsoTestResultSerializer,
         summary="Test OIDC discovery and the JWKS fetch (the given issuer, or the saved one)",
     )
     def post(self, request):
-        serializer = SsoTestRequestSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        issuer = serializer.validated_data["issuer_url"].strip() or _provider_or_404(request).issuer_url
-        report = sso_connection_test(issuer_url=issuer)
-        data = {
-            "ok": report.ok,
-            "issuer_url": issuer,
-            "error": report.error,
-            "steps": [{"step": s, "passed": p, "detail": d} for s, p, d in report.steps],
-        }
-        return Response(SsoTestResultSerializer(data).data)
+        def test(data):
+            issuer = data["issuer_url"].strip() or self.provider_or_404(request).issuer_url
+            return report_data(sso_connection_test(issuer_url=issuer), issuer_url=issuer)
+
+        return self.answer(request, SsoTestRequestSerializer, test, SsoTestResultSerializer)
 
 
-class RoleMappingsView(_SsoApi):
+class RoleMappingsView(SsoApi):
     @extend_schema(responses=RoleMappingSerializer(many=True), summary="IdP group -> role mappings")
     def get(self, request):
-        from tenants.models import RoleMapping
-
         rows = RoleMapping.objects.filter(tenant=request.tenant).values("idp_group", "role")
         return Response(RoleMappingSerializer(rows, many=True).data)
 
     @extend_schema(
         request=RoleMappingsRequestSerializer,
         responses=RoleMappingsResultSerializer,
-        summary="Replace the mappings (or preview with dry_run); they apply at each member's next SSO sign-in",
+        summary="Replace the mappings (or preview with dry_run); they apply at each member's next SSO sign-in "
+        "(OIDC and SAML alike)",
     )
     def put(self, request):
-        serializer = RoleMappingsRequestSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        mappings = role_mappings_from_pairs(serializer.validated_data["mappings"])
-        changes = role_mappings_preview(tenant=request.tenant, mappings=mappings)
-        changed = False
-        if not serializer.validated_data["dry_run"]:
-            changed = role_mappings_replace(tenant=request.tenant, actor=request.user, mappings=mappings)
-        data = {
-            "mappings": [{"idp_group": g, "role": r} for g, r in mappings],
-            "changes": [vars(c) for c in changes],
-            "changed": changed,
-        }
-        return Response(RoleMappingsResultSerializer(data).data)
+        def replace(data):
+            mappings = role_mappings_from_pairs(data["mappings"])
+            changes = role_mappings_preview(tenant=request.tenant, mappings=mappings)
+            changed = not data["dry_run"] and role_mappings_replace(
+                tenant=request.tenant, actor=request.user, mappings=mappings
+            )
+            return {
+                "mappings": [{"idp_group": g, "role": r} for g, r in mappings],
+                "changes": [vars(c) for c in changes],
+                "changed": changed,
+            }
+
+        return self.answer(request, RoleMappingsRequestSerializer, replace, RoleMappingsResultSerializer)

@@ -1,5 +1,5 @@
 """In Chromium: a tenant admin sets up OIDC sign-in on the SSO page against a local OpenID provider,
-tests it, enables it, maps groups with a preview; a person then signs in with SSO in the browser; the
+tests it, enables it, configures SAML from a local IdP's metadata, maps groups with a preview; a person then signs in with SSO in the browser; the
 members page invites by e-mail. Both pages fit a 390 px phone."""
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import pytest
 from tenants.demo import seed_foundation
 from tests.browser.conftest import login
 from tests.support.oidc_provider import IdpUser, OidcProvider
+from tests.support.saml_idp import SamlIdp
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -60,6 +61,30 @@ def test_sso_page_end_to_end_and_sso_sign_in_in_the_browser(page, browser, live_
         page.once("dialog", lambda dialog: dialog.accept())
         page.click("#state-region button[type=submit]")
         page.get_by_text("enabled — password sign-in still allowed").wait_for()
+
+        # SAML 2.0 on the same page: metadata from a local IdP, checked; the SP URLs ready to copy.
+        with SamlIdp("https://idp.acme.test/saml") as saml_idp:
+            page.fill("#id_saml-name", "Acme Entra")
+            page.fill("#id_saml-idp_entity_id", "https://idp.acme.test/other")
+            page.fill("#id_saml-metadata_url", saml_idp.metadata_url)
+            page.fill("#id_saml-email_domains", "saml.acme.test")
+            page.click("text=Save SAML settings")
+            page.locator("#saml-idp_entity_id-error").wait_for()
+            assert "Entity id mismatch" in page.locator("#saml-idp_entity_id-error").inner_text()
+            page.fill("#id_saml-idp_entity_id", saml_idp.entity_id)
+            page.click("text=Test metadata")
+            page.get_by_test_id("saml-test-result").wait_for()
+            assert "Metadata usable" in page.get_by_test_id("saml-test-result").inner_text()
+            page.click("text=Save SAML settings")
+            page.get_by_test_id("saml-acs-url").wait_for()
+            assert page.get_by_test_id("saml-acs-url").inner_text() == (
+                f"{live_server.url}/accounts/saml/acme-acme-entra/acs/"
+            )
+            assert (
+                page.get_by_test_id("saml-sp-metadata-url")
+                .inner_text()
+                .endswith("/accounts/saml/acme-acme-entra/metadata/")
+            )
 
         page.fill("#id_mappings", "acme-secops = security_reviewer\nacme-ops = operator")
         page.click("text=Save mappings")

@@ -40,7 +40,11 @@ COMPUTED = {
     ("evidence/services/chain.py", "kind"): set(),  # evidence_audit_sink passes the audit kind on
     ("approvals/services/state.py", "f'approval.{kind}'"): set(),  # scanned at _evidence/_transition
     ("approvals/services/state.py", "kind or to"): set(),
-    ("tenants/services.py", "action"): set(),  # membership_add(action=...), scanned at its callers
+    ("tenants/services.py", "action"): set(),
+    # provider_store writes both protocols' create/change
+    ("tenants/sso_config.py", "f'{prefix}_create' if creating else f'{prefix}_change'"): {
+        f"audit.sso.{p}provider_{verb}" for p in ("", "saml_") for verb in ("create", "change")
+    },  # membership_add(action=...), scanned at its callers
     ("approvals/services/review.py", "outcome"): {"approval.approved", "approval.denied"},
     # the registry's shared create/update writers, scanned at their callers (AUDIT_WRITERS)
     ("registry/services/common.py", "action"): set(),

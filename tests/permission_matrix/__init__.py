@@ -60,6 +60,7 @@ COVERED_ELSEWHERE: dict[str, str] = {
     "account_": "allauth sign-in pages: public by design",
     "socialaccount_": "allauth SSO pages: public by design",
     "openid_connect_": "allauth OIDC callbacks: public by design",
+    "saml_": "allauth SAML login, ACS, metadata, SLS: public by design (tests/tenants/test_saml.py)",
     "mfa_": "allauth MFA pages",
     "usersessions_": "allauth session pages",
     "headless:": "allauth headless API (not enabled)",

@@ -91,6 +91,53 @@ def _sso_settings(ctx) -> dict:
     }
 
 
+_MATRIX_IDP = "https://idp.matrix.test/saml"
+
+
+def _saml_metadata() -> str:
+    from tests.support.saml_idp import SamlIdp
+
+    global _SAML_METADATA
+    if _SAML_METADATA is None:
+        _SAML_METADATA = SamlIdp(_MATRIX_IDP).metadata()
+    return _SAML_METADATA
+
+
+_SAML_METADATA: str | None = None
+
+
+def _saml_provider(ctx) -> None:
+    from tenants.saml_config import saml_metadata_parse
+
+    SsoProvider.objects.get_or_create(
+        tenant=ctx.tenant,
+        protocol=SsoProvider.SAML,
+        defaults={
+            "name": "Matrix SAML",
+            "saml_metadata_xml": _saml_metadata(),
+            "saml_idp_entity_id": _MATRIX_IDP,
+            "saml_idp": saml_metadata_parse(_saml_metadata(), entity_id=_MATRIX_IDP, field="metadata_xml"),
+            "email_domains": f"{ctx.tenant.slug}.saml.matrix.test",
+            "provider_id": f"{ctx.tenant.slug}-saml-matrix",
+            "enabled": False,
+        },
+    )
+
+
+def _saml_settings(ctx) -> dict:
+    return {
+        "name": "Matrix SAML",
+        "metadata_xml": _saml_metadata(),
+        "idp_entity_id": _MATRIX_IDP,
+        "groups_attribute": "groups",
+        "email_domains": f"{ctx.tenant.slug}.saml.matrix.test",
+    }
+
+
+def _saml_form(ctx) -> dict:
+    return {f"saml-{key}": value for key, value in _saml_settings(ctx).items()}
+
+
 def _closed_issuer(ctx) -> dict:
     # Nothing listens on port 9 of loopback: the test answers "could not connect" at once, offline.
     return {"issuer_url": "http://127.0.0.1:9"}
@@ -172,6 +219,16 @@ ENTRIES = [
         ok=(302,),
     ),
     Entry("tenants:sso-test", roles=(Role.TENANT_ADMIN,), method="POST", data=_closed_issuer),
+    Entry("tenants:sso-saml", roles=(Role.TENANT_ADMIN,), method="POST", data=_saml_form, ok=(302,)),
+    Entry("tenants:sso-saml-test", roles=(Role.TENANT_ADMIN,), method="POST", data=_saml_form),
+    Entry(
+        "tenants:sso-state",
+        roles=(Role.TENANT_ADMIN,),
+        method="POST",
+        setup=_saml_provider,
+        data={"protocol": "saml", "enabled": "on"},
+        ok=(302,),
+    ),
     Entry(
         "tenants:sso-mappings",
         roles=(Role.TENANT_ADMIN,),
@@ -268,6 +325,33 @@ ENTRIES = [
         api=True,
         method="POST",
         data=_closed_issuer,
+        content_type="application/json",
+    ),
+    Entry("tenants-api:sso-saml", roles=(Role.TENANT_ADMIN,), api=True, setup=_saml_provider),
+    Entry(
+        "tenants-api:sso-saml",
+        roles=(Role.TENANT_ADMIN,),
+        api=True,
+        method="PUT",
+        data=_saml_settings,
+        content_type="application/json",
+    ),
+    Entry(
+        "tenants-api:sso-saml-state",
+        roles=(Role.TENANT_ADMIN,),
+        api=True,
+        method="POST",
+        setup=_saml_provider,
+        data={"enabled": True},
+        content_type="application/json",
+    ),
+    Entry(
+        "tenants-api:sso-saml-test",
+        roles=(Role.TENANT_ADMIN,),
+        api=True,
+        method="POST",
+        setup=_saml_provider,
+        data={},
         content_type="application/json",
     ),
     Entry("tenants-api:sso-role-mappings", roles=(Role.TENANT_ADMIN,), api=True),

@@ -8,9 +8,11 @@ from tenants.middleware import SESSION_KEY
 from tenants.models import Tenant, User
 
 
-def logged_in(user: User | None, tenant: Tenant | None = None, **client_kwargs) -> Client:
-    """A Client logged in as user (anonymous for None), with tenant active in the session."""
-    client = Client(**client_kwargs)
+def logged_in(
+    user: User | None, tenant: Tenant | None = None, client_class=Client, **client_kwargs
+) -> Client:
+    """A Client (or DRF's APIClient) logged in as user (anonymous for None), with tenant active in the session."""
+    client = client_class(**client_kwargs)
     if user is not None:
         client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
         if tenant is not None:
