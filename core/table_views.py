@@ -62,13 +62,13 @@ class TableListView(CapabilityRequiredMixin, View):
         table, filterset, filter_errors = self.table(request)
         return self.respond(request, table, filterset.form, filter_errors)
 
-    def respond(self, request, table, form, filter_errors, *, status: int = 200, **context):
+    def respond(self, request, table, filters_form, filter_errors, *, status: int = 200, **context):
         with timezone.override(request_timezone(request)):
             if self.export and not filter_errors:
                 return csv_response(table, filename=f"{request.tenant.slug}-{self.export_filename}.csv")
             context = {
                 "table": table,
-                "filters_form": form,
+                "filters_form": filters_form,
                 "filter_errors": filter_errors,
                 **self.extra_context(request, table),
                 **context,

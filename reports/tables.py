@@ -5,6 +5,7 @@ from __future__ import annotations
 import django_tables2 as tables
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from core.tables import MomentColumn, PortalTable, human_label, list_meta
 from reports.models import ReportRun, ReportSchedule
@@ -100,9 +101,9 @@ class ScheduleTable(PortalTable):
 
     def render_paused(self, value):
         return (
-            format_html('<span class="badge">Paused</span>')
+            mark_safe('<span class="badge">Paused</span>')
             if value
-            else format_html('<span class="badge badge-low">Active</span>')
+            else mark_safe('<span class="badge badge-low">Active</span>')
         )
 
     def value_paused(self, value):
